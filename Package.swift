@@ -1,0 +1,36 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+  name: "ganc",
+  products: [
+    .executable(name: "ganc", targets: ["ganc"]),
+    .library(name: "GANSpec", targets: ["GANSpec"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // C libraries, each wrapped in its own target; only one Swift module touches each.
+    .systemLibrary(
+      name: "CLibXML2", pkgConfig: "libxml-2.0",
+      providers: [.apt(["libxml2-dev"])]),
+    .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+
+    // Diagnostics as data, and their renderers (text like clang, JSON).
+    .target(name: "GANDiagnostics"),
+    // The spec front end: safe XML parsing, the schema, the typed AST, all checks.
+    .target(
+      name: "GANSpec",
+      dependencies: ["CLibXML2", "CZlib", "GANDiagnostics"]),
+    .executableTarget(
+      name: "ganc",
+      dependencies: [
+        "GANSpec", "GANDiagnostics",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .testTarget(
+      name: "GANSpecTests",
+      dependencies: ["GANSpec", "GANDiagnostics", "ganc"]),
+  ]
+)

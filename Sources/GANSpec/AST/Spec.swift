@@ -1,0 +1,286 @@
+import GANDiagnostics
+
+/// A feature shape, without the batch axis: `[784]` or `[1, 28, 28]`.
+public typealias Shape = [Int]
+
+/// Two integers for the height and width of a window (`4` means `4x4`).
+public struct Pair: Hashable, Sendable, CustomStringConvertible {
+  public var h: Int
+  public var w: Int
+  public init(_ h: Int, _ w: Int) {
+    self.h = h
+    self.w = w
+  }
+  public static func square(_ n: Int) -> Pair { Pair(n, n) }
+  public var description: String { h == w ? "\(h)" : "\(h)x\(w)" }
+}
+
+/// Convolution padding as written.
+public enum Padding: Hashable, Sendable {
+  case explicit(Pair)
+  case same
+  case valid
+}
+
+/// An activation function.
+public enum Activation: Hashable, Sendable, CustomStringConvertible {
+  case relu
+  case leakyRelu(slope: Double)
+  case tanh
+  case sigmoid
+  case elu
+  case gelu
+  case silu
+  case softplus
+
+  public var name: String {
+    switch self {
+    case .relu: return "relu"
+    case .leakyRelu: return "leaky-relu"
+    case .tanh: return "tanh"
+    case .sigmoid: return "sigmoid"
+    case .elu: return "elu"
+    case .gelu: return "gelu"
+    case .silu: return "silu"
+    case .softplus: return "softplus"
+    }
+  }
+
+  public var description: String {
+    if case .leakyRelu(let s) = self { return "leaky-relu(\(s))" }
+    return name
+  }
+
+  /// The range of values the function can produce.
+  public var range: ClosedRange<Double>? {
+    switch self {
+    case .tanh: return -1...1
+    case .sigmoid: return 0...1
+    case .relu, .softplus: return 0...Double.infinity
+    case .elu: return -1...Double.infinity
+    case .leakyRelu, .gelu, .silu: return nil
+    }
+  }
+}
+
+/// Weight initialisation.
+public enum Initializer: Hashable, Sendable {
+  /// As PyTorch initialises that layer.
+  case `default`
+  case normal(std: Double)
+  case xavier
+  case kaiming
+}
+
+/// The learned weights of a dense, maxout or convolution layer.
+public struct WeightOptions: Hashable, Sendable {
+  public var bias: Bool
+  public var initializer: Initializer
+}
+
+/// The settings of a convolution or transposed convolution.
+public struct ConvOptions: Hashable, Sendable {
+  public var filters: Int
+  public var kernel: Pair
+  public var stride: Pair
+  public var padding: Padding
+  public var dilation: Pair
+  public var outputPadding: Pair
+}
+
+/// What a layer computes.
+public enum LayerOp: Hashable, Sendable {
+  case dense(units: Int, activation: Activation?, weights: WeightOptions)
+  case conv2d(ConvOptions, activation: Activation?, weights: WeightOptions)
+  case deconv2d(ConvOptions, activation: Activation?, weights: WeightOptions)
+  case batchnorm(momentum: Double, epsilon: Double, affine: Bool)
+  case layernorm(epsilon: Double, affine: Bool)
+  case activation(Activation)
+  case dropout(rate: Double)
+  case maxout(units: Int, pieces: Int, weights: WeightOptions)
+  case reshape(Shape)
+  case flatten
+  case upsample(scale: Int)
+  case concat(inputs: [String], axis: Int)
+  case add(inputs: [String])
+  case embedding(classes: Int, dim: Int)
+
+  /// The activation this layer applies last, if any.
+  public var fusedActivation: Activation? {
+    switch self {
+    case .dense(_, let a, _), .conv2d(_, let a, _), .deconv2d(_, let a, _): return a
+    case .activation(let a): return a
+    default: return nil
+    }
+  }
+
+  /// Whether the layer has learned weights with an optional bias.
+  public var weights: WeightOptions? {
+    switch self {
+    case .dense(_, _, let w), .conv2d(_, _, let w), .deconv2d(_, _, let w), .maxout(_, _, let w):
+      return w
+    default: return nil
+    }
+  }
+}
+
+/// One layer as written, with where it and each of its attributes are.
+public struct Layer: Hashable, Sendable {
+  public var element: String
+  public var op: LayerOp
+  public var id: String?
+  public var input: String?
+  public var location: SourceLocation
+  public var attributeLocations: [String: SourceLocation]
+
+  /// Where attribute `name` is, or the element if it was not written.
+  public func location(of name: String) -> SourceLocation {
+    attributeLocations[name] ?? location
+  }
+
+  /// The ids this layer reads explicitly (`input`, or `inputs` of concat/add).
+  public var references: [String] {
+    switch op {
+    case .concat(let inputs, _), .add(let inputs): return inputs
+    default: return input.map { [$0] } ?? []
+    }
+  }
+}
+
+/// Which of the two players a network is.
+public enum NetworkRole: String, Hashable, Sendable, CaseIterable {
+  case generator, discriminator
+
+  /// The name of the net's data input (`z` or `x`).
+  public var inputName: String { self == .generator ? "z" : "x" }
+}
+
+/// G or D: its layers, in document order.
+public struct NetworkSpec: Hashable, Sendable {
+  public var role: NetworkRole
+  public var layers: [Layer]
+  public var location: SourceLocation
+  /// The file named by `src=`, if the layers came from one.
+  public var source: String?
+}
+
+/// The real data.
+public enum DataSource: Hashable, Sendable {
+  case ring(modes: Int, radius: Double, std: Double, samples: Int)
+  case grid(size: Int, spacing: Double, std: Double, samples: Int)
+  /// Paths are resolved against the spec's folder.
+  case idx(images: String, labels: String?)
+  case csv(path: String, columns: [String]?, header: Bool)
+  case npy(path: String)
+
+  public var name: String {
+    switch self {
+    case .ring: return "ring"
+    case .grid: return "grid"
+    case .idx: return "idx"
+    case .csv: return "csv"
+    case .npy: return "npy"
+    }
+  }
+}
+
+public struct DataSpec: Hashable, Sendable {
+  public var source: DataSource
+  public var location: SourceLocation
+  public var attributeLocations: [String: SourceLocation]
+  public func location(of name: String) -> SourceLocation { attributeLocations[name] ?? location }
+}
+
+public enum LatentDistribution: String, Hashable, Sendable {
+  case normal, uniform
+}
+
+public struct LatentSpec: Hashable, Sendable {
+  public var size: Int
+  public var distribution: LatentDistribution
+  public var location: SourceLocation
+}
+
+public enum Loss: String, Hashable, Sendable, CaseIterable {
+  case nonSaturating = "non-saturating"
+  case minimax
+  case leastSquares = "least-squares"
+  case hinge
+  case wasserstein
+  case wassersteinGP = "wasserstein-gp"
+
+  /// Whether D's output is read as a logit through a sigmoid.
+  public var usesSigmoid: Bool {
+    switch self {
+    case .nonSaturating, .minimax: return true
+    case .leastSquares, .hinge, .wasserstein, .wassersteinGP: return false
+    }
+  }
+}
+
+public enum OptimizerKind: String, Hashable, Sendable {
+  case adam, sgd, rmsprop
+}
+
+public struct OptimizerSpec: Hashable, Sendable {
+  public var net: NetworkRole
+  public var kind: OptimizerKind
+  public var lr: Double
+  public var beta1: Double
+  public var beta2: Double
+  public var momentum: Double
+  public var weightDecay: Double
+  public var epsilon: Double
+  public var location: SourceLocation
+}
+
+public struct TrainingSpec: Hashable, Sendable {
+  public var steps: Int
+  public var batch: Int
+  public var loss: Loss
+  public var dSteps: Int
+  public var labelSmoothing: Double
+  public var seed: UInt64
+  public var conditional: Bool
+  public var threads: Int?
+  public var pack: Int
+  public var ema: Double?
+  public var clip: Double
+  public var gpWeight: Double
+  public var generatorOptimizer: OptimizerSpec
+  public var discriminatorOptimizer: OptimizerSpec
+  public var location: SourceLocation
+  public var attributeLocations: [String: SourceLocation]
+  public func location(of name: String) -> SourceLocation { attributeLocations[name] ?? location }
+
+  public func optimizer(for role: NetworkRole) -> OptimizerSpec {
+    role == .generator ? generatorOptimizer : discriminatorOptimizer
+  }
+}
+
+public struct OutputSpec: Hashable, Sendable {
+  /// Relative to the current directory.
+  public var dir: String
+  public var samplesEvery: Int
+  public var checkpointEvery: Int
+  public var sampleCount: Int
+}
+
+/// A whole spec, read and typed; every node knows where it was written.
+public struct Spec: Hashable, Sendable {
+  public var file: String
+  /// The folder that relative paths in the spec are resolved against.
+  public var directory: String
+  public var name: String
+  public var data: DataSpec
+  public var latent: LatentSpec
+  public var generator: NetworkSpec
+  public var discriminator: NetworkSpec
+  public var training: TrainingSpec
+  public var output: OutputSpec
+  public var location: SourceLocation
+
+  public func network(_ role: NetworkRole) -> NetworkSpec {
+    role == .generator ? generator : discriminator
+  }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import GANDiagnostics
+
+/// The semantic rules that a schema cannot express: data files, shapes
+/// through both nets, G's output against the data, D's single logit, the
+/// loss against the architecture, and suspicious but legal choices.
+public enum SpecChecker {
+  /// Checks `spec`, appending to `diagnostics`; returns the checked spec when
+  /// no error was found.
+  public static func check(_ spec: Spec, diagnostics: inout [Diagnostic]) -> CheckedSpec? {
+    let before = diagnostics.count
+    let training = spec.training
+    let data = DataProbe.probe(spec.data, diagnostics: &diagnostics)
+
+    if training.conditional, let data, data.classes == nil {
+      diagnostics.append(.error(.conditionalWithoutLabels, "conditional=\"true\" needs labelled data, but <data source=\"\(spec.data.source.name)\"> has no labels",
+        at: training.location(of: "conditional"),
+        help: spec.data.source.name == "idx" ? "add labels=\"...\" to <data>" : "use an idx data set with labels, or set conditional=\"false\""))
+    }
+    let classes = training.conditional ? data?.classes : nil
+    var inputsG: [String: Shape] = ["z": [spec.latent.size]]
+    var inputsD: [String: Shape] = [:]
+    if training.conditional {
+      inputsG["label"] = [1]
+      inputsD["label"] = [1]
+    }
+    let (gBatch, packOverflow) = training.batch.multipliedReportingOverflow(by: training.pack)
+    if packOverflow {
+      diagnostics.append(.error(.tooLarge, "batch x pack overflows", at: training.location(of: "pack"), help: "use a smaller pack"))
+      return nil
+    }
+    var g = ShapeInference(network: spec.generator, inputs: inputsG, batch: gBatch)
+    let generator = g.run()
+    diagnostics += g.diagnostics
+
+    var discriminator: CheckedNetwork? = nil
+    if let data {
+      var dShape = data.shape
+      if let packed = Checked.multiply(dShape[0], training.pack) {
+        dShape[0] = packed
+      }
+      inputsD["x"] = dShape
+      var d = ShapeInference(network: spec.discriminator, inputs: inputsD, batch: training.batch)
+      discriminator = d.run()
+      diagnostics += d.diagnostics
+      if let generator { checkGeneratorOutput(spec, generator, data, &diagnostics) }
+      if let discriminator { checkDiscriminatorOutput(spec, discriminator, &diagnostics) }
+    }
+    for net in [generator, discriminator].compactMap({ $0 }) {
+      checkEmbeddings(net, classes: classes, spec, &diagnostics)
+      checkBiasBeforeNorm(net, &diagnostics)
+      if training.conditional && !net.readsLabel {
+        diagnostics.append(.warning(.labelsUnused, "training is conditional, but the \(net.role.rawValue) never reads 'label'",
+          at: spec.network(net.role).location, help: "read it through <embedding> and <concat>, or set conditional=\"false\""))
+      }
+    }
+    if let discriminator { checkLossAgreement(spec, discriminator, &diagnostics) }
+    guard let data, let generator, let discriminator, !Array(diagnostics[before...]).hasErrors else { return nil }
+    return CheckedSpec(spec: spec, data: data, generator: generator, discriminator: discriminator)
+  }
+
+  /// The activation a net ends with, looking through layers that only move values.
+  static func finalActivation(_ net: CheckedNetwork) -> (Activation?, Layer) {
+    var index = net.layers.count - 1
+    while index > 0 {
+      switch net.layers[index].layer.op {
+      case .reshape, .flatten: 
+        guard case .layer(let j) = net.layers[index].inputs.first else { return (nil, net.layers[index].layer) }
+        index = j
+        continue
+      default: break
+      }
+      break
+    }
+    let layer = net.layers[index].layer
+    return (layer.op.fusedActivation, layer)
+  }
+
+  private static func checkGeneratorOutput(_ spec: Spec, _ g: CheckedNetwork, _ data: DataInfo, _ diagnostics: inout [Diagnostic]) {
+    let last = g.layers.last!.layer
+    if g.outputShape != data.shape {
+      let count = Checked.product(g.outputShape), want = Checked.product(data.shape)
+      let help = count == want
+        ? "add <reshape shape=\"\(data.shape.shapeText)\"/> at the end of the generator"
+        : "make the generator's last layer produce \(data.shape.shapeText) (\(want ?? 0) values per sample)"
+      diagnostics.append(.error(.generatorOutput, "the generator makes samples of shape \(g.outputShape.shapeText), but the data has shape \(data.shape.shapeText)",
+        at: last.location, notes: [DiagnosticNote("the data is defined here", at: spec.data.location)], help: help))
+      return
+    }
+    // The final activation against the range of the data.
+    let (activation, layer) = finalActivation(g)
+    guard let range = data.range else {
+      if let activation, let r = activation.range, r.upperBound.isFinite || r.lowerBound > -1 {
+        diagnostics.append(.warning(.dataRange, "the generator ends in \(activation.name), whose outputs lie in \(format(r)), but the data is standardised and unbounded",
+          at: layer.location, help: "end the generator without an activation"))
+      }
+      return
+    }
+    if let activation, let r = activation.range {
+      if !(r.lowerBound <= range.lowerBound && r.upperBound >= range.upperBound) {
+        diagnostics.append(.warning(.dataRange, "the generator ends in \(activation.name), whose outputs lie in \(format(r)), but the data spans \(format(range))",
+          at: layer.location, help: range == -1...1 ? "end the generator with activation=\"tanh\"" : "end the generator without an activation"))
+      }
+    } else if activation == nil, range == -1...1 {
+      diagnostics.append(.warning(.dataRange, "the generator's output is unbounded, but image data lies in [-1, 1]",
+        at: layer.location, help: "end the generator with activation=\"tanh\""))
+    }
+  }
+
+  private static func format(_ r: ClosedRange<Double>) -> String {
+    func f(_ v: Double) -> String {
+      if v.isInfinite { return v < 0 ? "-inf" : "inf" }
+      return v == v.rounded() ? String(Int(v)) : String(format2: v)
+    }
+    return "[\(f(r.lowerBound)), \(f(r.upperBound))]"
+  }
+
+  private static func checkDiscriminatorOutput(_ spec: Spec, _ d: CheckedNetwork, _ diagnostics: inout [Diagnostic]) {
+    guard d.outputShape != [1] else { return }
+    diagnostics.append(.error(.discriminatorOutput, "the discriminator must output one logit per sample, but it outputs shape \(d.outputShape.shapeText)",
+      at: d.layers.last!.layer.location, help: "end the discriminator with <dense units=\"1\"/>"))
+  }
+
+  private static func checkEmbeddings(_ net: CheckedNetwork, classes: Int?, _ spec: Spec, _ diagnostics: inout [Diagnostic]) {
+    guard let classes else { return }
+    for entry in net.layers {
+      if case .embedding(let n, _) = entry.layer.op, n < classes {
+        diagnostics.append(.error(.dataLabels, "the embedding has \(n) classes, but the labels go up to \(classes - 1)",
+          at: entry.layer.location(of: "classes"), help: "use classes=\"\(classes)\""))
+      }
+    }
+  }
+
+  private static func checkBiasBeforeNorm(_ net: CheckedNetwork, _ diagnostics: inout [Diagnostic]) {
+    for entry in net.layers {
+      guard case .batchnorm = entry.layer.op, case .layer(let j) = entry.inputs.first else { continue }
+      let producer = net.layers[j].layer
+      guard let w = producer.op.weights, w.bias, producer.op.fusedActivation == nil else { continue }
+      diagnostics.append(.warning(.biasBeforeNorm, "the bias of this <\(producer.element)> is cancelled by the <batchnorm> that follows it",
+        at: producer.location, notes: [DiagnosticNote("the batchnorm is here", at: entry.layer.location)],
+        help: "add bias=\"false\" to the <\(producer.element)>"))
+    }
+  }
+
+  private static func checkLossAgreement(_ spec: Spec, _ d: CheckedNetwork, _ diagnostics: inout [Diagnostic]) {
+    let loss = spec.training.loss
+    let (activation, layer) = finalActivation(d)
+    if activation == .sigmoid {
+      let lossLocation = DiagnosticNote("the loss is chosen here", at: spec.training.location(of: "loss"))
+      switch loss {
+      case .wasserstein, .wassersteinGP, .hinge:
+        diagnostics.append(.error(.lossArchitecture, "the discriminator ends in a sigmoid, but loss=\"\(loss.rawValue)\" needs an unbounded score",
+          at: layer.location, notes: [lossLocation], help: "remove the final sigmoid so that D outputs a raw score"))
+      case .nonSaturating, .minimax, .leastSquares:
+        diagnostics.append(.warning(.finalSigmoid, "the discriminator ends in a sigmoid, but loss=\"\(loss.rawValue)\" expects a raw logit",
+          at: layer.location, notes: [lossLocation],
+          help: loss.usesSigmoid ? "remove the final sigmoid: the loss applies it itself, more stably" : "remove the final sigmoid: least squares compares raw scores with 0 and 1"))
+      }
+    }
+    if loss == .wassersteinGP, let bn = d.layers.first(where: { if case .batchnorm = $0.layer.op { return true } else { return false } }) {
+      diagnostics.append(.warning(.normWithPenalty, "the gradient penalty is per sample, but <batchnorm> mixes the samples of a batch",
+        at: bn.layer.location, help: "use <layernorm/> in the critic, as Gulrajani et al. (2017) advise"))
+    }
+  }
+}
+
+extension String {
+  /// A short decimal rendering of a real number.
+  init(format2 v: Double) {
+    var s = String(v)
+    if s.hasSuffix(".0") { s.removeLast(2) }
+    if s.count > 8, let r = Double(String(format: "%.4g", v)) { s = String(r) }
+    self = s
+  }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import GANDiagnostics
+
+/// The outcome of linting one spec file.
+public struct LintResult: Sendable {
+  public var file: String
+  public var diagnostics: [Diagnostic]
+  /// The checked spec, when there were no errors.
+  public var checked: CheckedSpec?
+  /// True when the file itself could not be read (an I/O error, exit code 2).
+  public var unreadable: Bool
+
+  public var hasErrors: Bool { diagnostics.hasErrors }
+}
+
+/// The front end from a path to a checked spec: read, parse, validate, check.
+public enum Linter {
+  /// Lints the spec at `path`, adding every file read to `sources`.
+  public static func lint(_ path: String, sources: SourceStore) -> LintResult {
+    var loader = SpecLoader(sources: sources)
+    let spec = loader.load(path)
+    var diagnostics = loader.diagnostics
+    let unreadable = diagnostics.contains { $0.id == .fileUnreadable && $0.location?.file == path }
+    var checked: CheckedSpec? = nil
+    if let spec {
+      checked = SpecChecker.check(spec, diagnostics: &diagnostics)
+    }
+    return LintResult(file: path, diagnostics: diagnostics.sortedByLocation(), checked: checked, unreadable: unreadable)
+  }
+}
+
+/// A short description of a clean spec: data, the two nets and the game.
+public enum LintSummary {
+  static func grouped(_ n: Int) -> String {
+    let digits = Array(String(n))
+    var out = ""
+    for (i, c) in digits.enumerated() {
+      if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
+      out.append(c)
+    }
+    return out
+  }
+
+  static func chain(_ net: CheckedNetwork) -> String {
+    let input = net.inputs[net.role.inputName] ?? []
+    var shapes = [input.shapeText]
+    for layer in net.layers {
+      switch layer.layer.op {
+      case .activation, .dropout, .batchnorm, .layernorm: continue
+      default: shapes.append(layer.outputShape.shapeText)
+      }
+    }
+    if shapes.count > 8 { shapes = Array(shapes.prefix(3)) + ["..."] + Array(shapes.suffix(3)) }
+    return shapes.map { $0.contains(" ") ? "(\($0))" : $0 }.joined(separator: " -> ")
+  }
+
+  static func describe(_ data: DataSource, _ info: DataInfo) -> String {
+    let shape = "samples of shape \(info.shape.shapeText)"
+    switch data {
+    case .ring(let modes, _, _, _): return "ring of \(modes) Gaussians, \(shape)"
+    case .grid(let size, _, _, _): return "grid of \(size)x\(size) Gaussians, \(shape)"
+    case .idx(let images, _):
+      return "\((images as NSString).lastPathComponent): \(info.count ?? 0) images of \(info.shape.shapeText)"
+        + (info.classes.map { " in \($0) classes" } ?? "")
+    case .csv(let path, _, _): return "\((path as NSString).lastPathComponent): \(info.shape[0]) columns"
+    case .npy(let path): return "\((path as NSString).lastPathComponent): \(info.count ?? 0) \(shape)"
+    }
+  }
+
+  /// Key facts, for JSON output.
+  public static func fields(_ c: CheckedSpec) -> [String: String] {
+    let t = c.spec.training
+    return [
+      "name": c.spec.name,
+      "data": describe(c.spec.data.source, c.data),
+      "generator.layers": String(c.generator.layers.count),
+      "generator.parameters": String(c.generator.parameterCount),
+      "generator.output": c.generator.outputShape.shapeText,
+      "discriminator.layers": String(c.discriminator.layers.count),
+      "discriminator.parameters": String(c.discriminator.parameterCount),
+      "discriminator.output": c.discriminator.outputShape.shapeText,
+      "loss": t.loss.rawValue,
+      "steps": String(t.steps),
+      "batch": String(t.batch),
+    ]
+  }
+
+  /// The text summary printed by `ganc lint` for a clean spec.
+  public static func text(_ c: CheckedSpec) -> String {
+    let t = c.spec.training
+    var out = "\(c.spec.file): ok (\(c.spec.name))\n"
+    out += "  data           \(describe(c.spec.data.source, c.data))\n"
+    for net in [c.generator, c.discriminator] {
+      let name = net.role.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
+      out += "  \(name)\(net.layers.count) layers, \(grouped(net.parameterCount)) parameters: \(chain(net))\n"
+    }
+    var game = "\(t.loss.rawValue), \(t.steps) steps, batch \(t.batch)"
+    if t.dSteps > 1 { game += ", \(t.dSteps) D steps per G step" }
+    if t.pack > 1 { game += ", pack \(t.pack)" }
+    if t.conditional { game += ", conditional" }
+    game += ", \(t.generatorOptimizer.kind.rawValue)/\(t.discriminatorOptimizer.kind.rawValue)"
+    out += "  training       \(game)\n"
+    return out
+  }
+}

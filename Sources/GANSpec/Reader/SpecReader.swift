@@ -1,0 +1,451 @@
+import Foundation
+import GANDiagnostics
+
+/// Turns a located element tree into a typed `Spec`, reporting every
+/// structural problem and every value out of its range. Files named by
+/// `src=` are read through `loadNetwork`.
+struct SpecReader {
+  /// Reads the layers of a `src=` file: (path as written, where it was written) -> layers.
+  typealias NetworkLoader = (String, SourceLocation) -> [Layer]?
+
+  let file: String
+  let directory: String
+  let loadNetwork: NetworkLoader
+  private(set) var diagnostics: [Diagnostic] = []
+
+  init(file: String, loadNetwork: @escaping NetworkLoader) {
+    self.file = file
+    self.directory = (file as NSString).deletingLastPathComponent
+    self.loadNetwork = loadNetwork
+  }
+
+  /// Resolves a path written in the spec against the spec's folder.
+  func resolve(_ path: String) -> String {
+    if path.hasPrefix("/") || directory.isEmpty { return path }
+    return directory + "/" + path
+  }
+
+  private mutating func attributes(_ e: XMLElement, _ def: ElementDefinition) -> AttributeReader {
+    let reader = AttributeReader(e, def)
+    diagnostics += reader.diagnostics
+    if let text = e.textLocation {
+      diagnostics.append(
+        .error(
+          .unexpectedText, "<\(e.name)> holds text, but it takes only attributes and elements",
+          at: text.column == 0 ? e.location : text, help: "delete the text, or turn it into an XML comment"))
+    }
+    return reader
+  }
+
+  private mutating func require(
+    _ ok: Bool, _ r: AttributeReader, _ name: String, _ message: String, help: String
+  ) {
+    guard !ok, r.raw(name) != nil else { return }
+    diagnostics.append(.error(.outOfRange, message, at: r.location(name), help: help))
+  }
+
+  private mutating func ignored(_ r: AttributeReader, _ name: String, because reason: String) {
+    guard r.has(name) else { return }
+    diagnostics.append(
+      .warning(
+        .optionIgnored, "'\(name)' has no effect \(reason)", at: r.location(name),
+        help: "delete \(name)=\"...\""))
+  }
+
+  // MARK: Children
+
+  /// Sorts the children of an element with an `.all` model, reporting unknown,
+  /// duplicate and missing ones.
+  private mutating func children(
+    of e: XMLElement, _ def: ElementDefinition
+  ) -> [String: XMLElement] {
+    let allowed = SpecSchema.childNames(of: def)
+    var found: [String: XMLElement] = [:]
+    for child in e.children {
+      guard allowed.contains(child.name) else {
+        unknownElement(child, in: e, allowed: allowed)
+        continue
+      }
+      if let first = found[child.name] {
+        diagnostics.append(
+          .error(
+            .duplicateElement, "<\(e.name)> holds more than one <\(child.name)>", at: child.location,
+            notes: [DiagnosticNote("the first <\(child.name)> is here", at: first.location)],
+            help: "keep one <\(child.name)> and delete the other"))
+        continue
+      }
+      found[child.name] = child
+    }
+    if case .all(let required, _) = def.children {
+      for name in required where found[name] == nil {
+        diagnostics.append(
+          .error(
+            .missingElement, "<\(e.name)> needs a <\(name)> element", at: e.location,
+            help: "add <\(name) .../>: \(SpecSchema.elements[name]?.summary ?? "")"))
+      }
+    }
+    return found
+  }
+
+  private mutating func unknownElement(_ child: XMLElement, in parent: XMLElement, allowed: [String]) {
+    let everything = Array(SpecSchema.elements.keys)
+    let help: String
+    if allowed.isEmpty {
+      help = "<\(parent.name)> takes attributes only; delete <\(child.name)>"
+    } else if let close = Suggestion.closest(to: child.name, in: allowed) {
+      help = "did you mean <\(close)>?"
+    } else if everything.contains(child.name) {
+      help = "<\(child.name)> belongs elsewhere; <\(parent.name)> may hold "
+        + allowed.prefix(8).map { "<\($0)>" }.joined(separator: ", ")
+        + (allowed.count > 8 ? ", ..." : "")
+    } else {
+      help = Suggestion.help(for: child.name, in: allowed, what: "element inside <\(parent.name)>")
+    }
+    let message =
+      everything.contains(child.name)
+      ? "<\(child.name)> is not allowed inside <\(parent.name)>"
+      : "unknown element <\(child.name)> inside <\(parent.name)>"
+    diagnostics.append(.error(.unknownElement, message, at: child.location, help: help))
+  }
+
+  private mutating func noChildren(_ e: XMLElement) {
+    for child in e.children { unknownElement(child, in: e, allowed: []) }
+  }
+
+  // MARK: The root
+
+  mutating func readSpec(_ root: XMLElement) -> Spec? {
+    guard root.name == "gan" else {
+      let help =
+        root.name == "network"
+        ? "this is a layer file: name it from a spec with <generator src=\"...\"/>"
+        : "a spec's root element is <gan name=\"...\" version=\"1\">"
+      diagnostics.append(
+        .error(.wrongRoot, "the root element is <\(root.name)>, not <gan>", at: root.location, help: help))
+      return nil
+    }
+    let r = attributes(root, SpecSchema.gan)
+    let parts = children(of: root, SpecSchema.gan)
+    let name = r.string("name") ?? "gan"
+    guard let dataElement = parts["data"], let latentElement = parts["latent"],
+      let generatorElement = parts["generator"], let discriminatorElement = parts["discriminator"],
+      let trainingElement = parts["training"]
+    else {
+      return nil
+    }
+    let data = readData(dataElement)
+    let latent = readLatent(latentElement)
+    let generator = readNetwork(generatorElement, role: .generator)
+    let discriminator = readNetwork(discriminatorElement, role: .discriminator)
+    guard let training = readTraining(trainingElement) else { return nil }
+    let output = readOutput(parts["output"], name: name)
+    return Spec(
+      file: file, directory: directory, name: name, data: data, latent: latent,
+      generator: generator, discriminator: discriminator, training: training, output: output,
+      location: root.location)
+  }
+
+  // MARK: Data and latent
+
+  static let sourceAttributes: [String: [String]] = [
+    "ring": ["modes", "radius", "std", "samples"],
+    "grid": ["size", "spacing", "std", "samples"],
+    "idx": ["images", "labels"],
+    "csv": ["path", "columns", "header"],
+    "npy": ["path"],
+  ]
+  static let sourceRequired: [String: [String]] = ["idx": ["images"], "csv": ["path"], "npy": ["path"]]
+
+  private mutating func readData(_ e: XMLElement) -> DataSpec {
+    let r = attributes(e, SpecSchema.data)
+    noChildren(e)
+    let source = r.string("source") ?? "ring"
+    let applicable = Self.sourceAttributes[source] ?? []
+    for a in e.attributes where a.name != "source" && SpecSchema.data.attribute(a.name) != nil {
+      if !applicable.contains(a.name) {
+        diagnostics.append(
+          .error(
+            .attributeNotApplicable, "'\(a.name)' does not apply to source=\"\(source)\"",
+            at: a.location,
+            help: "the attributes of source=\"\(source)\" are "
+              + applicable.map { "'\($0)'" }.joined(separator: ", ")))
+      }
+    }
+    for name in Self.sourceRequired[source] ?? [] where !r.has(name) {
+      diagnostics.append(
+        .error(
+          .missingAttribute, "<data source=\"\(source)\"> needs the attribute '\(name)'",
+          at: e.location, help: "add \(name)=\"...\": \(SpecSchema.data.attribute(name)!.summary)"))
+    }
+    let std = r.real("std", default: source == "grid" ? 0.05 : 0.01)
+    require(std > 0, r, "std", "'std' must be positive", help: "use a standard deviation such as 0.01")
+    let dataSource: DataSource
+    switch source {
+    case "grid":
+      let spacing = r.real("spacing")
+      require(spacing > 0, r, "spacing", "'spacing' must be positive", help: "use a spacing such as 2")
+      dataSource = .grid(size: r.int("size"), spacing: spacing, std: std, samples: r.int("samples"))
+    case "idx":
+      dataSource = .idx(images: resolve(r.string("images") ?? ""), labels: r.raw("labels").map(resolve))
+    case "csv":
+      dataSource = .csv(
+        path: resolve(r.string("path") ?? ""), columns: r.has("columns") ? r.names("columns") : nil,
+        header: r.bool("header"))
+    case "npy":
+      dataSource = .npy(path: resolve(r.string("path") ?? ""))
+    default:
+      let radius = r.real("radius")
+      require(radius > 0, r, "radius", "'radius' must be positive", help: "use a radius such as 1")
+      dataSource = .ring(modes: r.int("modes"), radius: radius, std: std, samples: r.int("samples"))
+    }
+    return DataSpec(source: dataSource, location: e.location, attributeLocations: r.locations)
+  }
+
+  private mutating func readLatent(_ e: XMLElement) -> LatentSpec {
+    let r = attributes(e, SpecSchema.latent)
+    noChildren(e)
+    return LatentSpec(
+      size: r.int("size"), distribution: LatentDistribution(rawValue: r.string("distribution") ?? "") ?? .normal,
+      location: e.location)
+  }
+
+  // MARK: Networks
+
+  private mutating func readNetwork(_ e: XMLElement, role: NetworkRole) -> NetworkSpec {
+    let def = role == .generator ? SpecSchema.generator : SpecSchema.discriminator
+    let r = attributes(e, def)
+    var layers = readLayers(e)
+    var source: String? = nil
+    if let src = r.raw("src") {
+      if !e.children.isEmpty {
+        diagnostics.append(
+          .error(
+            .srcAndInline, "<\(e.name)> has both src=\"\(src)\" and layers of its own",
+            at: r.location("src"), notes: [DiagnosticNote("the first inline layer is here", at: e.children[0].location)],
+            help: "keep the layers in one place: delete src=\"...\" or the inline layers"))
+      } else if let loaded = loadNetwork(src, r.location("src")) {
+        layers = loaded
+      }
+      source = resolve(src)
+    }
+    return NetworkSpec(role: role, layers: layers, location: e.location, source: source)
+  }
+
+  mutating func readLayers(_ e: XMLElement) -> [Layer] {
+    e.children.compactMap { readLayer($0, parent: e) }
+  }
+
+  private mutating func readActivation(_ r: AttributeReader, key: String) -> Activation? {
+    guard let name = r.raw(key) else {
+      if key == "activation" { ignored(r, "slope", because: "without activation=\"leaky-relu\"") }
+      return nil
+    }
+    let slope = r.real("slope")
+    if name != "leaky-relu" { ignored(r, "slope", because: "unless the activation is leaky-relu") }
+    switch name {
+    case "relu": return .relu
+    case "leaky-relu": return .leakyRelu(slope: slope)
+    case "tanh": return .tanh
+    case "sigmoid": return .sigmoid
+    case "elu": return .elu
+    case "gelu": return .gelu
+    case "silu": return .silu
+    default: return .softplus
+    }
+  }
+
+  private mutating func readWeights(_ r: AttributeReader) -> WeightOptions {
+    let initializer: Initializer
+    switch r.string("init") ?? "default" {
+    case "normal":
+      let std = r.real("init-std")
+      require(std > 0, r, "init-std", "'init-std' must be positive", help: "use a value such as 0.02")
+      initializer = .normal(std: std)
+    case "xavier": initializer = .xavier
+    case "kaiming": initializer = .kaiming
+    default: initializer = .default
+    }
+    if r.string("init") != "normal" { ignored(r, "init-std", because: "unless init=\"normal\"") }
+    return WeightOptions(bias: r.bool("bias"), initializer: initializer)
+  }
+
+  private mutating func readConv(_ r: AttributeReader, transposed: Bool) -> ConvOptions {
+    let padding: Padding
+    switch r.raw("padding") {
+    case "same": padding = .same
+    case "valid": padding = .valid
+    default: padding = .explicit(r.pair("padding"))
+    }
+    let stride = r.pair("stride"), dilation = r.pair("dilation")
+    let outputPadding = transposed ? r.pair("output-padding") : .square(0)
+    if transposed, r.raw("output-padding") != nil,
+      outputPadding.h >= max(stride.h, dilation.h) || outputPadding.w >= max(stride.w, dilation.w)
+    {
+      diagnostics.append(
+        .error(
+          .outOfRange, "'output-padding' (\(outputPadding)) must be smaller than the stride or the dilation",
+          at: r.location("output-padding"),
+          help: "use an output padding below \(max(stride.h, dilation.h)), as PyTorch requires"))
+    }
+    return ConvOptions(
+      filters: r.int("filters"), kernel: r.pair("kernel"), stride: stride, padding: padding,
+      dilation: dilation, outputPadding: outputPadding)
+  }
+
+  private mutating func readLayer(_ e: XMLElement, parent: XMLElement) -> Layer? {
+    guard SpecSchema.layerNames.contains(e.name), let def = SpecSchema.elements[e.name] else {
+      unknownElement(e, in: parent, allowed: SpecSchema.layerNames)
+      return nil
+    }
+    let r = attributes(e, def)
+    noChildren(e)
+    let op: LayerOp
+    switch e.name {
+    case "dense":
+      op = .dense(units: r.int("units"), activation: readActivation(r, key: "activation"), weights: readWeights(r))
+    case "conv2d":
+      op = .conv2d(readConv(r, transposed: false), activation: readActivation(r, key: "activation"), weights: readWeights(r))
+    case "deconv2d":
+      op = .deconv2d(readConv(r, transposed: true), activation: readActivation(r, key: "activation"), weights: readWeights(r))
+    case "batchnorm":
+      let momentum = r.real("momentum"), epsilon = r.real("epsilon")
+      require((0...1).contains(momentum), r, "momentum", "'momentum' must be between 0 and 1, not \(momentum)", help: "PyTorch's default is 0.1")
+      require(epsilon > 0, r, "epsilon", "'epsilon' must be positive", help: "use a small value such as 1e-5")
+      op = .batchnorm(momentum: momentum, epsilon: epsilon, affine: r.bool("affine"))
+    case "layernorm":
+      let epsilon = r.real("epsilon")
+      require(epsilon > 0, r, "epsilon", "'epsilon' must be positive", help: "use a small value such as 1e-5")
+      op = .layernorm(epsilon: epsilon, affine: r.bool("affine"))
+    case "activation":
+      op = .activation(readActivation(r, key: "kind") ?? .relu)
+    case "dropout":
+      let rate = r.real("rate")
+      require(rate >= 0 && rate < 1, r, "rate", "'rate' must be at least 0 and below 1, not \(rate)", help: "use a drop probability such as 0.3")
+      op = .dropout(rate: rate)
+    case "maxout":
+      op = .maxout(units: r.int("units"), pieces: r.int("pieces"), weights: readWeights(r))
+    case "reshape":
+      op = .reshape(r.shape("shape"))
+    case "flatten":
+      op = .flatten
+    case "upsample":
+      op = .upsample(scale: r.int("scale"))
+    case "concat", "add":
+      let inputs = r.names("inputs")
+      if r.raw("inputs") != nil && inputs.count < 2 {
+        diagnostics.append(
+          .error(.outOfRange, "<\(e.name)> needs at least two ids in 'inputs'", at: r.location("inputs"),
+            help: "list the ids to join, such as inputs=\"a b\""))
+      }
+      if r.has("input") {
+        diagnostics.append(
+          .error(.attributeNotApplicable, "<\(e.name)> reads 'inputs', not 'input'", at: r.location("input"),
+            help: "list every id in inputs=\"...\""))
+      }
+      op = e.name == "add" ? .add(inputs: inputs) : .concat(inputs: inputs, axis: r.int("axis"))
+    default:
+      op = .embedding(classes: r.int("classes"), dim: r.int("dim"))
+    }
+    return Layer(
+      element: e.name, op: op, id: r.raw("id"), input: r.raw("input"), location: e.location,
+      attributeLocations: r.locations)
+  }
+
+  // MARK: Training and output
+
+  private mutating func readOptimizer(_ e: XMLElement) -> OptimizerSpec {
+    let r = attributes(e, SpecSchema.optimizer)
+    noChildren(e)
+    let kind = OptimizerKind(rawValue: r.string("kind") ?? "adam") ?? .adam
+    let lr = r.real("lr"), beta1 = r.real("beta1"), beta2 = r.real("beta2")
+    let momentum = r.real("momentum"), decay = r.real("weight-decay"), epsilon = r.real("epsilon")
+    require(lr > 0, r, "lr", "'lr' must be positive, not \(lr)", help: "use a learning rate such as 2e-4")
+    require(beta1 >= 0 && beta1 < 1, r, "beta1", "'beta1' must be at least 0 and below 1", help: "use a value such as 0.5")
+    require(beta2 >= 0 && beta2 < 1, r, "beta2", "'beta2' must be at least 0 and below 1", help: "use a value such as 0.999")
+    require(momentum >= 0 && momentum < 1, r, "momentum", "'momentum' must be at least 0 and below 1", help: "use a value such as 0.9")
+    require(decay >= 0, r, "weight-decay", "'weight-decay' must not be negative", help: "use 0 for none")
+    require(epsilon > 0, r, "epsilon", "'epsilon' must be positive", help: "use a small value such as 1e-8")
+    switch kind {
+    case .adam: ignored(r, "momentum", because: "with kind=\"adam\"")
+    case .sgd:
+      ignored(r, "beta1", because: "with kind=\"sgd\"")
+      ignored(r, "beta2", because: "with kind=\"sgd\"")
+      ignored(r, "epsilon", because: "with kind=\"sgd\"")
+    case .rmsprop: ignored(r, "beta1", because: "with kind=\"rmsprop\"")
+    }
+    let rmsDefault = kind == .rmsprop && r.raw("beta2") == nil
+    return OptimizerSpec(
+      net: NetworkRole(rawValue: r.string("net") ?? "") ?? .generator, kind: kind, lr: lr, beta1: beta1,
+      beta2: rmsDefault ? 0.99 : beta2, momentum: momentum, weightDecay: decay, epsilon: epsilon,
+      location: e.location)
+  }
+
+  private mutating func readTraining(_ e: XMLElement) -> TrainingSpec? {
+    let r = attributes(e, SpecSchema.training)
+    var optimizers: [NetworkRole: (OptimizerSpec, XMLElement)] = [:]
+    for child in e.children {
+      guard child.name == "optimizer" else {
+        unknownElement(child, in: e, allowed: ["optimizer"])
+        continue
+      }
+      let opt = readOptimizer(child)
+      if let (_, first) = optimizers[opt.net] {
+        diagnostics.append(
+          .error(
+            .optimizerDuplicate, "a second <optimizer> for the \(opt.net.rawValue)", at: child.location,
+            notes: [DiagnosticNote("the first is here", at: first.location)],
+            help: "keep one <optimizer net=\"\(opt.net.rawValue)\">"))
+        continue
+      }
+      optimizers[opt.net] = (opt, child)
+    }
+    for role in NetworkRole.allCases where optimizers[role] == nil {
+      diagnostics.append(
+        .error(
+          .optimizerMissing, "<training> has no <optimizer> for the \(role.rawValue)", at: e.location,
+          help: "add <optimizer net=\"\(role.rawValue)\" kind=\"adam\" lr=\"2e-4\" beta1=\"0.5\"/>"))
+    }
+    let loss = Loss(rawValue: r.string("loss") ?? "") ?? .nonSaturating
+    let smoothing = r.real("label-smoothing")
+    require(smoothing > 0 && smoothing <= 1, r, "label-smoothing", "'label-smoothing' must be above 0 and at most 1, not \(smoothing)",
+      help: "use the target for real samples, such as 0.9 (1.0 = no smoothing)")
+    let ema = r.optionalReal("ema")
+    if let ema { require(ema > 0 && ema < 1, r, "ema", "'ema' must be above 0 and below 1, not \(ema)", help: "use a decay such as 0.999") }
+    let clip = r.real("clip"), gpWeight = r.real("gp-weight")
+    require(clip > 0, r, "clip", "'clip' must be positive", help: "use a bound such as 0.01")
+    require(gpWeight >= 0, r, "gp-weight", "'gp-weight' must not be negative", help: "use a weight such as 10")
+    if loss != .wasserstein { ignored(r, "clip", because: "unless loss=\"wasserstein\"") }
+    if loss != .wassersteinGP { ignored(r, "gp-weight", because: "unless loss=\"wasserstein-gp\"") }
+    if r.has("label-smoothing") && !loss.usesSigmoid && smoothing != 1 {
+      ignored(r, "label-smoothing", because: "with loss=\"\(loss.rawValue)\"")
+    }
+    let threads = r.raw("threads").map { _ in r.int("threads") }
+    if let threads, threads > 1024 {
+      diagnostics.append(.error(.tooLarge, "'threads' = \(threads) is more than any machine needs", at: r.location("threads"),
+        help: "leave threads out to use every core"))
+    }
+    guard let g = optimizers[.generator]?.0, let d = optimizers[.discriminator]?.0 else { return nil }
+    return TrainingSpec(
+      steps: r.int("steps"), batch: r.int("batch"), loss: loss, dSteps: r.int("d-steps"),
+      labelSmoothing: smoothing, seed: UInt64(r.int("seed")), conditional: r.bool("conditional"),
+      threads: threads, pack: r.int("pack"), ema: ema, clip: clip, gpWeight: gpWeight,
+      generatorOptimizer: g, discriminatorOptimizer: d, location: e.location,
+      attributeLocations: r.locations)
+  }
+
+  private mutating func readOutput(_ e: XMLElement?, name: String) -> OutputSpec {
+    guard let e else {
+      return OutputSpec(dir: "runs/\(name)", samplesEvery: 500, checkpointEvery: 1000, sampleCount: 64)
+    }
+    let r = attributes(e, SpecSchema.output)
+    noChildren(e)
+    let count = r.int("sample-count")
+    if count > 4096 {
+      diagnostics.append(.error(.tooLarge, "'sample-count' = \(count) is too many samples for one image", at: r.location("sample-count"),
+        help: "use at most 4096"))
+    }
+    return OutputSpec(
+      dir: r.string("dir") ?? "runs/\(name)", samplesEvery: r.int("samples-every"),
+      checkpointEvery: r.int("checkpoint-every"), sampleCount: count)
+  }
+}

@@ -1,0 +1,298 @@
+/// The value syntax an attribute accepts.
+public enum AttributeKind: Sendable, Equatable {
+  /// A positive integer.
+  case count
+  /// A non-negative integer.
+  case natural
+  /// Any integer (an axis may be negative).
+  case integer
+  /// A real number such as `0.5` or `1e-4`.
+  case real
+  /// `true` or `false` (also `1` or `0`, as in XSD).
+  case boolean
+  /// One of the listed words.
+  case choice([String])
+  /// Space-separated positive integers: a feature shape such as `1 28 28`.
+  case shape
+  /// A positive integer or `HxW`, such as `4` or `4x3`.
+  case pair
+  /// A non-negative integer or `HxW`.
+  case naturalPair
+  /// A non-negative integer, `HxW`, `same` or `valid`.
+  case padding
+  /// Space-separated layer ids.
+  case names
+  /// One identifier (letters, digits, `_`, `-`, `.`; not starting with a digit).
+  case name
+  /// Free text such as a path.
+  case text
+}
+
+/// One attribute of an element in the spec language.
+public struct AttributeDefinition: Sendable {
+  public let name: String
+  public let kind: AttributeKind
+  public let required: Bool
+  /// The default, as documented (nil where there is none or it depends on context).
+  public let defaultValue: String?
+  public let summary: String
+
+  init(
+    _ name: String, _ kind: AttributeKind, required: Bool = false, default value: String? = nil,
+    _ summary: String
+  ) {
+    self.name = name
+    self.kind = kind
+    self.required = required
+    self.defaultValue = value
+    self.summary = summary
+  }
+}
+
+/// What an element may contain.
+public enum ChildModel: Sendable, Equatable {
+  /// Nothing.
+  case empty
+  /// Layers, in order.
+  case layers
+  /// Named elements, each at most once, in any order; `required` ones must appear.
+  case all(required: [String], optional: [String])
+  /// Any number of the named element.
+  case repeated(String)
+}
+
+/// One element of the spec language.
+public struct ElementDefinition: Sendable {
+  public let name: String
+  public let attributes: [AttributeDefinition]
+  public let children: ChildModel
+  public let summary: String
+
+  public func attribute(_ name: String) -> AttributeDefinition? {
+    attributes.first { $0.name == name }
+  }
+}
+
+/// The whole spec language, version 1: every element, attribute, value syntax
+/// and default. `ganc schema` prints the XSD generated from this table, and the
+/// front end's structural checks read it, so the two can never disagree.
+public enum SpecSchema {
+  public static let activations = [
+    "relu", "leaky-relu", "tanh", "sigmoid", "elu", "gelu", "silu", "softplus",
+  ]
+  public static let inits = ["default", "normal", "xavier", "kaiming"]
+  public static let losses = [
+    "non-saturating", "minimax", "least-squares", "hinge", "wasserstein", "wasserstein-gp",
+  ]
+  public static let sources = ["ring", "grid", "idx", "csv", "npy"]
+
+  static let layerCommon: [AttributeDefinition] = [
+    .init("id", .name, "names this layer's output so that later layers can read it"),
+    .init("input", .name, "reads this layer, or `z`, `x` or `label`, instead of the previous layer"),
+  ]
+
+  static let weightAttributes: [AttributeDefinition] = [
+    .init("bias", .boolean, default: "true", "adds a learned bias"),
+    .init("init", .choice(inits), default: "default", "weight initialisation"),
+    .init("init-std", .real, default: "0.02", "standard deviation for init=\"normal\""),
+  ]
+
+  static let fusedActivation: [AttributeDefinition] = [
+    .init("activation", .choice(activations), "an activation applied to the output"),
+    .init("slope", .real, default: "0.2", "negative slope of leaky-relu"),
+  ]
+
+  static let convAttributes: [AttributeDefinition] = [
+    .init("filters", .count, required: true, "output channels"),
+    .init("kernel", .pair, required: true, "kernel size: `4` or `4x3` (height x width)"),
+    .init("stride", .pair, default: "1", "stride: `2` or `2x1`"),
+    .init("padding", .padding, default: "0", "zero padding: a number, `HxW`, `same` or `valid`"),
+    .init("dilation", .pair, default: "1", "kernel dilation"),
+  ]
+
+  /// The layer elements, in the order of the reference table.
+  public static let layers: [ElementDefinition] = [
+    ElementDefinition(
+      name: "dense",
+      attributes: layerCommon + [.init("units", .count, required: true, "output features")]
+        + fusedActivation + weightAttributes,
+      children: .empty, summary: "a fully connected layer; flattens its input"),
+    ElementDefinition(
+      name: "conv2d", attributes: layerCommon + convAttributes + fusedActivation + weightAttributes,
+      children: .empty, summary: "a 2-D convolution over a C H W input"),
+    ElementDefinition(
+      name: "deconv2d",
+      attributes: layerCommon + convAttributes + [
+        .init("output-padding", .naturalPair, default: "0", "extra rows/columns on one side of the output")
+      ] + fusedActivation + weightAttributes,
+      children: .empty, summary: "a transposed convolution (PyTorch ConvTranspose2d)"),
+    ElementDefinition(
+      name: "batchnorm",
+      attributes: layerCommon + [
+        .init("momentum", .real, default: "0.1", "running statistics update rate"),
+        .init("epsilon", .real, default: "1e-5", "added to the variance"),
+        .init("affine", .boolean, default: "true", "learns a scale and shift"),
+      ], children: .empty, summary: "batch normalisation over channels (C H W) or features"),
+    ElementDefinition(
+      name: "layernorm",
+      attributes: layerCommon + [
+        .init("epsilon", .real, default: "1e-5", "added to the variance"),
+        .init("affine", .boolean, default: "true", "learns a scale and shift"),
+      ], children: .empty, summary: "layer normalisation over all feature axes"),
+    ElementDefinition(
+      name: "activation",
+      attributes: layerCommon + [
+        .init("kind", .choice(activations), required: true, "the function"),
+        .init("slope", .real, default: "0.2", "negative slope of leaky-relu"),
+      ], children: .empty, summary: "an elementwise activation"),
+    ElementDefinition(
+      name: "dropout",
+      attributes: layerCommon + [.init("rate", .real, required: true, "drop probability, 0 <= rate < 1")],
+      children: .empty, summary: "dropout, active in training only"),
+    ElementDefinition(
+      name: "maxout",
+      attributes: layerCommon + [
+        .init("units", .count, required: true, "output features"),
+        .init("pieces", .count, required: true, "linear pieces per unit"),
+      ] + weightAttributes,
+      children: .empty, summary: "dense to units*pieces, then the max of each group of pieces"),
+    ElementDefinition(
+      name: "reshape",
+      attributes: layerCommon + [.init("shape", .shape, required: true, "the new feature shape")],
+      children: .empty, summary: "changes the shape, keeping the element count"),
+    ElementDefinition(
+      name: "flatten", attributes: layerCommon, children: .empty,
+      summary: "reshapes to a vector"),
+    ElementDefinition(
+      name: "upsample",
+      attributes: layerCommon + [
+        .init("scale", .count, default: "2", "integer scale factor"),
+        .init("mode", .choice(["nearest"]), default: "nearest", "interpolation"),
+      ], children: .empty, summary: "nearest-neighbour upsampling of a C H W input"),
+    ElementDefinition(
+      name: "concat",
+      attributes: layerCommon + [
+        .init("inputs", .names, required: true, "the ids to join, space-separated"),
+        .init("axis", .integer, default: "0", "feature axis (0 = first; negative counts from the end)"),
+      ], children: .empty, summary: "joins outputs along one feature axis"),
+    ElementDefinition(
+      name: "add",
+      attributes: layerCommon + [.init("inputs", .names, required: true, "the ids to add, space-separated")],
+      children: .empty, summary: "adds outputs of equal shape"),
+    ElementDefinition(
+      name: "embedding",
+      attributes: layerCommon + [
+        .init("classes", .count, required: true, "number of class ids"),
+        .init("dim", .count, required: true, "vector size"),
+      ], children: .empty, summary: "a learned vector per class id; reads `label`"),
+  ]
+
+  public static let data = ElementDefinition(
+    name: "data",
+    attributes: [
+      .init("source", .choice(sources), required: true, "where the real samples come from"),
+      .init("modes", .count, default: "8", "ring: number of Gaussians"),
+      .init("radius", .real, default: "1", "ring: radius"),
+      .init("std", .real, "ring/grid: standard deviation of each mode (0.01 ring, 0.05 grid)"),
+      .init("samples", .natural, default: "0", "ring/grid: fixed training set size (0 = fresh draws)"),
+      .init("size", .count, default: "5", "grid: modes per side"),
+      .init("spacing", .real, default: "2", "grid: distance between modes"),
+      .init("images", .text, "idx: image file (.gz allowed)"),
+      .init("labels", .text, "idx: label file (.gz allowed)"),
+      .init("path", .text, "csv/npy: the file"),
+      .init("columns", .names, "csv: the columns to use (default all)"),
+      .init("header", .boolean, default: "true", "csv: the first line names the columns"),
+    ], children: .empty, summary: "the real data")
+
+  public static let latent = ElementDefinition(
+    name: "latent",
+    attributes: [
+      .init("size", .count, required: true, "dimension of z"),
+      .init("distribution", .choice(["normal", "uniform"]), default: "normal", "N(0, I) or U[-1, 1]"),
+    ], children: .empty, summary: "the generator's noise input z")
+
+  static let network = [
+    AttributeDefinition("src", .text, "a file whose root is <network> holding the layers")
+  ]
+
+  public static let generator = ElementDefinition(
+    name: "generator", attributes: network, children: .layers, summary: "G: z (and label) to a sample")
+  public static let discriminator = ElementDefinition(
+    name: "discriminator", attributes: network, children: .layers,
+    summary: "D: a sample (and label) to one logit")
+  public static let networkFile = ElementDefinition(
+    name: "network", attributes: network, children: .layers,
+    summary: "the root of a src= layer file (which may itself name another file with src)")
+
+  public static let optimizer = ElementDefinition(
+    name: "optimizer",
+    attributes: [
+      .init("net", .choice(["generator", "discriminator"]), required: true, "which net it updates"),
+      .init("kind", .choice(["adam", "sgd", "rmsprop"]), default: "adam", "the update rule"),
+      .init("lr", .real, required: true, "learning rate"),
+      .init("beta1", .real, default: "0.9", "adam: first-moment decay"),
+      .init("beta2", .real, default: "0.999", "adam: second-moment decay; rmsprop: squared-gradient decay"),
+      .init("momentum", .real, default: "0", "sgd and rmsprop: momentum"),
+      .init("weight-decay", .real, default: "0", "L2 penalty added to the gradient"),
+      .init("epsilon", .real, default: "1e-8", "adam and rmsprop: added to the denominator"),
+    ], children: .empty, summary: "one per net")
+
+  public static let training = ElementDefinition(
+    name: "training",
+    attributes: [
+      .init("steps", .count, required: true, "generator updates"),
+      .init("batch", .count, required: true, "samples per batch"),
+      .init("loss", .choice(losses), default: "non-saturating", "the game"),
+      .init("d-steps", .count, default: "1", "discriminator updates per generator update (k)"),
+      .init("label-smoothing", .real, default: "1.0", "target for real samples (1.0 = none)"),
+      .init("seed", .natural, default: "0", "seeds every random choice"),
+      .init("conditional", .boolean, default: "false", "both nets get the class label"),
+      .init("threads", .count, "worker threads (default: all cores)"),
+      .init("pack", .count, default: "1", "samples the discriminator judges at once (PacGAN)"),
+      .init("ema", .real, "decay of an exponential moving average of G's weights"),
+      .init("clip", .real, default: "0.01", "wasserstein: weight clipping bound"),
+      .init("gp-weight", .real, default: "10", "wasserstein-gp: gradient penalty weight"),
+    ], children: .repeated("optimizer"), summary: "the training game")
+
+  public static let output = ElementDefinition(
+    name: "output",
+    attributes: [
+      .init("dir", .text, "run folder (default runs/<name>)"),
+      .init("samples-every", .natural, default: "500", "steps between sample images (0 = only at the end)"),
+      .init("checkpoint-every", .natural, default: "1000", "steps between checkpoints (0 = only at the end)"),
+      .init("sample-count", .count, default: "64", "samples per image"),
+    ], children: .empty, summary: "where results go")
+
+  public static let gan = ElementDefinition(
+    name: "gan",
+    attributes: [
+      .init("name", .name, required: true, "the model's name"),
+      .init("version", .choice(["1"]), required: true, "the language version"),
+    ],
+    children: .all(
+      required: ["data", "latent", "generator", "discriminator", "training"], optional: ["output"]),
+    summary: "a GAN spec")
+
+  /// Every element by name (layers included).
+  public static let elements: [String: ElementDefinition] = {
+    var all: [String: ElementDefinition] = [:]
+    for e in [gan, data, latent, generator, discriminator, networkFile, training, optimizer, output]
+      + layers
+    {
+      all[e.name] = e
+    }
+    return all
+  }()
+
+  public static let layerNames: [String] = layers.map(\.name)
+
+  /// Names of the elements `parent` may contain.
+  public static func childNames(of parent: ElementDefinition) -> [String] {
+    switch parent.children {
+    case .empty: return []
+    case .layers: return layerNames
+    case .all(let required, let optional): return required + optional
+    case .repeated(let name): return [name]
+    }
+  }
+}
