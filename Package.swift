@@ -31,6 +31,7 @@ let package = Package(
       ]),
     .testTarget(
       name: "GANSpecTests",
-      dependencies: ["GANSpec", "GANDiagnostics", "ganc"]),
+      dependencies: ["GANSpec", "GANDiagnostics", "ganc"],
+      exclude: ["Snapshots"]),
   ]
 )

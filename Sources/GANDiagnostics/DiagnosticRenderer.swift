@@ -51,10 +51,22 @@ public struct DiagnosticRenderer: Sendable {
     }
     let number = String(location.line)
     let gutter = String(repeating: " ", count: number.count)
-    var out = " \(number) | \(text)\n"
-    if location.column > 0 {
+    // Show at most a window of a very long line, around the column.
+    var bytes = Array(text.utf8)
+    var column = location.column
+    let width = 100
+    if bytes.count > width {
+      let start = max(0, min(column - 1 - width / 2, bytes.count - width))
+      let end = min(bytes.count, start + width)
+      let head = start > 0 ? Array("...".utf8) : []
+      bytes = head + Array(bytes[start..<end]) + (end < bytes.count ? Array("...".utf8) : [])
+      if column > 0 { column = column - start + head.count }
+    }
+    let shown = String(decoding: bytes, as: UTF8.self)
+    var out = " \(number) | \(shown)\n"
+    if column > 0 {
       // Keep tabs so the marker lines up under the same column in a terminal.
-      let prefix = text.utf8.prefix(location.column - 1)
+      let prefix = bytes.prefix(column - 1)
       let pad = prefix.map { $0 == UInt8(ascii: "\t") ? "\t" : " " }.joined()
       out += " \(gutter) | \(pad)" + paint("^", "1;32") + "\n"
     }

@@ -67,7 +67,12 @@ struct Schema: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Print the XSD of the spec language (for editors and validators).")
 
+  enum Format: String, ExpressibleByArgument, CaseIterable { case xsd, markdown }
+
+  @Option(help: "xsd (for validators and editors) or markdown (the language reference).")
+  var format: Format = .xsd
+
   func run() throws {
-    Out.print(XSDWriter.xsd())
+    Out.print(format == .xsd ? XSDWriter.xsd() : ReferenceWriter.markdown())
   }
 }

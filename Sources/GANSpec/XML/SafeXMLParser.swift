@@ -21,6 +21,9 @@ final class XMLErrorCollector {
     guard error.level != XML_ERR_NONE, error.level != XML_ERR_WARNING else { return }
     var message = error.message.map { String(cString: $0) } ?? "unknown XML error"
     while message.last == "\n" || message.last == " " { message.removeLast() }
+    if message.hasPrefix("Excessive depth in document") {
+      message = "the document nests elements more than 256 levels deep"
+    }
     var location = SourceLocation(file: file, line: Int(error.line), column: Int(error.int2))
     if let node = error.node, let known = nodeLocations[node] {
       location = known

@@ -1,0 +1,100 @@
+/// Writes the spec language reference (Markdown) from `SpecSchema`, so the
+/// documentation, the XSD and the checks describe one language.
+public enum ReferenceWriter {
+  private static func kindText(_ kind: AttributeKind) -> String {
+    switch kind {
+    case .count: return "positive integer"
+    case .natural: return "integer >= 0"
+    case .integer: return "integer"
+    case .real: return "number"
+    case .boolean: return "true / false"
+    case .choice(let values): return values.map { "`\($0)`" }.joined(separator: ", ")
+    case .shape: return "shape, e.g. `1 28 28`"
+    case .pair: return "`N` or `HxW`"
+    case .naturalPair: return "`N` or `HxW` (>= 0)"
+    case .padding: return "`N`, `HxW`, `same`, `valid`"
+    case .names: return "ids, space-separated"
+    case .name: return "id"
+    case .text: return "text"
+    }
+  }
+
+  private static func table(_ e: ElementDefinition) -> String {
+    var out = "| attribute | value | default | meaning |\n|---|---|---|---|\n"
+    for a in e.attributes {
+      let d = a.required ? "**required**" : (a.defaultValue.map { "`\($0)`" } ?? "-")
+      out += "| `\(a.name)` | \(kindText(a.kind)) | \(d) | \(a.summary) |\n"
+    }
+    return out
+  }
+
+  /// The whole reference.
+  public static func markdown() -> String {
+    var out = """
+      # The ganc spec language, version 1: reference
+
+      Generated from ganc's schema table by `ganc schema --format markdown`; the
+      XSD (`ganc schema`, `specs/ganc.xsd`) and `ganc lint` read the same table.
+      Rules that a table cannot show (shapes, references, data files, the loss
+      against the architecture) are listed at the end.
+
+      ## Structure
+
+      `<gan>` holds, in any order and each at most once: `<data>`, `<latent>`,
+      `<generator>`, `<discriminator>`, `<training>` (all required) and `<output>`
+      (optional). `<generator>` and `<discriminator>` hold layers, or name a file
+      with `src="..."` whose root is `<network>`.
+
+
+      """
+    for e in [SpecSchema.gan, SpecSchema.data, SpecSchema.latent, SpecSchema.generator, SpecSchema.networkFile,
+      SpecSchema.training, SpecSchema.optimizer, SpecSchema.output]
+    {
+      out += "### `<\(e.name)>`: \(e.summary)\n\n" + table(e) + "\n"
+    }
+    out += "## Layers\n\nLayers run in document order; each reads the previous layer's output (the first reads `z` or `x`) unless `input` names another.\n\n"
+    for e in SpecSchema.layers {
+      out += "### `<\(e.name)>`: \(e.summary)\n\n" + table(e) + "\n"
+    }
+    out += """
+      ## Rules checked by `ganc lint`
+
+      - Shapes are inferred through every layer; conv2d, deconv2d and upsample need
+        a `C H W` input; dense and maxout flatten theirs; reshape keeps the element
+        count; concat's other axes and add's shapes must match.
+      - Output sizes: conv2d `floor((H + 2p - d(k-1) - 1) / s) + 1`; deconv2d
+        `(H - 1)s - 2p + d(k-1) + output-padding + 1` (PyTorch). `padding="same"`
+        gives `ceil(H / s)` for conv2d and `H * s` for deconv2d (extra padding
+        goes after, as in TensorFlow); `valid` is 0.
+      - The generator's output shape equals the data shape; the discriminator's
+        output is `1` (a logit). With `pack="P"` the discriminator reads the data
+        shape with its first axis multiplied by P; the generator makes
+        `batch * P` samples per step and D judges `batch` packs.
+      - `label` (conditional training with labelled data) is read only by
+        `<embedding>`, and an embedding needs `classes` above every label.
+      - Ids are unique, refer only to earlier layers, and are not `z`, `x` or `label`.
+      - Data files must exist and be well formed: IDX (magic 0x803 images,
+        0x801 labels, matching counts; plain or .gz), CSV (header, numeric
+        columns), NPY (little-endian float/int, C order).
+      - No tensor may exceed 4 GiB over a batch, no net 2^30 parameters, no count
+        2^31 - 1.
+      - Errors: a sigmoid ending D with `hinge`/`wasserstein`/`wasserstein-gp`.
+        Warnings: a sigmoid ending D with the other losses; a bias right before
+        batchnorm; G's final activation not covering the data range; batchnorm in a
+        `wasserstein-gp` critic; options that have no effect; outputs never read.
+
+      ## Extensions to the contract
+
+      All additive: every spec of the contract means the same.
+      - `stride`, `dilation`, `padding` and `output-padding` accept `HxW` like `kernel`.
+      - `<layernorm affine="false">` turns off its scale and shift.
+      - `<network src="...">`: a layer file may itself name another (cycles are errors).
+      - `samples-every="0"` / `checkpoint-every="0"`: only at the end of training.
+      - `rmsprop` reads `beta2` as its squared-gradient decay (PyTorch's `alpha`,
+        default 0.99 when `beta2` is not given) and `momentum`.
+      - The root may carry `xsi:noNamespaceSchemaLocation` so editors find the XSD.
+
+      """
+    return out
+  }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+@testable import GANSpec
+
+@Suite("The ganc command")
+struct CLITests {
+  let ring = packageRoot.appendingPathComponent("specs/ring.xml").path
+
+  @Test("a clean spec exits 0 with a summary")
+  func clean() {
+    let (code, out, _) = runGanc(["lint", ring])
+    #expect(code == 0)
+    #expect(out.contains("ring.xml: ok"))
+    #expect(out.contains("generator"))
+    #expect(out.contains("parameters"))
+  }
+
+  @Test("several files in one call; the worst result sets the exit code")
+  func severalFiles() {
+    let folder = temporaryFolder()
+    let bad = write(baseSpec.replacingOccurrences(of: "units=\"16\"", with: "unit=\"16\""), to: "bad.xml", in: folder)
+    let (code, out, _) = runGanc(["lint", ring, bad])
+    #expect(code == 1)
+    #expect(out.contains("ring.xml: ok"))
+    #expect(out.contains("bad.xml:6:12: error:"))
+  }
+
+  @Test("--format json prints machine-readable diagnostics")
+  func json() throws {
+    let folder = temporaryFolder()
+    let bad = write(baseSpec.replacingOccurrences(of: "units=\"16\"", with: "unit=\"16\""), to: "bad.xml", in: folder)
+    let (code, out, _) = runGanc(["lint", "--format", "json", bad, ring])
+    #expect(code == 1)
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+    let diagnostics = try #require(object["diagnostics"] as? [[String: Any]])
+    #expect(diagnostics.contains { $0["id"] as? String == "GAN0102" && $0["line"] as? Int == 6 && $0["column"] as? Int == 12 })
+    let files = try #require(object["files"] as? [[String: Any]])
+    #expect(files.count == 2)
+    #expect((files[1]["summary"] as? [String: String])?["generator.output"] == "2")
+  }
+
+  @Test("no colour in a pipe, colour when forced, none under NO_COLOR")
+  func colour() {
+    let folder = temporaryFolder()
+    let bad = write(baseSpec.replacingOccurrences(of: "units=\"16\"", with: "unit=\"16\""), to: "bad.xml", in: folder)
+    #expect(!runGanc(["lint", bad]).out.contains("\u{1B}["))
+    #expect(runGanc(["lint", "--color", "always", bad]).out.contains("\u{1B}["))
+    #expect(!runGanc(["lint", bad], environment: ["NO_COLOR": "1"]).out.contains("\u{1B}["))
+  }
+
+  @Test("usage errors exit 2; I/O errors exit 2")
+  func usage() {
+    #expect(runGanc(["lint"]).code == 2)
+    #expect(runGanc(["lint", "--format", "yaml", ring]).code == 2)
+    #expect(runGanc(["frobnicate"]).code == 2)
+    #expect(runGanc(["lint", "/no/such/spec.xml"]).code == 2)
+    #expect(runGanc(["--help"]).code == 0)
+  }
+
+  @Test("ganc schema prints the XSD")
+  func schema() {
+    let (code, out, _) = runGanc(["schema"])
+    #expect(code == 0)
+    #expect(out == XSDWriter.xsd())
+    #expect(out.contains("<xs:element name=\"deconv2d\">"))
+  }
+}
