@@ -23,12 +23,15 @@ let package = Package(
     .target(
       name: "GANSpec",
       dependencies: ["CLibXML2", "CZlib", "GANDiagnostics"]),
+    // The graph IR: ops, SSA graphs, autodiff, and a float64 reference evaluator.
+    .target(name: "GANIR"),
     .executableTarget(
       name: "ganc",
       dependencies: [
         "GANSpec", "GANDiagnostics",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    .testTarget(name: "GANIRTests", dependencies: ["GANIR"]),
     .testTarget(
       name: "GANSpecTests",
       dependencies: ["GANSpec", "GANDiagnostics", "ganc"],

@@ -1,0 +1,182 @@
+/// An SSA value: the index of the node that defines it.
+public typealias ValueID = Int
+
+/// One node: an op, its operands and its static shape (the batch included).
+public struct Node: Hashable, Sendable {
+  public var op: Op
+  public var inputs: [ValueID]
+  public var shape: [Int]
+
+  public var elementCount: Int { shape.reduce(1, *) }
+}
+
+/// A problem found while building or verifying a graph.
+public struct IRError: Error, CustomStringConvertible, Sendable {
+  public var message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+/// A graph of SSA values in schedule order: each node reads only earlier ones.
+///
+/// Builder methods infer each result's shape and refuse ill-shaped operands,
+/// so a graph built through them always verifies.
+public struct Graph: Hashable, Sendable {
+  public private(set) var nodes: [Node] = []
+  /// Values the step must produce (losses, metrics); assignments are always kept.
+  public var outputs: [ValueID] = []
+  /// Names for outputs, printed in the text form.
+  public var outputNames: [ValueID: String] = [:]
+
+  public init() {}
+
+  public subscript(_ id: ValueID) -> Node { nodes[id] }
+  public func shape(_ id: ValueID) -> [Int] { nodes[id].shape }
+
+  /// Appends a node after checking its operands' shapes.
+  @discardableResult
+  public mutating func add(_ op: Op, _ inputs: [ValueID], shape: [Int]? = nil) throws -> ValueID {
+    for i in inputs where i < 0 || i >= nodes.count { throw IRError("operand %\(i) is not defined before use") }
+    let s = try inferShape(op, inputs.map { nodes[$0].shape }, declared: shape)
+    nodes.append(Node(op: op, inputs: inputs, shape: s))
+    return nodes.count - 1
+  }
+
+  /// Replaces the whole node list (passes use this); the result must verify.
+  public mutating func replaceNodes(_ new: [Node], outputs: [ValueID], names: [ValueID: String]) {
+    nodes = new
+    self.outputs = outputs
+    outputNames = names
+  }
+
+  // MARK: Convenience builders (they trap only on programmer error inside the compiler)
+
+  public mutating func input(_ name: String, _ shape: [Int]) -> ValueID { try! add(.input(name), [], shape: shape) }
+  public mutating func parameter(_ name: String, _ shape: [Int]) -> ValueID { try! add(.parameter(name), [], shape: shape) }
+  public mutating func constant(_ v: Double, _ shape: [Int] = []) -> ValueID { try! add(.constant(v), [], shape: shape) }
+  public mutating func unary(_ f: UnaryFunction, _ x: ValueID) -> ValueID { try! add(.unary(f), [x]) }
+  public mutating func binary(_ f: BinaryFunction, _ a: ValueID, _ b: ValueID) -> ValueID { try! add(.binary(f), [a, b]) }
+  public mutating func addv(_ a: ValueID, _ b: ValueID) -> ValueID { binary(.add, a, b) }
+  public mutating func sub(_ a: ValueID, _ b: ValueID) -> ValueID { binary(.sub, a, b) }
+  public mutating func mul(_ a: ValueID, _ b: ValueID) -> ValueID { binary(.mul, a, b) }
+  public mutating func div(_ a: ValueID, _ b: ValueID) -> ValueID { binary(.div, a, b) }
+  public mutating func scale(_ a: ValueID, _ c: Double) -> ValueID { mul(a, constant(c)) }
+  public mutating func reshape(_ x: ValueID, _ shape: [Int]) -> ValueID { try! add(.reshape, [x], shape: shape) }
+  public mutating func broadcast(_ x: ValueID, _ shape: [Int]) -> ValueID {
+    nodes[x].shape == shape ? x : try! add(.broadcast, [x], shape: shape)
+  }
+  public mutating func sum(_ x: ValueID, axes: [Int]) -> ValueID {
+    axes.isEmpty ? x : try! add(.reduceSum(axes: axes), [x])
+  }
+  /// The sum of every element, as a scalar.
+  public mutating func sumAll(_ x: ValueID) -> ValueID {
+    let s = sum(x, axes: Array(0..<nodes[x].shape.count))
+    return nodes[s].shape.isEmpty ? s : reshape(s, [])
+  }
+  public mutating func meanAll(_ x: ValueID) -> ValueID { scale(sumAll(x), 1 / Double(nodes[x].elementCount)) }
+
+  // MARK: Shapes
+
+  private func inferShape(_ op: Op, _ s: [[Int]], declared: [Int]?) throws -> [Int] {
+    func need(_ n: Int) throws {
+      if s.count != n { throw IRError("\(op.mnemonic) takes \(n) operands, not \(s.count)") }
+    }
+    switch op {
+    case .input, .parameter, .constant, .random:
+      try need(0)
+      guard let declared, declared.allSatisfy({ $0 > 0 }) else { throw IRError("\(op.mnemonic) needs a positive shape") }
+      return declared
+    case .unary:
+      try need(1)
+      return s[0]
+    case .binary:
+      try need(2)
+      if s[0] == s[1] || s[1].isEmpty { return s[0] }
+      if s[0].isEmpty { return s[1] }
+      throw IRError("\(op.mnemonic) of shapes \(s[0]) and \(s[1])")
+    case .matmul(let ta, let tb):
+      try need(2)
+      guard s[0].count == 2, s[1].count == 2 else { throw IRError("matmul needs 2-D operands") }
+      let (m, k1) = ta ? (s[0][1], s[0][0]) : (s[0][0], s[0][1])
+      let (k2, n) = tb ? (s[1][1], s[1][0]) : (s[1][0], s[1][1])
+      guard k1 == k2 else { throw IRError("matmul inner sizes \(k1) and \(k2) differ") }
+      return [m, n]
+    case .conv(let a):
+      try need(2)
+      guard s[0].count == 4, s[1].count == 4, s[0][1] == s[1][1] else { throw IRError("conv of \(s[0]) with \(s[1])") }
+      let oh = (s[0][2] + a.padding.top + a.padding.bottom - a.dilation.0 * (s[1][2] - 1) - 1) / a.stride.0 + 1
+      let ow = (s[0][3] + a.padding.left + a.padding.right - a.dilation.1 * (s[1][3] - 1) - 1) / a.stride.1 + 1
+      guard oh > 0, ow > 0 else { throw IRError("conv leaves no output") }
+      return [s[0][0], s[1][0], oh, ow]
+    case .convTranspose, .convWeight:
+      try need(2)
+      guard let declared, declared.count == 4 else { throw IRError("\(op.mnemonic) needs its declared shape") }
+      return declared
+    case .reduceSum(let axes), .reduceMax(let axes):
+      try need(1)
+      guard axes.allSatisfy({ $0 >= 0 && $0 < s[0].count }) else { throw IRError("reduce axes \(axes) outside \(s[0])") }
+      var out = s[0]
+      for a in axes { out[a] = 1 }
+      return out
+    case .broadcast:
+      try need(1)
+      guard let declared else { throw IRError("broadcast needs its declared shape") }
+      let from = s[0]
+      guard from.isEmpty || (from.count == declared.count && zip(from, declared).allSatisfy({ $0 == $1 || $0 == 1 })) else {
+        throw IRError("cannot broadcast \(from) to \(declared)")
+      }
+      return declared
+    case .reshape:
+      try need(1)
+      guard let declared, declared.reduce(1, *) == s[0].reduce(1, *) else { throw IRError("reshape changes the element count") }
+      return declared
+    case .concat(let axis):
+      guard !s.isEmpty, s.allSatisfy({ $0.count == s[0].count }), axis >= 0, axis < s[0].count else { throw IRError("concat operands") }
+      var out = s[0]
+      out[axis] = s.reduce(0) { $0 + $1[axis] }
+      for t in s { for d in 0..<t.count where d != axis && t[d] != out[d] { throw IRError("concat shapes \(s)") } }
+      return out
+    case .slice(let axis, let start):
+      try need(1)
+      guard let declared, declared.count == s[0].count, start >= 0, start + declared[axis] <= s[0][axis] else { throw IRError("slice bounds") }
+      return declared
+    case .pad(let axis, let before):
+      try need(1)
+      guard let declared, declared.count == s[0].count, before >= 0, before + s[0][axis] <= declared[axis] else { throw IRError("pad bounds") }
+      return declared
+    case .gather:
+      try need(2)
+      guard s[0].count == 2, s[1].count == 2, s[1][1] == 1 else { throw IRError("gather needs a [R D] table and [N 1] ids") }
+      return [s[1][0], s[0][1]]
+    case .scatterAdd:
+      try need(2)
+      guard let declared, declared.count == 2, s[0].count == 2, s[0][1] == declared[1] else { throw IRError("scatter_add shapes") }
+      return declared
+    case .assign:
+      try need(1)
+      return s[0]
+    }
+  }
+
+  /// Checks SSA order and every node's shape; throws on the first problem.
+  public func verify() throws {
+    var check = Graph()
+    for (i, node) in nodes.enumerated() {
+      do {
+        let id = try check.add(node.op, node.inputs, shape: node.shape)
+        if check.nodes[id].shape != node.shape { throw IRError("shape \(node.shape) should be \(check.nodes[id].shape)") }
+      } catch let e as IRError {
+        throw IRError("%\(i) = \(node.op.mnemonic): \(e.message)")
+      }
+    }
+    for o in outputs where o < 0 || o >= nodes.count { throw IRError("output %\(o) is not defined") }
+  }
+
+  /// How many nodes read each value.
+  public func useCounts() -> [Int] {
+    var uses = [Int](repeating: 0, count: nodes.count)
+    for n in nodes { for i in n.inputs { uses[i] += 1 } }
+    for o in outputs { uses[o] += 1 }
+    return uses
+  }
+}

@@ -1,0 +1,157 @@
+/// Elementwise functions of one value.
+public enum UnaryFunction: String, Sendable, CaseIterable {
+  case neg, exp, log, sqrt, rsqrt, tanh, sigmoid, softplus, erf, abs, square, recip
+  /// 1 where x > 0, else 0 (its derivative is zero everywhere it exists).
+  case step
+}
+
+/// Elementwise functions of two values of the same shape (or a scalar).
+public enum BinaryFunction: String, Sendable, CaseIterable {
+  case add, sub, mul, div, max, min
+  /// 1 where a == b, else 0.
+  case equal
+}
+
+/// The geometry of a 2-D convolution in NCHW layout.
+public struct ConvAttributes: Hashable, Sendable {
+  public var stride: (Int, Int)
+  public var padding: (top: Int, bottom: Int, left: Int, right: Int)
+  public var dilation: (Int, Int)
+
+  public init(stride: (Int, Int), padding: (Int, Int, Int, Int), dilation: (Int, Int)) {
+    self.stride = stride
+    self.padding = (padding.0, padding.1, padding.2, padding.3)
+    self.dilation = dilation
+  }
+
+  public static func == (a: ConvAttributes, b: ConvAttributes) -> Bool {
+    a.stride == b.stride && a.padding == b.padding && a.dilation == b.dilation
+  }
+
+  public func hash(into h: inout Hasher) {
+    h.combine(stride.0); h.combine(stride.1); h.combine(dilation.0); h.combine(dilation.1)
+    h.combine(padding.top); h.combine(padding.bottom); h.combine(padding.left); h.combine(padding.right)
+  }
+
+  var text: String {
+    "stride=\(stride.0)x\(stride.1) pad=\(padding.top),\(padding.bottom),\(padding.left),\(padding.right) dilation=\(dilation.0)x\(dilation.1)"
+  }
+}
+
+/// Every operation of the IR. Properties live in exhaustive switches below,
+/// so adding a case fails to compile until each property says what it is.
+public enum Op: Hashable, Sendable {
+  /// A value fed in each step (`z`, a real batch, labels, a scalar like Adam's bias correction).
+  case input(String)
+  /// A persistent tensor: a weight, an optimizer moment, a running statistic.
+  case parameter(String)
+  /// A tensor filled with one number.
+  case constant(Double)
+  /// Uniform [0, 1) random numbers from the step's seed and this stream id.
+  case random(stream: Int)
+  case unary(UnaryFunction)
+  case binary(BinaryFunction)
+  /// `a @ b` over 2-D operands, optionally transposed.
+  case matmul(transposeA: Bool, transposeB: Bool)
+  /// Cross-correlation of x [N C H W] with w [F C KH KW] (PyTorch conv2d).
+  case conv(ConvAttributes)
+  /// The adjoint of `conv` in x: from g [N F OH OW] and w to [N C H W] (a transposed convolution).
+  case convTranspose(ConvAttributes)
+  /// The adjoint of `conv` in w: from x and g to [F C KH KW].
+  case convWeight(ConvAttributes)
+  /// Sums over `axes`, keeping them as size 1.
+  case reduceSum(axes: [Int])
+  /// The maximum over `axes`, keeping them as size 1.
+  case reduceMax(axes: [Int])
+  /// Repeats size-1 axes (or a scalar) up to the node's shape.
+  case broadcast
+  case reshape
+  /// Joins inputs along `axis`.
+  case concat(axis: Int)
+  /// Takes `length` entries from `start` along `axis`.
+  case slice(axis: Int, start: Int)
+  /// Pads with zeros along `axis`: `before` entries in front, the rest after.
+  case pad(axis: Int, before: Int)
+  /// Rows of table [R D] picked by integer ids [N 1] (an embedding lookup).
+  case gather
+  /// The adjoint of `gather`: adds rows of g [N D] into a [R D] table at ids.
+  case scatterAdd
+  /// Writes its input into the persistent tensor of that name at the end of the step.
+  case assign(String)
+
+  /// The name printed in the text form.
+  public var mnemonic: String {
+    switch self {
+    case .input: return "input"
+    case .parameter: return "param"
+    case .constant: return "const"
+    case .random: return "random"
+    case .unary(let f): return f.rawValue
+    case .binary(let f): return f.rawValue
+    case .matmul: return "matmul"
+    case .conv: return "conv"
+    case .convTranspose: return "conv_transpose"
+    case .convWeight: return "conv_weight"
+    case .reduceSum: return "reduce_sum"
+    case .reduceMax: return "reduce_max"
+    case .broadcast: return "broadcast"
+    case .reshape: return "reshape"
+    case .concat: return "concat"
+    case .slice: return "slice"
+    case .pad: return "pad"
+    case .gather: return "gather"
+    case .scatterAdd: return "scatter_add"
+    case .assign: return "assign"
+    }
+  }
+
+  /// Whether each output element depends only on the same element of each input.
+  public var isElementwise: Bool {
+    switch self {
+    case .unary, .binary: return true
+    case .input, .parameter, .constant, .random, .matmul, .conv, .convTranspose, .convWeight,
+      .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign:
+      return false
+    }
+  }
+
+  /// Whether the op reduces over axes.
+  public var isReduction: Bool {
+    switch self {
+    case .reduceSum, .reduceMax: return true
+    case .input, .parameter, .constant, .random, .unary, .binary, .matmul, .conv, .convTranspose,
+      .convWeight, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign:
+      return false
+    }
+  }
+
+  /// Whether the output may overwrite its first input's buffer.
+  public var isInPlaceable: Bool {
+    switch self {
+    case .unary, .binary, .reshape: return true
+    case .input, .parameter, .constant, .random, .matmul, .conv, .convTranspose, .convWeight,
+      .reduceSum, .reduceMax, .broadcast, .concat, .slice, .pad, .gather, .scatterAdd, .assign:
+      return false
+    }
+  }
+
+  /// Whether the value lives outside the step's arena (fed in or persistent).
+  public var isLeaf: Bool {
+    switch self {
+    case .input, .parameter, .constant, .random: return true
+    case .unary, .binary, .matmul, .conv, .convTranspose, .convWeight, .reduceSum, .reduceMax,
+      .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign:
+      return false
+    }
+  }
+
+  /// Whether a gradient flows through the op at all (ids, masks and randomness stop it).
+  public var isDifferentiable: Bool {
+    switch self {
+    case .unary(.step), .binary(.equal), .input, .parameter, .constant, .random, .assign: return false
+    case .unary, .binary, .matmul, .conv, .convTranspose, .convWeight, .reduceSum, .reduceMax,
+      .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd:
+      return true
+    }
+  }
+}

@@ -1,0 +1,211 @@
+import Foundation
+
+/// A plain float64 interpreter of the IR: no fusion, no planning, naive loops.
+/// Tests use it as the ground truth for gradients and for the executor.
+public struct ReferenceEvaluator {
+  /// Values of `input` and `parameter` nodes, by name, flattened row-major.
+  public var feeds: [String: [Double]]
+  public var seed: UInt64
+
+  public init(feeds: [String: [Double]], seed: UInt64 = 0) {
+    self.feeds = feeds
+    self.seed = seed
+  }
+
+  static func strides(_ shape: [Int]) -> [Int] {
+    var s = [Int](repeating: 1, count: shape.count)
+    if shape.count > 1 { for i in stride(from: shape.count - 2, through: 0, by: -1) { s[i] = s[i + 1] * shape[i + 1] } }
+    return s
+  }
+
+  /// Evaluates every node; returns all values (index = value id).
+  public func run(_ g: Graph) throws -> [[Double]] {
+    var v: [[Double]] = []
+    v.reserveCapacity(g.nodes.count)
+    for node in g.nodes {
+      let n = node.elementCount
+      let ins = node.inputs.map { v[$0] }
+      let inShapes = node.inputs.map { g.shape($0) }
+      var out = [Double](repeating: 0, count: n)
+      switch node.op {
+      case .input(let name), .parameter(let name):
+        guard let value = feeds[name], value.count == n else {
+          throw IRError("no value of \(n) elements for '\(name)'")
+        }
+        out = value
+      case .constant(let c):
+        out = [Double](repeating: c, count: n)
+      case .random(let stream):
+        for i in 0..<n { out[i] = CounterRandom.uniform(seed: seed, stream: stream, index: i) }
+      case .unary(let f):
+        out = ins[0].map { Self.apply(f, $0) }
+      case .binary(let f):
+        let a = ins[0], b = ins[1]
+        for i in 0..<n { out[i] = Self.apply(f, a.count == 1 ? a[0] : a[i], b.count == 1 ? b[0] : b[i]) }
+      case .matmul(let ta, let tb):
+        let (sa, sb) = (inShapes[0], inShapes[1])
+        let m = node.shape[0], cols = node.shape[1], k = ta ? sa[0] : sa[1]
+        for i in 0..<m {
+          for j in 0..<cols {
+            var s = 0.0
+            for p in 0..<k {
+              let x = ta ? ins[0][p * sa[1] + i] : ins[0][i * sa[1] + p]
+              let y = tb ? ins[1][j * sb[1] + p] : ins[1][p * sb[1] + j]
+              s += x * y
+            }
+            out[i * cols + j] = s
+          }
+        }
+      case .conv(let c):
+        Self.convLoops(c, x: inShapes[0], w: inShapes[1], o: node.shape) { xi, wi, oi in out[oi] += ins[0][xi] * ins[1][wi] }
+      case .convTranspose(let c):
+        Self.convLoops(c, x: node.shape, w: inShapes[1], o: inShapes[0]) { xi, wi, oi in out[xi] += ins[0][oi] * ins[1][wi] }
+      case .convWeight(let c):
+        Self.convLoops(c, x: inShapes[0], w: node.shape, o: inShapes[1]) { xi, wi, oi in out[wi] += ins[0][xi] * ins[1][oi] }
+      case .reduceSum, .reduceMax:
+        let isMax: Bool
+        if case .reduceMax = node.op { isMax = true } else { isMax = false }
+        if isMax { out = [Double](repeating: -.infinity, count: n) }
+        let si = Self.strides(inShapes[0]), so = Self.strides(node.shape)
+        for i in 0..<ins[0].count {
+          var o = 0, r = i
+          for d in 0..<si.count {
+            let idx = r / si[d]
+            r %= si[d]
+            if node.shape[d] != 1 { o += idx * so[d] }
+          }
+          out[o] = isMax ? Swift.max(out[o], ins[0][i]) : out[o] + ins[0][i]
+        }
+      case .broadcast:
+        let from = inShapes[0]
+        if from.isEmpty {
+          out = [Double](repeating: ins[0][0], count: n)
+        } else {
+          let sf = Self.strides(from), so = Self.strides(node.shape)
+          for i in 0..<n {
+            var f = 0, r = i
+            for d in 0..<so.count {
+              let idx = r / so[d]
+              r %= so[d]
+              if from[d] != 1 { f += idx * sf[d] }
+            }
+            out[i] = ins[0][f]
+          }
+        }
+      case .reshape, .assign:
+        out = ins[0]
+      case .concat(let axis):
+        var offset = 0
+        let so = Self.strides(node.shape)
+        for (k, s) in inShapes.enumerated() {
+          let si = Self.strides(s)
+          for i in 0..<ins[k].count {
+            var o = 0, r = i
+            for d in 0..<s.count {
+              let idx = r / si[d]
+              r %= si[d]
+              o += (d == axis ? idx + offset : idx) * so[d]
+            }
+            out[o] = ins[k][i]
+          }
+          offset += s[axis]
+        }
+      case .slice(let axis, let start):
+        let si = Self.strides(inShapes[0]), so = Self.strides(node.shape)
+        for i in 0..<n {
+          var f = 0, r = i
+          for d in 0..<so.count {
+            let idx = r / so[d]
+            r %= so[d]
+            f += (d == axis ? idx + start : idx) * si[d]
+          }
+          out[i] = ins[0][f]
+        }
+      case .pad(let axis, let before):
+        let si = Self.strides(inShapes[0]), so = Self.strides(node.shape)
+        for i in 0..<ins[0].count {
+          var o = 0, r = i
+          for d in 0..<si.count {
+            let idx = r / si[d]
+            r %= si[d]
+            o += (d == axis ? idx + before : idx) * so[d]
+          }
+          out[o] = ins[0][i]
+        }
+      case .gather:
+        let rows = inShapes[0][0], dim = inShapes[0][1]
+        for (i, id) in ins[1].enumerated() {
+          let r = Int(id)
+          guard r >= 0 && r < rows else { throw IRError("id \(r) outside a table of \(rows) rows") }
+          for j in 0..<dim { out[i * dim + j] = ins[0][r * dim + j] }
+        }
+      case .scatterAdd:
+        let rows = node.shape[0], dim = node.shape[1]
+        for (i, id) in ins[1].enumerated() {
+          let r = Int(id)
+          guard r >= 0 && r < rows else { throw IRError("id \(r) outside a table of \(rows) rows") }
+          for j in 0..<dim { out[r * dim + j] += ins[0][i * dim + j] }
+        }
+      }
+      v.append(out)
+    }
+    return v
+  }
+
+  /// Calls `body(xIndex, wIndex, outIndex)` for every multiply of a convolution.
+  static func convLoops(_ c: ConvAttributes, x: [Int], w: [Int], o: [Int], _ body: (Int, Int, Int) -> Void) {
+    let (batch, channels, h, wd) = (x[0], x[1], x[2], x[3])
+    let (filters, kh, kw) = (w[0], w[2], w[3])
+    let (oh, ow) = (o[2], o[3])
+    for n in 0..<batch {
+      for f in 0..<filters {
+        for i in 0..<oh {
+          for j in 0..<ow {
+            let oi = ((n * filters + f) * oh + i) * ow + j
+            for ch in 0..<channels {
+              for p in 0..<kh {
+                let y = i * c.stride.0 - c.padding.top + p * c.dilation.0
+                guard y >= 0 && y < h else { continue }
+                for q in 0..<kw {
+                  let xx = j * c.stride.1 - c.padding.left + q * c.dilation.1
+                  guard xx >= 0 && xx < wd else { continue }
+                  body(((n * channels + ch) * h + y) * wd + xx, ((f * channels + ch) * kh + p) * kw + q, oi)
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  public static func apply(_ f: UnaryFunction, _ x: Double) -> Double {
+    switch f {
+    case .neg: return -x
+    case .exp: return Foundation.exp(x)
+    case .log: return Foundation.log(x)
+    case .sqrt: return x.squareRoot()
+    case .rsqrt: return 1 / x.squareRoot()
+    case .tanh: return Foundation.tanh(x)
+    case .sigmoid: return x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x))
+    case .softplus: return Swift.max(x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x)))
+    case .erf: return Foundation.erf(x)
+    case .abs: return Swift.abs(x)
+    case .square: return x * x
+    case .recip: return 1 / x
+    case .step: return x > 0 ? 1 : 0
+    }
+  }
+
+  public static func apply(_ f: BinaryFunction, _ a: Double, _ b: Double) -> Double {
+    switch f {
+    case .add: return a + b
+    case .sub: return a - b
+    case .mul: return a * b
+    case .div: return a / b
+    case .max: return Swift.max(a, b)
+    case .min: return Swift.min(a, b)
+    case .equal: return a == b ? 1 : 0
+    }
+  }
+}
