@@ -25,13 +25,18 @@ let package = Package(
       dependencies: ["CLibXML2", "CZlib", "GANDiagnostics"]),
     // The graph IR: ops, SSA graphs, autodiff, and a float64 reference evaluator.
     .target(name: "GANIR"),
+    // Lowering, training graphs (losses, autodiff, optimizers), passes and the memory plan.
+    .target(name: "GANCompiler", dependencies: ["GANIR", "GANSpec"]),
     .executableTarget(
       name: "ganc",
       dependencies: [
-        "GANSpec", "GANDiagnostics",
+        "GANSpec", "GANDiagnostics", "GANIR", "GANCompiler",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "GANIRTests", dependencies: ["GANIR"]),
+    .testTarget(
+      name: "GANCompilerTests", dependencies: ["GANCompiler", "GANIR", "GANSpec", "GANDiagnostics"],
+      exclude: ["Snapshots"]),
     .testTarget(
       name: "GANSpecTests",
       dependencies: ["GANSpec", "GANDiagnostics", "ganc"],

@@ -55,6 +55,15 @@ public enum Autodiff {
         case .square: d = g.mul(g.scale(dy, 2), a)
         case .recip: d = g.unary(.neg, g.mul(dy, g.unary(.square, y)))
         case .step: continue
+        case .leakyRelu(let slope):
+          // From the output: y > 0 exactly where x > 0 (for slope >= 0).
+          let mask = g.unary(.step, y)
+          d = g.mul(dy, slope == 0 ? mask : g.addv(g.scale(mask, 1 - slope), g.constant(slope)))
+        case .elu:
+          // 1 above zero, exp(x) = y + 1 below.
+          let mask = g.unary(.step, y)
+          let below = g.addv(y, g.constant(1))
+          d = g.mul(dy, g.addv(mask, g.mul(g.sub(g.constant(1), mask), below)))
         }
         accumulate(a, d, &g)
       case .binary(let f):
@@ -128,6 +137,8 @@ public enum Autodiff {
         if needed[x[0]] { accumulate(x[0], try g.add(.scatterAdd, [dy, x[1]], shape: g.shape(x[0])), &g) }
       case .scatterAdd:
         if needed[x[0]] { accumulate(x[0], try g.add(.gather, [dy, x[1]]), &g) }
+      case .fused:
+        throw IRError("autodiff runs before fusion; %\(y) is already fused")
       case .input, .parameter, .constant, .random, .assign:
         continue
       }

@@ -3,6 +3,12 @@ public typealias ValueID = Int
 
 /// One node: an op, its operands and its static shape (the batch included).
 public struct Node: Hashable, Sendable {
+  public init(op: Op, inputs: [ValueID], shape: [Int]) {
+    self.op = op
+    self.inputs = inputs
+    self.shape = shape
+  }
+
   public var op: Op
   public var inputs: [ValueID]
   public var shape: [Int]
@@ -38,6 +44,7 @@ public struct Graph: Hashable, Sendable {
   public mutating func add(_ op: Op, _ inputs: [ValueID], shape: [Int]? = nil) throws -> ValueID {
     for i in inputs where i < 0 || i >= nodes.count { throw IRError("operand %\(i) is not defined before use") }
     let s = try inferShape(op, inputs.map { nodes[$0].shape }, declared: shape)
+    if let shape, shape != s { throw IRError("\(op.mnemonic) makes shape \(s), not the declared \(shape)") }
     nodes.append(Node(op: op, inputs: inputs, shape: s))
     return nodes.count - 1
   }
@@ -155,6 +162,31 @@ public struct Graph: Hashable, Sendable {
     case .assign:
       try need(1)
       return s[0]
+    case .fused(let k):
+      var shape: [Int]
+      if let head = k.head {
+        guard s.count >= 2 else { throw IRError("a fused product needs its operands") }
+        shape = try inferShape(head, Array(s[0..<2]), declared: declared)
+      } else {
+        guard let declared else { throw IRError("an elementwise kernel needs its declared shape") }
+        shape = declared
+      }
+      for (i, t) in s.enumerated().dropFirst(k.headArity) {
+        guard t.isEmpty || t == shape || (t.count == shape.count && zip(t, shape).allSatisfy { $0 == $1 || $0 == 1 }) else {
+          throw IRError("fused operand \(i) of shape \(t) does not broadcast to \(shape)")
+        }
+      }
+      for (r, instruction) in k.code.enumerated() {
+        switch instruction {
+        case .head: if k.head == nil { throw IRError("a kernel without a product reads its head") }
+        case .load(let i): if i < k.headArity || i >= s.count { throw IRError("load of operand \(i)") }
+        case .constant: break
+        case .unary(_, let a): if a >= r { throw IRError("register \(a) read before it is set") }
+        case .binary(_, let a, let b): if a >= r || b >= r { throw IRError("register read before it is set") }
+        }
+      }
+      if k.code.isEmpty { throw IRError("an empty kernel") }
+      return shape
     }
   }
 

@@ -1,8 +1,52 @@
 /// Elementwise functions of one value.
-public enum UnaryFunction: String, Sendable, CaseIterable {
+public enum UnaryFunction: Hashable, Sendable {
   case neg, exp, log, sqrt, rsqrt, tanh, sigmoid, softplus, erf, abs, square, recip
   /// 1 where x > 0, else 0 (its derivative is zero everywhere it exists).
   case step
+  /// x above zero, slope * x below (ReLU at slope 0). Its derivative is
+  /// computed from the output, so the input need not be kept for backward.
+  case leakyRelu(slope: Double)
+  /// x above zero, exp(x) - 1 below; its derivative also reads the output.
+  case elu
+
+  /// Every function, with sample slopes (for tests and documentation).
+  public static let allCases: [UnaryFunction] = [
+    .neg, .exp, .log, .sqrt, .rsqrt, .tanh, .sigmoid, .softplus, .erf, .abs, .square, .recip, .step,
+    .leakyRelu(slope: 0), .leakyRelu(slope: 0.2), .elu,
+  ]
+
+  /// The name in the text form: `tanh`, `relu`, `leaky_relu(0.2)`.
+  public var rawValue: String {
+    switch self {
+    case .neg: return "neg"
+    case .exp: return "exp"
+    case .log: return "log"
+    case .sqrt: return "sqrt"
+    case .rsqrt: return "rsqrt"
+    case .tanh: return "tanh"
+    case .sigmoid: return "sigmoid"
+    case .softplus: return "softplus"
+    case .erf: return "erf"
+    case .abs: return "abs"
+    case .square: return "square"
+    case .recip: return "recip"
+    case .step: return "step"
+    case .elu: return "elu"
+    case .leakyRelu(let s): return s == 0 ? "relu" : "leaky_relu(\(s))"
+    }
+  }
+
+  public init?(rawValue: String) {
+    if rawValue == "relu" { self = .leakyRelu(slope: 0); return }
+    if rawValue.hasPrefix("leaky_relu("), rawValue.hasSuffix(")"),
+      let s = Double(rawValue.dropFirst("leaky_relu(".count).dropLast())
+    {
+      self = .leakyRelu(slope: s)
+      return
+    }
+    guard let f = Self.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
+    self = f
+  }
 }
 
 /// Elementwise functions of two values of the same shape (or a scalar).
@@ -76,8 +120,11 @@ public enum Op: Hashable, Sendable {
   case gather
   /// The adjoint of `gather`: adds rows of g [N D] into a [R D] table at ids.
   case scatterAdd
-  /// Writes its input into the persistent tensor of that name at the end of the step.
+  /// Writes its input into the persistent tensor of that name.
   case assign(String)
+  /// A fused kernel: an optional product (its operands first) followed by an
+  /// elementwise program over the product's output and the other operands.
+  indirect case fused(FusedKernel)
 
   /// The name printed in the text form.
   public var mnemonic: String {
@@ -102,6 +149,7 @@ public enum Op: Hashable, Sendable {
     case .gather: return "gather"
     case .scatterAdd: return "scatter_add"
     case .assign: return "assign"
+    case .fused: return "fused"
     }
   }
 
@@ -109,6 +157,7 @@ public enum Op: Hashable, Sendable {
   public var isElementwise: Bool {
     switch self {
     case .unary, .binary: return true
+    case .fused(let k): return k.head == nil
     case .input, .parameter, .constant, .random, .matmul, .conv, .convTranspose, .convWeight,
       .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign:
       return false
@@ -120,7 +169,7 @@ public enum Op: Hashable, Sendable {
     switch self {
     case .reduceSum, .reduceMax: return true
     case .input, .parameter, .constant, .random, .unary, .binary, .matmul, .conv, .convTranspose,
-      .convWeight, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign:
+      .convWeight, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .fused:
       return false
     }
   }
@@ -129,6 +178,7 @@ public enum Op: Hashable, Sendable {
   public var isInPlaceable: Bool {
     switch self {
     case .unary, .binary, .reshape: return true
+    case .fused(let k): return k.head == nil
     case .input, .parameter, .constant, .random, .matmul, .conv, .convTranspose, .convWeight,
       .reduceSum, .reduceMax, .broadcast, .concat, .slice, .pad, .gather, .scatterAdd, .assign:
       return false
@@ -140,7 +190,7 @@ public enum Op: Hashable, Sendable {
     switch self {
     case .input, .parameter, .constant, .random: return true
     case .unary, .binary, .matmul, .conv, .convTranspose, .convWeight, .reduceSum, .reduceMax,
-      .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign:
+      .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .fused:
       return false
     }
   }
@@ -148,10 +198,38 @@ public enum Op: Hashable, Sendable {
   /// Whether a gradient flows through the op at all (ids, masks and randomness stop it).
   public var isDifferentiable: Bool {
     switch self {
-    case .unary(.step), .binary(.equal), .input, .parameter, .constant, .random, .assign: return false
+    case .unary(.step), .binary(.equal), .input, .parameter, .constant, .random, .assign, .fused: return false
     case .unary, .binary, .matmul, .conv, .convTranspose, .convWeight, .reduceSum, .reduceMax,
       .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd:
       return true
     }
   }
+}
+
+/// One instruction of a fused kernel's elementwise program. Registers are
+/// numbered by instruction; the last instruction's register is the result.
+public enum Instruction: Hashable, Sendable {
+  /// The element of the kernel's product (register 0 when there is a head).
+  case head
+  /// The element of operand `k`, broadcast when its shape is smaller.
+  case load(Int)
+  case constant(Double)
+  case unary(UnaryFunction, Int)
+  case binary(BinaryFunction, Int, Int)
+}
+
+/// A kernel made by fusion: a product (matmul or a convolution) with an
+/// elementwise epilogue, or an elementwise program alone.
+public struct FusedKernel: Hashable, Sendable {
+  /// The product computed first, reading the first `head.arity` operands.
+  public var head: Op?
+  public var code: [Instruction]
+
+  public init(head: Op?, code: [Instruction]) {
+    self.head = head
+    self.code = code
+  }
+
+  /// Operands the head reads.
+  public var headArity: Int { head == nil ? 0 : 2 }
 }

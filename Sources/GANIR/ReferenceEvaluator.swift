@@ -23,13 +23,19 @@ public struct ReferenceEvaluator {
     var v: [[Double]] = []
     v.reserveCapacity(g.nodes.count)
     for node in g.nodes {
+      v.append(try compute(node.op, node.inputs.map { v[$0] }, node.inputs.map { g.shape($0) }, node.shape))
+    }
+    return v
+  }
+
+  /// One op on float64 values.
+  func compute(_ op: Op, _ ins: [[Double]], _ inShapes: [[Int]], _ shape: [Int]) throws -> [Double] {
+      let node = Node(op: op, inputs: [], shape: shape)
       let n = node.elementCount
-      let ins = node.inputs.map { v[$0] }
-      let inShapes = node.inputs.map { g.shape($0) }
       var out = [Double](repeating: 0, count: n)
       switch node.op {
       case .input(let name), .parameter(let name):
-        guard let value = feeds[name], value.count == n else {
+        guard let value = feeds[name], value.count == n || (value.count == 1 && n == 1) else {
           throw IRError("no value of \(n) elements for '\(name)'")
         }
         out = value
@@ -146,10 +152,38 @@ public struct ReferenceEvaluator {
           guard r >= 0 && r < rows else { throw IRError("id \(r) outside a table of \(rows) rows") }
           for j in 0..<dim { out[r * dim + j] += ins[0][i * dim + j] }
         }
+      case .fused(let k):
+        let head = try k.head.map { try compute($0, Array(ins[0..<2]), Array(inShapes[0..<2]), shape) }
+        let so = Self.strides(shape)
+        // Each operand's index for an output index, broadcasting size-1 axes.
+        let maps: [[Int]?] = inShapes.map { s in
+          if s == shape || s.isEmpty { return nil }
+          let st = Self.strides(s)
+          return (0..<n).map { i in
+            var f = 0, r = i
+            for d in 0..<so.count {
+              let idx = r / so[d]
+              r %= so[d]
+              if s[d] != 1 { f += idx * st[d] }
+            }
+            return f
+          }
+        }
+        var regs = [Double](repeating: 0, count: k.code.count)
+        for i in 0..<n {
+          for (r, instruction) in k.code.enumerated() {
+            switch instruction {
+            case .head: regs[r] = head![i]
+            case .load(let j): regs[r] = inShapes[j].isEmpty ? ins[j][0] : ins[j][maps[j]?[i] ?? i]
+            case .constant(let c): regs[r] = c
+            case .unary(let f, let a): regs[r] = Self.apply(f, regs[a])
+            case .binary(let f, let a, let b): regs[r] = Self.apply(f, regs[a], regs[b])
+            }
+          }
+          out[i] = regs[k.code.count - 1]
+        }
       }
-      v.append(out)
-    }
-    return v
+      return out
   }
 
   /// Calls `body(xIndex, wIndex, outIndex)` for every multiply of a convolution.
@@ -194,6 +228,8 @@ public struct ReferenceEvaluator {
     case .square: return x * x
     case .recip: return 1 / x
     case .step: return x > 0 ? 1 : 0
+    case .leakyRelu(let s): return x > 0 ? x : s * x
+    case .elu: return x > 0 ? x : Foundation.expm1(x)
     }
   }
 

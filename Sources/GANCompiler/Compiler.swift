@@ -1,0 +1,71 @@
+import Foundation
+import GANIR
+import GANSpec
+
+/// Switches that make each stage of compilation visible.
+public struct CompileOptions: Sendable {
+  public var fuse = true
+  public var plan = true
+  /// Keep the text of every program after this pass (`--dump-ir-after`).
+  public var dumpAfter: String? = nil
+  public init() {}
+}
+
+/// Everything compilation produced.
+public struct CompiledModel: Sendable {
+  public var spec: CheckedSpec
+  /// Persistent tensors: net parameters, optimizer state, running statistics, EMA weights.
+  public var persistent: [ParameterInfo]
+  /// D-step, G-step, then the samplers.
+  public var programs: [Program]
+  public var plan: MemoryPlan
+  /// Program texts captured after the pass named in the options.
+  public var dumps: [(program: String, text: String)]
+  public var seconds: Double
+
+  public func program(_ name: String) -> Program? { programs.first { $0.name == name } }
+}
+
+/// The pipeline from a checked spec to planned programs.
+public enum Compiler {
+  /// The passes, in order, by name.
+  public static let passNames = ["lower", Simplify.name, CommonSubexpressions.name, DeadCodeElimination.name, Fusion.name, MemoryPlanner.name]
+
+  /// The batch of the sampling program.
+  public static let sampleBatch = 64
+
+  public static func compile(_ spec: CheckedSpec, options: CompileOptions = CompileOptions()) throws -> CompiledModel {
+    let clock = ContinuousClock.now
+    var builder = TrainingGraphBuilder(spec: spec)
+    var programs = [try builder.discriminatorStep(), try builder.generatorStep(), try builder.sampler(batch: sampleBatch)]
+    if spec.spec.training.ema != nil { programs.append(try builder.sampler(batch: sampleBatch, ema: true)) }
+    var dumps: [(String, String)] = []
+    func capture(_ pass: String) {
+      guard options.dumpAfter == pass else { return }
+      for p in programs { dumps.append((p.name, p.graph.text)) }
+    }
+    capture("lower")
+    let passes: [(String, (Graph) -> Graph)] = [
+      (Simplify.name, Simplify.run),
+      (CommonSubexpressions.name, CommonSubexpressions.run),
+      (DeadCodeElimination.name, DeadCodeElimination.run),
+    ] + (options.fuse ? [(Fusion.name, Fusion.run), ("dce-after-fuse", DeadCodeElimination.run)] : [])
+    for (name, pass) in passes {
+      for i in programs.indices {
+        programs[i].graph = pass(programs[i].graph)
+        try programs[i].graph.verify()
+      }
+      if name == DeadCodeElimination.name {
+        for i in programs.indices { programs[i].kernelsBeforeFusion = programs[i].graph.kernelCount }
+      }
+      capture(name == "dce-after-fuse" ? Fusion.name : name)
+    }
+    let persistent = builder.persistent
+    let plan = MemoryPlanner.plan(
+      persistent: persistent.map { ($0.name, $0.shape.reduce(1, *)) }, programs: programs, reuse: options.plan)
+    capture(MemoryPlanner.name)
+    let elapsed = ContinuousClock.now - clock
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    return CompiledModel(spec: spec, persistent: persistent, programs: programs, plan: plan, dumps: dumps, seconds: seconds)
+  }
+}

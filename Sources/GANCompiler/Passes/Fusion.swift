@@ -1,0 +1,159 @@
+import GANIR
+
+/// Fuses kernels:
+/// - chains of elementwise ops (with scalar constants and broadcast operands)
+///   into one loop;
+/// - a product (matmul, convolution, transposed convolution) with the
+///   elementwise ops that consume it: bias, activation, and in backward passes
+///   the activation's derivative applied to the product that computes the
+///   incoming gradient;
+/// - normalisation's final scale, shift and activation into one loop.
+///
+/// A value joins its consumer's kernel only when that consumer is its one
+/// reader and it is not a step output, so nothing is computed twice or lost.
+public enum Fusion {
+  public static let name = "fuse"
+
+  /// A kernel being built.
+  struct Group {
+    var head: Op?
+    var operands: [ValueID]
+    var code: [Instruction]
+    /// Register of each value available inside: members, loads, constants.
+    var registers: [ValueID: Int]
+    /// Nodes computed inside the kernel (replaced by it).
+    var members: Set<ValueID>
+    var root: ValueID
+    var alive = true
+  }
+
+  static func isHead(_ op: Op) -> Bool {
+    switch op {
+    case .matmul, .conv, .convTranspose: return true
+    default: return false
+    }
+  }
+
+  static func isElementwise(_ op: Op) -> Bool {
+    switch op {
+    case .unary, .binary: return true
+    default: return false
+    }
+  }
+
+  public static func run(_ g: Graph) -> Graph {
+    let uses = g.useCounts()
+    let outputs = Set(g.outputs)
+    var groupOf = [Int?](repeating: nil, count: g.nodes.count)
+    var groups: [Group] = []
+
+    func register(_ v: ValueID, in k: Int) -> Int {
+      if let r = groups[k].registers[v] { return r }
+      let node = g.nodes[v]
+      if case .constant(let c) = node.op {
+        groups[k].code.append(.constant(c))
+      } else {
+        var source = v
+        if case .broadcast = node.op {
+          let from = g.shape(node.inputs[0])
+          if from.isEmpty || from.count == node.shape.count { source = node.inputs[0] }
+        }
+        let index: Int
+        if let existing = groups[k].operands.firstIndex(of: source) {
+          index = existing
+        } else {
+          groups[k].operands.append(source)
+          index = groups[k].operands.count - 1
+        }
+        groups[k].code.append(.load(index))
+      }
+      groups[k].registers[v] = groups[k].code.count - 1
+      return groups[k].code.count - 1
+    }
+
+    /// Appends group `other`'s program to group `k` (both elementwise-compatible).
+    func merge(_ other: Int, into k: Int) {
+      let shift = groups[k].code.count
+      for instruction in groups[other].code {
+        switch instruction {
+        case .load(let j):
+          let source = groups[other].operands[j]
+          let index: Int
+          if let existing = groups[k].operands.firstIndex(of: source) {
+            index = existing
+          } else {
+            groups[k].operands.append(source)
+            index = groups[k].operands.count - 1
+          }
+          groups[k].code.append(.load(index))
+        case .unary(let f, let a): groups[k].code.append(.unary(f, a + shift))
+        case .binary(let f, let a, let b): groups[k].code.append(.binary(f, a + shift, b + shift))
+        case .head, .constant: groups[k].code.append(instruction)
+        }
+      }
+      for (v, r) in groups[other].registers where groups[k].registers[v] == nil { groups[k].registers[v] = r + shift }
+      for v in groups[other].members { groupOf[v] = k }
+      groups[k].members.formUnion(groups[other].members)
+      groups[other].alive = false
+    }
+
+    for (i, node) in g.nodes.enumerated() {
+      if isHead(node.op) {
+        groups.append(Group(head: node.op, operands: node.inputs, code: [.head], registers: [i: 0], members: [i], root: i))
+        groupOf[i] = groups.count - 1
+        continue
+      }
+      guard isElementwise(node.op) else { continue }
+      // Open groups whose root this node alone reads.
+      var candidates: [Int] = []
+      for v in node.inputs {
+        guard uses[v] == 1, !outputs.contains(v), let k = groupOf[v], groups[k].alive, groups[k].root == v,
+          !candidates.contains(k)
+        else { continue }
+        candidates.append(k)
+      }
+      // At most one product per kernel: prefer the group with a head.
+      candidates.sort { (groups[$0].head != nil ? 0 : 1) < (groups[$1].head != nil ? 0 : 1) }
+      let k: Int
+      if let first = candidates.first {
+        k = first
+        for other in candidates.dropFirst() where groups[other].head == nil { merge(other, into: k) }
+      } else {
+        groups.append(Group(head: nil, operands: [], code: [], registers: [:], members: [], root: i))
+        k = groups.count - 1
+      }
+      let regs = node.inputs.map { register($0, in: k) }
+      switch node.op {
+      case .unary(let f): groups[k].code.append(.unary(f, regs[0]))
+      case .binary(let f): groups[k].code.append(.binary(f, regs[0], regs[1]))
+      default: break
+      }
+      groups[k].registers[i] = groups[k].code.count - 1
+      groups[k].members.insert(i)
+      groups[k].root = i
+      groupOf[i] = k
+    }
+
+    var keep = [Bool](repeating: true, count: g.nodes.count)
+    var replacing: [ValueID: Node] = [:]
+    for group in groups where group.alive && group.members.count > 1 {
+      for v in group.members where v != group.root { keep[v] = false }
+      replacing[group.root] = Node(op: .fused(FusedKernel(head: group.head, code: group.code)), inputs: group.operands, shape: g.nodes[group.root].shape)
+    }
+    // Constants and broadcasts that only fused kernels read are no longer needed.
+    var readers = [Int](repeating: 0, count: g.nodes.count)
+    for (i, n) in g.nodes.enumerated() where keep[i] {
+      for j in (replacing[i]?.inputs ?? n.inputs) { readers[j] += 1 }
+    }
+    for o in g.outputs { readers[o] += 1 }
+    for i in stride(from: g.nodes.count - 1, through: 0, by: -1) where keep[i] && readers[i] == 0 {
+      switch g.nodes[i].op {
+      case .constant, .broadcast:
+        keep[i] = false
+        for j in g.nodes[i].inputs { readers[j] -= 1 }
+      default: break
+      }
+    }
+    return rebuild(g, keep: keep, replacing: replacing)
+  }
+}

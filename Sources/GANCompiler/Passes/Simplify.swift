@@ -1,0 +1,56 @@
+import GANIR
+
+/// Folds arithmetic on scalar constants and removes identities (x * 1,
+/// x + 0, x - 0, x / 1, a reshape to the same shape), so that gradient
+/// seeds and optimizer coefficients cost nothing at run time.
+public enum Simplify {
+  public static let name = "simplify"
+
+  public static func run(_ g: Graph) -> Graph {
+    var out = Graph()
+    var map = [ValueID](repeating: -1, count: g.nodes.count)
+    func scalar(_ v: ValueID) -> Double? {
+      if case .constant(let c) = out[v].op, out[v].shape.isEmpty { return c }
+      return nil
+    }
+    for (i, node) in g.nodes.enumerated() {
+      let inputs = node.inputs.map { map[$0] }
+      switch node.op {
+      case .unary(let f) where scalar(inputs[0]) != nil:
+        map[i] = out.constant(ReferenceEvaluator.apply(f, scalar(inputs[0])!))
+        continue
+      case .binary(let f):
+        let (a, b) = (inputs[0], inputs[1])
+        if let x = scalar(a), let y = scalar(b) {
+          map[i] = out.constant(ReferenceEvaluator.apply(f, x, y))
+          continue
+        }
+        let same = out.shape(a) == node.shape
+        switch (f, scalar(a), scalar(b)) {
+        case (.mul, _, 1.0?) where same, (.div, _, 1.0?) where same, (.add, _, 0.0?) where same, (.sub, _, 0.0?) where same:
+          map[i] = a
+          continue
+        case (.mul, 1.0?, _) where out.shape(b) == node.shape, (.add, 0.0?, _) where out.shape(b) == node.shape:
+          map[i] = b
+          continue
+        default: break
+        }
+      case .reshape where out.shape(inputs[0]) == node.shape:
+        map[i] = inputs[0]
+        continue
+      case .reshape:
+        // A reshape of a reshape reads the original.
+        if case .reshape = out[inputs[0]].op {
+          map[i] = try! out.add(.reshape, [out[inputs[0]].inputs[0]], shape: node.shape)
+          continue
+        }
+      default: break
+      }
+      map[i] = try! out.add(node.op, inputs, shape: node.shape)
+    }
+    var names: [ValueID: String] = [:]
+    for (k, v) in g.outputNames { names[map[k]] = v }
+    out.replaceNodes(out.nodes, outputs: g.outputs.map { map[$0] }, names: names)
+    return out
+  }
+}

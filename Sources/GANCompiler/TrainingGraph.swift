@@ -1,0 +1,277 @@
+import GANIR
+import GANSpec
+
+/// A value the trainer writes into a program before each run.
+public struct ProgramInput: Hashable, Sendable {
+  public enum Kind: Hashable, Sendable {
+    /// Noise z for the generator.
+    case latent
+    /// A batch of real samples.
+    case data
+    /// Class ids of the real samples.
+    case labels
+    /// Class ids the generator is asked for.
+    case generatedLabels
+    /// A per-step scalar such as Adam's bias corrections.
+    case scalar
+  }
+  public var name: String
+  public var shape: [Int]
+  public var kind: Kind
+}
+
+/// One compiled step: a graph and what it reads and reports.
+public struct Program: Hashable, Sendable {
+  public var name: String
+  public var graph: Graph
+  public var inputs: [ProgramInput]
+  /// How many ops the graph had before the passes ran.
+  public var opsBeforePasses: Int = 0
+  /// Kernels before fusion (after dead-code elimination).
+  public var kernelsBeforeFusion: Int = 0
+}
+
+/// Builds the discriminator step, the generator step and the sampler.
+public struct TrainingGraphBuilder {
+  public let spec: CheckedSpec
+  public private(set) var lowering: Lowering
+  /// Every persistent tensor: net parameters, optimizer state, EMA weights.
+  public private(set) var persistent: [ParameterInfo]
+
+  public init(spec: CheckedSpec) {
+    self.spec = spec
+    lowering = Lowering(spec: spec)
+    persistent = lowering.parameters
+    for role in NetworkRole.allCases {
+      let opt = spec.spec.training.optimizer(for: role)
+      for p in lowering.parameters where p.trainable && p.name.hasPrefix(role.rawValue + ".") {
+        for state in Self.stateNames(opt) {
+          persistent.append(ParameterInfo(name: "\(p.name).\(state)", shape: p.shape, trainable: false, initialization: .constant(0)))
+        }
+      }
+    }
+    if spec.spec.training.ema != nil {
+      for p in lowering.parameters where p.name.hasPrefix("generator.") {
+        persistent.append(ParameterInfo(name: "ema." + p.name, shape: p.shape, trainable: false, initialization: p.initialization))
+      }
+    }
+  }
+
+  /// The state an optimizer keeps per parameter, with PyTorch's names.
+  static func stateNames(_ o: OptimizerSpec) -> [String] {
+    switch o.kind {
+    case .adam: return ["exp_avg", "exp_avg_sq"]
+    case .sgd: return o.momentum > 0 ? ["momentum_buffer"] : []
+    case .rmsprop: return o.momentum > 0 ? ["square_avg", "momentum_buffer"] : ["square_avg"]
+    }
+  }
+
+  var training: TrainingSpec { spec.spec.training }
+  var packedBatch: Int { training.batch * training.pack }
+
+  private func dataShape() -> [Int] { spec.data.shape }
+
+  /// Real or generated samples [B*P, ...] regrouped into packs [B, P*C, ...].
+  private func pack(_ v: ValueID, _ g: inout Graph) -> ValueID {
+    guard training.pack > 1 else { return v }
+    var shape = dataShape()
+    shape[0] *= training.pack
+    return g.reshape(v, [training.batch] + shape)
+  }
+
+  /// BCE with logits against target t: t * softplus(-l) + (1 - t) * softplus(l), averaged.
+  private func bce(_ logits: ValueID, target: Double, _ g: inout Graph) -> ValueID {
+    var terms: ValueID? = nil
+    if target > 0 { terms = g.scale(g.unary(.softplus, g.unary(.neg, logits)), target) }
+    if target < 1 {
+      let other = g.scale(g.unary(.softplus, logits), 1 - target)
+      terms = terms.map { g.addv($0, other) } ?? other
+    }
+    return g.meanAll(terms!)
+  }
+
+  private func discriminatorLoss(real r: ValueID, fake f: ValueID, _ g: inout Graph) -> ValueID {
+    switch training.loss {
+    case .nonSaturating, .minimax:
+      return g.addv(bce(r, target: training.labelSmoothing, &g), bce(f, target: 0, &g))
+    case .leastSquares:
+      let real = g.meanAll(g.unary(.square, g.sub(r, g.constant(1))))
+      let fake = g.meanAll(g.unary(.square, f))
+      return g.scale(g.addv(real, fake), 0.5)
+    case .hinge:
+      let real = g.meanAll(g.binary(.max, g.sub(g.constant(1), r), g.constant(0)))
+      let fake = g.meanAll(g.binary(.max, g.addv(g.constant(1), f), g.constant(0)))
+      return g.addv(real, fake)
+    case .wasserstein, .wassersteinGP:
+      return g.sub(g.meanAll(f), g.meanAll(r))
+    }
+  }
+
+  private func generatorLoss(fake f: ValueID, _ g: inout Graph) -> ValueID {
+    switch training.loss {
+    case .nonSaturating: return bce(f, target: 1, &g)
+    // The saturating game of the original paper: minimise log(1 - D(G(z))) = -softplus(f).
+    case .minimax: return g.unary(.neg, g.meanAll(g.unary(.softplus, f)))
+    case .leastSquares: return g.scale(g.meanAll(g.unary(.square, g.sub(f, g.constant(1)))), 0.5)
+    case .hinge, .wasserstein, .wassersteinGP: return g.unary(.neg, g.meanAll(f))
+    }
+  }
+
+  /// Mean D(x) as a probability for sigmoid losses, the mean raw score otherwise.
+  private func meanScore(_ logits: ValueID, _ g: inout Graph) -> ValueID {
+    training.loss.usesSigmoid ? g.meanAll(g.unary(.sigmoid, logits)) : g.meanAll(logits)
+  }
+
+  /// Appends optimizer updates (and assigns) for every trainable parameter of `role`.
+  private func update(_ role: NetworkRole, gradients: [String: ValueID], params: [String: ValueID], _ g: inout Graph, inputs: inout [ProgramInput]) {
+    let o = training.optimizer(for: role)
+    let net = role.rawValue
+    var bias1: ValueID? = nil, bias2: ValueID? = nil
+    if o.kind == .adam {
+      bias1 = g.input("\(net).adam.bias1", [])
+      bias2 = g.input("\(net).adam.bias2", [])
+      inputs.append(ProgramInput(name: "\(net).adam.bias1", shape: [], kind: .scalar))
+      inputs.append(ProgramInput(name: "\(net).adam.bias2", shape: [], kind: .scalar))
+    }
+    for info in lowering.parameters where info.trainable && info.name.hasPrefix(net + ".") {
+      guard let p = params[info.name], var grad = gradients[info.name] else { continue }
+      func state(_ s: String) -> ValueID { g.parameter("\(info.name).\(s)", info.shape) }
+      if o.weightDecay > 0 { grad = g.addv(grad, g.scale(p, o.weightDecay)) }
+      var newValue: ValueID
+      switch o.kind {
+      case .adam:
+        let m = g.addv(g.scale(state("exp_avg"), o.beta1), g.scale(grad, 1 - o.beta1))
+        let v = g.addv(g.scale(state("exp_avg_sq"), o.beta2), g.scale(g.unary(.square, grad), 1 - o.beta2))
+        try! g.add(.assign("\(info.name).exp_avg"), [m])
+        try! g.add(.assign("\(info.name).exp_avg_sq"), [v])
+        let denominator = g.addv(g.unary(.sqrt, g.mul(v, bias2!)), g.constant(o.epsilon))
+        newValue = g.sub(p, g.scale(g.div(g.mul(m, bias1!), denominator), o.lr))
+      case .sgd:
+        var step = grad
+        if o.momentum > 0 {
+          step = g.addv(g.scale(state("momentum_buffer"), o.momentum), grad)
+          try! g.add(.assign("\(info.name).momentum_buffer"), [step])
+        }
+        newValue = g.sub(p, g.scale(step, o.lr))
+      case .rmsprop:
+        let v = g.addv(g.scale(state("square_avg"), o.beta2), g.scale(g.unary(.square, grad), 1 - o.beta2))
+        try! g.add(.assign("\(info.name).square_avg"), [v])
+        var step = g.div(grad, g.addv(g.unary(.sqrt, v), g.constant(o.epsilon)))
+        if o.momentum > 0 {
+          step = g.addv(g.scale(state("momentum_buffer"), o.momentum), step)
+          try! g.add(.assign("\(info.name).momentum_buffer"), [step])
+        }
+        newValue = g.sub(p, g.scale(step, o.lr))
+      }
+      if role == .discriminator && training.loss == .wasserstein {
+        newValue = g.binary(.max, g.binary(.min, newValue, g.constant(training.clip)), g.constant(-training.clip))
+      }
+      if role == .generator, let decay = training.ema {
+        let e = g.parameter("ema." + info.name, info.shape)
+        try! g.add(.assign("ema." + info.name), [g.addv(g.scale(e, decay), g.scale(newValue, 1 - decay))])
+      }
+      try! g.add(.assign(info.name), [newValue])
+    }
+  }
+
+  private func assignStatistics(_ updates: Lowering.StatisticUpdates, _ g: inout Graph) {
+    for name in updates.keys.sorted() { try! g.add(.assign(name), [updates[name]!]) }
+  }
+
+  private mutating func generator(_ g: inout Graph, params: inout [String: ValueID], updates: inout Lowering.StatisticUpdates, inputs: inout [ProgramInput], labels: ValueID?) throws -> ValueID {
+    let z = g.input("z", [packedBatch, spec.spec.latent.size])
+    inputs.append(ProgramInput(name: "z", shape: [packedBatch, spec.spec.latent.size], kind: .latent))
+    return try lowering.forward(spec.generator, input: z, label: labels, mode: .training, in: &g, parameterValues: &params, updates: &updates)
+  }
+
+  private func labelInput(_ name: String, _ kind: ProgramInput.Kind, _ g: inout Graph, _ inputs: inout [ProgramInput]) -> ValueID? {
+    guard training.conditional else { return nil }
+    inputs.append(ProgramInput(name: name, shape: [packedBatch, 1], kind: kind))
+    return g.input(name, [packedBatch, 1])
+  }
+
+  /// The discriminator step: G forward (no gradient to G), D on real and
+  /// generated batches, the loss, gradients to D's parameters, D's update.
+  public mutating func discriminatorStep() throws -> Program {
+    var g = Graph()
+    var inputs: [ProgramInput] = []
+    var gParams: [String: ValueID] = [:], dParams: [String: ValueID] = [:]
+    var updates: Lowering.StatisticUpdates = [:]
+    let fakeLabels = labelInput("generated_label", .generatedLabels, &g, &inputs)
+    let fake = try generator(&g, params: &gParams, updates: &updates, inputs: &inputs, labels: fakeLabels)
+    let x = g.input("x", [packedBatch] + dataShape())
+    inputs.append(ProgramInput(name: "x", shape: [packedBatch] + dataShape(), kind: .data))
+    let realLabels = labelInput("label", .labels, &g, &inputs)
+    let real = pack(x, &g), generated = pack(fake, &g)
+    let r = try lowering.forward(spec.discriminator, input: real, label: realLabels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
+    let f = try lowering.forward(spec.discriminator, input: generated, label: fakeLabels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
+    var loss = discriminatorLoss(real: r, fake: f, &g)
+    if training.loss == .wassersteinGP {
+      // Gulrajani et al.: the critic's input gradient at random interpolates has norm 1.
+      let shape = g.shape(real)
+      var epsShape = [Int](repeating: 1, count: shape.count)
+      epsShape[0] = shape[0]
+      let eps = g.broadcast(try g.add(.random(stream: 1_000), [], shape: epsShape), shape)
+      let mixed = g.addv(g.mul(eps, real), g.mul(g.sub(g.constant(1), eps), generated))
+      var scratch: Lowering.StatisticUpdates = [:]
+      let score = try lowering.forward(spec.discriminator, input: mixed, label: realLabels, mode: .training, in: &g, parameterValues: &dParams, updates: &scratch)
+      let dx = try Autodiff.gradients(of: g.sumAll(score), wrt: [mixed], in: &g)[0]
+      let norm = g.unary(.sqrt, g.addv(g.sum(g.unary(.square, dx), axes: Array(1..<shape.count)), g.constant(1e-12)))
+      let penalty = g.meanAll(g.unary(.square, g.sub(norm, g.constant(1))))
+      loss = g.addv(loss, g.scale(penalty, training.gpWeight))
+    }
+    let trainable = lowering.parameters.filter { $0.trainable && $0.name.hasPrefix("discriminator.") && dParams[$0.name] != nil }
+    let grads = try Autodiff.gradients(of: loss, wrt: trainable.map { dParams[$0.name]! }, in: &g)
+    let gradients = Dictionary(uniqueKeysWithValues: zip(trainable.map(\.name), grads))
+    update(.discriminator, gradients: gradients, params: dParams, &g, inputs: &inputs)
+    assignStatistics(updates, &g)
+    g.outputs = [loss, meanScore(r, &g), meanScore(f, &g)]
+    g.outputNames = [g.outputs[0]: "d_loss", g.outputs[1]: "d_real", g.outputs[2]: "d_fake"]
+    return Program(name: "d-step", graph: g, inputs: inputs, opsBeforePasses: g.nodes.count)
+  }
+
+  /// The generator step: G forward, D forward with D frozen, the generator
+  /// loss, gradients through D into G, G's update.
+  public mutating func generatorStep() throws -> Program {
+    var g = Graph()
+    var inputs: [ProgramInput] = []
+    var gParams: [String: ValueID] = [:], dParams: [String: ValueID] = [:]
+    var updates: Lowering.StatisticUpdates = [:]
+    let labels = labelInput("generated_label", .generatedLabels, &g, &inputs)
+    let fake = try generator(&g, params: &gParams, updates: &updates, inputs: &inputs, labels: labels)
+    let f = try lowering.forward(spec.discriminator, input: pack(fake, &g), label: labels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
+    let loss = generatorLoss(fake: f, &g)
+    let trainable = lowering.parameters.filter { $0.trainable && $0.name.hasPrefix("generator.") && gParams[$0.name] != nil }
+    let grads = try Autodiff.gradients(of: loss, wrt: trainable.map { gParams[$0.name]! }, in: &g)
+    let gradients = Dictionary(uniqueKeysWithValues: zip(trainable.map(\.name), grads))
+    update(.generator, gradients: gradients, params: gParams, &g, inputs: &inputs)
+    assignStatistics(updates, &g)
+    g.outputs = [loss, meanScore(f, &g)]
+    g.outputNames = [g.outputs[0]: "g_loss", g.outputs[1]: "d_fake_g"]
+    return Program(name: "g-step", graph: g, inputs: inputs, opsBeforePasses: g.nodes.count)
+  }
+
+  /// Inference: z (and labels) to samples, with running statistics; `ema`
+  /// reads the averaged weights.
+  public mutating func sampler(batch: Int, ema: Bool = false) throws -> Program {
+    var g = Graph()
+    var inputs: [ProgramInput] = [ProgramInput(name: "z", shape: [batch, spec.spec.latent.size], kind: .latent)]
+    let z = g.input("z", [batch, spec.spec.latent.size])
+    var label: ValueID? = nil
+    if training.conditional {
+      inputs.append(ProgramInput(name: "generated_label", shape: [batch, 1], kind: .generatedLabels))
+      label = g.input("generated_label", [batch, 1])
+    }
+    var params: [String: ValueID] = [:]
+    if ema {
+      for p in lowering.parameters where p.trainable && p.name.hasPrefix("generator.") {
+        params[p.name] = g.parameter("ema." + p.name, p.shape)
+      }
+    }
+    var updates: Lowering.StatisticUpdates = [:]
+    let out = try lowering.forward(spec.generator, input: z, label: label, mode: .inference, in: &g, parameterValues: &params, updates: &updates)
+    g.outputs = [out]
+    g.outputNames = [out: "samples"]
+    return Program(name: ema ? "sample-ema" : "sample", graph: g, inputs: inputs, opsBeforePasses: g.nodes.count)
+  }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import GANIR
+import Testing
+@testable import GANCompiler
+@testable import GANSpec
+
+struct LossCase: CustomTestStringConvertible, Sendable {
+  let name: String
+  let spec: String
+  var testDescription: String { name }
+}
+
+let lossCases: [LossCase] = [
+  LossCase(name: "non-saturating", spec: tinySpec()),
+  LossCase(name: "non-saturating with label smoothing", spec: tinySpec(training: "label-smoothing=\"0.9\"")),
+  LossCase(name: "minimax", spec: tinySpec(loss: "minimax")),
+  LossCase(name: "least-squares", spec: tinySpec(loss: "least-squares")),
+  LossCase(name: "hinge", spec: tinySpec(loss: "hinge")),
+  LossCase(name: "wasserstein (clip out of reach)", spec: tinySpec(loss: "wasserstein", training: "clip=\"100\"")),
+  LossCase(name: "wasserstein-gp (double backward)", spec: tinySpec(loss: "wasserstein-gp", training: "gp-weight=\"3\"",
+    d: "<dense units=\"4\" activation=\"tanh\"/><layernorm/><dense units=\"4\" activation=\"softplus\"/><dense units=\"1\"/>")),
+  LossCase(name: "batchnorm, maxout, elu, gelu, silu", spec: tinySpec(
+    g: "<dense units=\"6\" bias=\"false\"/><batchnorm/><activation kind=\"elu\"/><dense units=\"4\" activation=\"gelu\"/><dense units=\"2\"/>",
+    d: "<maxout units=\"3\" pieces=\"2\"/><dense units=\"3\" activation=\"silu\"/><dense units=\"1\"/>")),
+  LossCase(name: "skip connections: concat and add", spec: tinySpec(
+    g: "<dense units=\"4\" activation=\"relu\" id=\"a\"/><dense units=\"4\" activation=\"sigmoid\" id=\"b\"/><add inputs=\"a b\" id=\"c\"/><concat inputs=\"c a\"/><dense units=\"2\"/>")),
+  LossCase(name: "convolutions", spec: tinySpec(
+    g: "<dense units=\"8\"/><reshape shape=\"2 2 2\"/><deconv2d filters=\"2\" kernel=\"3\" stride=\"2\" padding=\"1\" output-padding=\"1\" activation=\"relu\"/><upsample/><conv2d filters=\"1\" kernel=\"3\" stride=\"2\" padding=\"same\"/>",
+    d: "<conv2d filters=\"2\" kernel=\"3\" stride=\"2\" padding=\"1\" dilation=\"1\" activation=\"leaky-relu\"/><batchnorm/><flatten/><dense units=\"1\"/>",
+    data: "<data source=\"npy\" path=\"img.npy\"/>")),
+  LossCase(name: "pack 2", spec: tinySpec(training: "pack=\"2\"")),
+]
+
+/// With SGD at lr 1, each parameter's update is its gradient: p' = p - dL/dp.
+/// That gradient must match central differences of the step's loss output.
+func checkStepGradients(_ program: Program, lossName: String, prefix: String, seed: UInt64) throws {
+  let g = program.graph
+  let base = feeds(for: g, seed: seed)
+  let values = try ReferenceEvaluator(feeds: base, seed: 5).run(g)
+  let updates = assigned(g, values)
+  let loss = g.outputs.first { g.outputNames[$0] == lossName }!
+  var checkedCount = 0
+  for (name, value) in base.sorted(by: { $0.key < $1.key }) where name.hasPrefix(prefix) && updates[name] != nil && !name.contains("running") {
+    let analytic = zip(value, updates[name]!).map { $0 - $1 }
+    for i in stride(from: 0, to: value.count, by: max(1, value.count / 6)) {
+      var plus = base, minus = base
+      plus[name]![i] += 1e-6
+      minus[name]![i] -= 1e-6
+      let fp = try ReferenceEvaluator(feeds: plus, seed: 5).run(g)[loss][0]
+      let fm = try ReferenceEvaluator(feeds: minus, seed: 5).run(g)[loss][0]
+      let numeric = (fp - fm) / 2e-6
+      #expect(abs(numeric - analytic[i]) <= 1e-5 * max(1, abs(numeric)), "\(program.name) \(name)[\(i)]: analytic \(analytic[i]), numeric \(numeric)")
+      checkedCount += 1
+    }
+  }
+  #expect(checkedCount > 0, "no parameters were checked in \(program.name)")
+}
+
+@Suite("Training graphs: every loss's gradients against finite differences")
+struct LossGradientTests {
+  @Test("the D-step's and G-step's gradients", arguments: lossCases)
+  func gradients(_ c: LossCase) throws {
+    let spec = try checked(c.spec, files: ["img.npy": npy([4, 1, 4, 4])])
+    var builder = TrainingGraphBuilder(spec: spec)
+    try checkStepGradients(try builder.discriminatorStep(), lossName: "d_loss", prefix: "discriminator.", seed: 11)
+    try checkStepGradients(try builder.generatorStep(), lossName: "g_loss", prefix: "generator.", seed: 12)
+  }
+
+  @Test("the losses are the published formulas at a hand-computed point")
+  func lossValues() throws {
+    // D with one dense unit and no hidden layers: D(x) = w . x + b.
+    for (loss, expectD, expectG) in [
+      ("non-saturating", { (r: Double, f: Double) in log1p(exp(-r)) + log1p(exp(f)) }, { (f: Double) in log1p(exp(-f)) }),
+      ("minimax", { (r: Double, f: Double) in log1p(exp(-r)) + log1p(exp(f)) }, { (f: Double) in -log1p(exp(f)) }),
+      ("least-squares", { (r: Double, f: Double) in 0.5 * ((r - 1) * (r - 1) + f * f) }, { (f: Double) in 0.5 * (f - 1) * (f - 1) }),
+      ("hinge", { (r: Double, f: Double) in max(0, 1 - r) + max(0, 1 + f) }, { (f: Double) in -f }),
+      ("wasserstein", { (r: Double, f: Double) in f - r }, { (f: Double) in -f }),
+    ] {
+      let text = tinySpec(loss: loss, training: loss == "wasserstein" ? "clip=\"100\" batch=\"1\"" : "batch=\"1\"", g: "<dense units=\"2\"/>", d: "<dense units=\"1\"/>")
+        .replacingOccurrences(of: "batch=\"3\" ", with: "")
+      let spec = try checked(text)
+      var builder = TrainingGraphBuilder(spec: spec)
+      let dStep = try builder.discriminatorStep()
+      let feedsD: [String: [Double]] = [
+        "z": [0.1, 0.2, 0.3], "x": [0.5, -0.4],
+        "generator.0.weight": [1, 0, 0, 0, 1, 0], "generator.0.bias": [0, 0],
+        "discriminator.0.weight": [0.7, -0.3], "discriminator.0.bias": [0.1],
+      ]
+      let v = try ReferenceEvaluator(feeds: feedsD).run(dStep.graph)
+      let r = 0.7 * 0.5 + 0.3 * 0.4 + 0.1, f = 0.7 * 0.1 - 0.3 * 0.2 + 0.1
+      let dLoss = v[dStep.graph.outputs[0]][0]
+      #expect(abs(dLoss - expectD(r, f)) < 1e-12, "\(loss): D loss \(dLoss), expected \(expectD(r, f))")
+      let gStep = try builder.generatorStep()
+      let gv = try ReferenceEvaluator(feeds: feedsD).run(gStep.graph)
+      #expect(abs(gv[gStep.graph.outputs[0]][0] - expectG(f)) < 1e-12, "\(loss): G loss")
+    }
+  }
+
+  @Test("Adam's update matches PyTorch's formula")
+  func adam() throws {
+    let spec = try checked(tinySpec(optimizer: "kind=\"adam\" lr=\"0.01\" beta1=\"0.8\" beta2=\"0.9\" epsilon=\"1e-3\" weight-decay=\"0.1\""))
+    var builder = TrainingGraphBuilder(spec: spec)
+    let d = try builder.discriminatorStep()
+    let base = feeds(for: d.graph, seed: 3)
+    let values = try ReferenceEvaluator(feeds: base).run(d.graph)
+    let updates = assigned(d.graph, values)
+    // The gradient, from an SGD twin of the same spec.
+    let sgd = try checked(tinySpec())
+    var twin = TrainingGraphBuilder(spec: sgd)
+    let s = try twin.discriminatorStep()
+    let sgdUpdates = assigned(s.graph, try ReferenceEvaluator(feeds: base).run(s.graph))
+    let name = "discriminator.1.weight"
+    for i in 0..<base[name]!.count {
+      let p = base[name]![i]
+      let grad = (p - sgdUpdates[name]![i]) + 0.1 * p
+      let m = 0.8 * base[name + ".exp_avg"]![i] + 0.2 * grad
+      let v = 0.9 * base[name + ".exp_avg_sq"]![i] + 0.1 * grad * grad
+      let expected = p - 0.01 * (m * 1.5) / ((v * 1.5).squareRoot() + 1e-3)
+      #expect(abs(updates[name]![i] - expected) < 1e-12)
+      #expect(abs(updates[name + ".exp_avg"]![i] - m) < 1e-12)
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import GANDiagnostics
+import GANIR
+import Testing
+@testable import GANCompiler
+@testable import GANSpec
+
+let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+  .deletingLastPathComponent().deletingLastPathComponent()
+
+func temporaryFolder() -> URL {
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent("ganc-compiler-\(UUID().uuidString)")
+  try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url
+}
+
+/// Lints `text` (written to a fresh folder with `files`) and returns the checked spec.
+func checked(_ text: String, files: [String: Data] = [:]) throws -> CheckedSpec {
+  let folder = temporaryFolder()
+  for (name, data) in files { try data.write(to: folder.appendingPathComponent(name)) }
+  let path = folder.appendingPathComponent("spec.xml").path
+  try text.write(toFile: path, atomically: true, encoding: .utf8)
+  let result = Linter.lint(path, sources: SourceStore())
+  guard let c = result.checked else {
+    throw IRError("spec does not lint: \(result.diagnostics.map { "\($0.id.rawValue) \($0.message)" })\n\(text)")
+  }
+  return c
+}
+
+/// A .npy file of float32 zeros with the given shape.
+func npy(_ shape: [Int]) -> Data {
+  let dims = shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? "," : "")
+  var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
+  while (10 + header.count + 1) % 64 != 0 { header += " " }
+  header += "\n"
+  var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count & 0xFF), UInt8(header.count >> 8)])
+  data += Data(header.utf8)
+  data += Data(count: shape.reduce(1, *) * 4)
+  return data
+}
+
+/// Seeded values for every input and persistent tensor a graph reads.
+func feeds(for g: Graph, seed: UInt64) -> [String: [Double]] {
+  var out: [String: [Double]] = [:]
+  var state = seed
+  func next() -> Double {
+    state &+= 1
+    return Double(CounterRandom.mix(state) >> 11) * 0x1p-53
+  }
+  for node in g.nodes {
+    switch node.op {
+    case .input(let name), .parameter(let name):
+      guard out[name] == nil else { continue }
+      let n = node.elementCount
+      if name.hasSuffix("label") {
+        out[name] = (0..<n).map { _ in Double(Int(next() * 3)) }
+      } else if name.hasSuffix("bias1") || name.hasSuffix("bias2") {
+        out[name] = [1.5]
+      } else if name.hasSuffix("running_var") || name.hasSuffix("exp_avg_sq") || name.hasSuffix("square_avg") {
+        out[name] = (0..<n).map { _ in 0.5 + next() }
+      } else {
+        out[name] = (0..<n).map { _ in (next() - 0.5) * 1.2 }
+      }
+    default: break
+    }
+  }
+  return out
+}
+
+/// Values assigned to persistent tensors, by name.
+func assigned(_ g: Graph, _ values: [[Double]]) -> [String: [Double]] {
+  var out: [String: [Double]] = [:]
+  for (i, n) in g.nodes.enumerated() { if case .assign(let name) = n.op { out[name] = values[i] } }
+  return out
+}
+
+/// A small spec with the given pieces.
+func tinySpec(loss: String = "non-saturating", training extra: String = "", g: String? = nil, d: String? = nil,
+  optimizer: String = "kind=\"sgd\" lr=\"1\"", data: String = "<data source=\"ring\"/>") -> String {
+  """
+  <gan name="tiny" version="1">
+    \(data)
+    <latent size="3"/>
+    <generator>
+      \(g ?? "<dense units=\"5\" activation=\"tanh\"/><dense units=\"2\"/>")
+    </generator>
+    <discriminator>
+      \(d ?? "<dense units=\"4\" activation=\"leaky-relu\"/><dense units=\"1\"/>")
+    </discriminator>
+    <training steps="1" batch="3" loss="\(loss)" \(extra)>
+      <optimizer net="generator" \(optimizer)/>
+      <optimizer net="discriminator" \(optimizer)/>
+    </training>
+  </gan>
+  """
+}
