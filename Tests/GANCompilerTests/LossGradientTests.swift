@@ -121,3 +121,54 @@ struct LossGradientTests {
     }
   }
 }
+
+/// An IDX image file (N x 4 x 4) and its labels.
+func idx(count: Int, classes: Int) -> (Data, Data) {
+  var images = Data([0, 0, 8, 3, 0, 0, 0, UInt8(count), 0, 0, 0, 4, 0, 0, 0, 4])
+  images += Data((0..<(count * 16)).map { UInt8(truncatingIfNeeded: $0 * 37) })
+  var labels = Data([0, 0, 8, 1, 0, 0, 0, UInt8(count)])
+  labels += Data((0..<count).map { UInt8($0 % classes) })
+  return (images, labels)
+}
+
+@Suite("Conditional GANs")
+struct ConditionalTests {
+  static let spec = """
+    <gan name="cond" version="1">
+      <data source="idx" images="img.idx" labels="lab.idx"/>
+      <latent size="3"/>
+      <generator>
+        <embedding classes="3" dim="2" id="e"/>
+        <concat inputs="z e"/>
+        <dense units="16" activation="tanh"/>
+        <reshape shape="1 4 4"/>
+      </generator>
+      <discriminator>
+        <flatten id="f"/>
+        <embedding classes="3" dim="2" id="e"/>
+        <concat inputs="f e"/>
+        <dense units="4" activation="leaky-relu"/>
+        <dense units="1"/>
+      </discriminator>
+      <training steps="1" batch="3" conditional="true">
+        <optimizer net="generator" kind="sgd" lr="1"/>
+        <optimizer net="discriminator" kind="sgd" lr="1"/>
+      </training>
+    </gan>
+    """
+
+  @Test("labels flow through embeddings, and the gradients are right")
+  func conditional() throws {
+    let (images, labels) = idx(count: 6, classes: 3)
+    let spec = try checked(Self.spec, files: ["img.idx": images, "lab.idx": labels])
+    var builder = TrainingGraphBuilder(spec: spec)
+    let d = try builder.discriminatorStep()
+    #expect(d.inputs.map(\.name).contains("label"))
+    #expect(d.inputs.map(\.name).contains("generated_label"))
+    try checkStepGradients(d, lossName: "d_loss", prefix: "discriminator.", seed: 4)
+    try checkStepGradients(try builder.generatorStep(), lossName: "g_loss", prefix: "generator.", seed: 5)
+    // The embedding tables get gradients too.
+    let values = try ReferenceEvaluator(feeds: feeds(for: d.graph, seed: 4)).run(d.graph)
+    #expect(assigned(d.graph, values)["discriminator.1.weight"] != nil)
+  }
+}

@@ -65,3 +65,53 @@ struct CLITests {
     #expect(out.contains("<xs:element name=\"deconv2d\">"))
   }
 }
+
+@Suite("ganc compile")
+struct CompileCLITests {
+  let ring = packageRoot.appendingPathComponent("specs/ring.xml").path
+
+  @Test("the summary names layers, kernels and the arena")
+  func summary() {
+    let (code, out, _) = runGanc(["compile", ring])
+    #expect(code == 0)
+    for word in ["generator", "discriminator", "d-step", "g-step", "kernels", "arena", "without reuse", "per training iteration"] {
+      #expect(out.contains(word), "missing '\(word)'")
+    }
+  }
+
+  @Test("every --emit form", arguments: ["ir", "dot", "plan", "json"])
+  func emit(_ form: String) throws {
+    let (code, out, _) = runGanc(["compile", ring, "--emit", form])
+    #expect(code == 0)
+    switch form {
+    case "ir": #expect(out.contains("// program d-step") && out.contains("fused matmul"))
+    case "dot": #expect(out.hasPrefix("digraph ganc {"))
+    case "plan": #expect(out.contains("persistent region") && out.contains("memory reduced from"))
+    default: #expect((try? JSONSerialization.jsonObject(with: Data(out.utf8))) != nil)
+    }
+  }
+
+  @Test("--no-fuse and --no-plan change the figures")
+  func switches() {
+    func kernels(_ extra: [String]) -> Int {
+      let out = runGanc(["compile", ring, "--emit", "json"] + extra).out
+      let object = (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [String: Any]
+      let programs = object?["programs"] as? [[String: Any]] ?? []
+      return programs.reduce(0) { $0 + ($1["kernelsAfterFusion"] as? Int ?? 0) }
+    }
+    #expect(kernels(["--no-fuse"]) > kernels([]))
+    let planned = runGanc(["compile", ring, "--emit", "json"]).out, unplanned = runGanc(["compile", ring, "--emit", "json", "--no-plan"]).out
+    func arena(_ s: String) -> Int { ((try? JSONSerialization.jsonObject(with: Data(s.utf8))) as? [String: Any])?["arenaBytes"] as? Int ?? 0 }
+    #expect(arena(planned) < arena(unplanned))
+  }
+
+  @Test("a broken spec stops compile with its diagnostics and exit code 1")
+  func broken() {
+    let folder = temporaryFolder()
+    let bad = write(baseSpec.replacingOccurrences(of: "units=\"16\"", with: "unit=\"16\""), to: "bad.xml", in: folder)
+    let (code, _, err) = runGanc(["compile", bad])
+    #expect(code == 1)
+    #expect(err.contains("[GAN0102]"))
+    #expect(runGanc(["compile", ring, "--dump-ir-after", "nonsense"]).code == 2)
+  }
+}

@@ -17,6 +17,10 @@ public enum SpecChecker {
         at: training.location(of: "conditional"),
         help: spec.data.source.name == "idx" ? "add labels=\"...\" to <data>" : "use an idx data set with labels, or set conditional=\"false\""))
     }
+    if training.conditional && training.pack > 1 {
+      diagnostics.append(.error(.packShape, "pack=\"\(training.pack)\" cannot be combined with conditional training: a pack would hold several labels",
+        at: training.location(of: "pack"), help: "use pack=\"1\" for a conditional GAN, or set conditional=\"false\""))
+    }
     let classes = training.conditional ? data?.classes : nil
     var inputsG: [String: Shape] = ["z": [spec.latent.size]]
     var inputsD: [String: Shape] = [:]
