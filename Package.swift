@@ -16,6 +16,9 @@ let package = Package(
       name: "CLibXML2", pkgConfig: "libxml-2.0",
       providers: [.apt(["libxml2-dev"])]),
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+    // oneDNN (libdnnl-dev) behind a small C API: matmul and convolutions with
+    // "any" layouts, reorders and a user-provided scratchpad.
+    .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
 
     // Diagnostics as data, and their renderers (text like clang, JSON).
     .target(name: "GANDiagnostics"),
@@ -27,13 +30,18 @@ let package = Package(
     .target(name: "GANIR"),
     // Lowering, training graphs (losses, autodiff, optimizers), passes and the memory plan.
     .target(name: "GANCompiler", dependencies: ["GANIR", "GANSpec"]),
+    // The executor: compiled programs as flat kernel lists over one arena, on a thread pool.
+    .target(
+      name: "GANRuntime", dependencies: ["GANIR", "GANCompiler", "CDNNL"],
+      swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .executableTarget(
       name: "ganc",
       dependencies: [
-        "GANSpec", "GANDiagnostics", "GANIR", "GANCompiler",
+        "GANSpec", "GANDiagnostics", "GANIR", "GANCompiler", "GANRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "GANIRTests", dependencies: ["GANIR"]),
+    .testTarget(name: "GANRuntimeTests", dependencies: ["GANRuntime", "GANCompiler", "GANIR", "GANSpec", "GANDiagnostics"]),
     .testTarget(
       name: "GANCompilerTests", dependencies: ["GANCompiler", "GANIR", "GANSpec", "GANDiagnostics"],
       exclude: ["Snapshots"]),

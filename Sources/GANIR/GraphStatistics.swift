@@ -6,7 +6,6 @@ extension Graph {
     let n = nodes[id]
     switch n.op {
     case .input, .parameter, .reshape: return false
-    case .constant: return !n.shape.isEmpty
     default: return true
     }
   }

@@ -1,0 +1,41 @@
+#ifndef GANC_CDNNL_H
+#define GANC_CDNNL_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// A oneDNN primitive with everything it needs: memory descriptors, the
+/// reorders between our plain layouts and the layouts oneDNN prefers, and the
+/// size of the scratch space (oneDNN's scratchpad plus reordered copies),
+/// which the caller provides from its arena.
+typedef struct ganc_dnnl_op ganc_dnnl_op;
+
+/// The three directions of a 2-D convolution (NCHW data, OIHW weights).
+typedef enum {
+  GANC_CONV_FORWARD = 0,       ///< y = conv(x, w): inputs x, w; output y
+  GANC_CONV_BACKWARD_DATA = 1, ///< dx = conv_transpose(dy, w): inputs dy, w; output dx
+  GANC_CONV_BACKWARD_WEIGHTS = 2 ///< dw = conv_weight(x, dy): inputs x, dy; output dw
+} ganc_conv_kind;
+
+typedef struct {
+  int64_t n, c, h, w;        ///< input (x) shape
+  int64_t f, kh, kw;         ///< filters and kernel
+  int64_t oh, ow;            ///< output (y) spatial size
+  int64_t stride[2], dilation[2];
+  int64_t pad_l[2], pad_r[2];
+} ganc_conv_shape;
+
+/// C[M,N] = op(A) op(B), row-major; A is [M,K] (or [K,M] with trans_a).
+ganc_dnnl_op *ganc_matmul_create(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
+                                 char *error, size_t error_size);
+ganc_dnnl_op *ganc_conv_create(ganc_conv_kind kind, const ganc_conv_shape *shape,
+                               char *error, size_t error_size);
+/// Bytes of scratch space `execute` needs (64-byte aligned pointer).
+size_t ganc_op_scratch_size(const ganc_dnnl_op *op);
+/// Runs the op on plain row-major buffers; returns 0 on success.
+int ganc_op_execute(ganc_dnnl_op *op, const float *in0, const float *in1, float *out, void *scratch);
+/// The implementation oneDNN chose, for reports ("brgemm:avx512_core", ...).
+const char *ganc_op_implementation(const ganc_dnnl_op *op);
+void ganc_op_destroy(ganc_dnnl_op *op);
+/// Sets the OpenMP threads oneDNN uses.
+void ganc_dnnl_set_threads(int threads);
+#endif

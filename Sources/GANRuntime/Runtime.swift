@@ -1,0 +1,297 @@
+import CDNNL
+import Foundation
+import GANCompiler
+import GANIR
+
+/// A failure to set up or run a compiled program.
+public struct RuntimeError: Error, CustomStringConvertible {
+  public var message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+/// One kernel call with its pointers fixed at build time.
+enum Step {
+  case product(op: OpaquePointer, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, epilogue: ElementwiseKernel?)
+  case elementwise(ElementwiseKernel)
+  case reduce(ReduceKernel)
+  case broadcast(UnsafeMutablePointer<Float>, from: [Int], to: [Int], UnsafeMutablePointer<Float>)
+  case fill(UnsafeMutablePointer<Float>, count: Int, value: Float)
+  case random(UnsafeMutablePointer<Float>, count: Int, stream: Int)
+  case block(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, small: [Int], large: [Int], axis: Int, offset: Int, intoLarge: Bool, zeroFirst: Int)
+  case gather(table: UnsafeMutablePointer<Float>, ids: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int, dim: Int, count: Int)
+  case scatterAdd(UnsafeMutablePointer<Float>, ids: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int, dim: Int, count: Int)
+  case copy(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, count: Int)
+}
+
+/// A program ready to run: a flat list of kernel calls over the arena.
+final class ExecutableProgram {
+  let name: String
+  let steps: [Step]
+  let inputs: [String: (UnsafeMutablePointer<Float>, Int)]
+  let outputs: [String: UnsafeMutablePointer<Float>]
+  init(name: String, steps: [Step], inputs: [String: (UnsafeMutablePointer<Float>, Int)], outputs: [String: UnsafeMutablePointer<Float>]) {
+    self.name = name
+    self.steps = steps
+    self.inputs = inputs
+    self.outputs = outputs
+  }
+}
+
+/// Compiled programs bound to one arena and run on a thread pool: no
+/// allocation, lookup or dispatch per element while training runs.
+public final class Runtime: @unchecked Sendable {
+  public let plan: MemoryPlan
+  public let programList: [Program]
+  public let persistentInfo: [ParameterInfo]
+  public let pool: ThreadPool
+  /// The planned arena plus the scratch region (oneDNN scratchpads and reorders, kernel registers).
+  public let arenaBytes: Int
+  public let scratchBytes: Int
+  let base: UnsafeMutableRawPointer
+  let scratch: UnsafeMutableRawPointer
+  let registerBytesPerThread: Int
+  var programs: [String: ExecutableProgram] = [:]
+  var ops: [OpaquePointer] = []
+  /// oneDNN's choice per product, for reports.
+  public private(set) var implementations: [String] = []
+
+  /// Binds a compiled model's programs to a new arena.
+  public convenience init(model: CompiledModel, threads: Int) throws {
+    try self.init(programs: model.programs, persistent: model.persistent, plan: model.plan, threads: threads)
+  }
+
+  /// Binds `programs` (planned by `plan`) to a new arena.
+  public init(programs: [Program], persistent: [ParameterInfo], plan: MemoryPlan, threads: Int) throws {
+    self.plan = plan
+    programList = programs
+    persistentInfo = persistent
+    pool = ThreadPool(threads: threads)
+    ganc_dnnl_set_threads(Int32(threads))
+    // Sizes first: oneDNN ops and kernel registers need scratch space.
+    var products: [(String, Int, OpaquePointer)] = []
+    var maxScratch = 0, maxRegisters = 1
+    for p in programs {
+      for (i, node) in p.graph.nodes.enumerated() {
+        if let op = try Self.makeProduct(node, in: p.graph) {
+          products.append((p.name, i, op))
+          maxScratch = max(maxScratch, ganc_op_scratch_size(op))
+        }
+        if case .fused(let k) = node.op { maxRegisters = max(maxRegisters, k.code.count) }
+      }
+    }
+    registerBytesPerThread = maxRegisters * ElementwiseKernel.tile * 4
+    let scratchStart = (plan.arenaBytes + 63) / 64 * 64
+    scratchBytes = (maxScratch + 63) / 64 * 64 + registerBytesPerThread * pool.threads
+    arenaBytes = scratchStart + scratchBytes
+    guard let memory = aligned_alloc(64, (arenaBytes + 63) / 64 * 64) else {
+      throw RuntimeError("cannot allocate the \(arenaBytes >> 20) MiB arena")
+    }
+    memset(memory, 0, arenaBytes)
+    base = memory
+    scratch = memory + scratchStart
+    ops = products.map(\.2)
+    var productOf: [String: [Int: OpaquePointer]] = [:]
+    for (program, i, op) in products {
+      productOf[program, default: [:]][i] = op
+      implementations.append(String(cString: ganc_op_implementation(op)))
+    }
+    for p in programs { self.programs[p.name] = try bind(p, products: productOf[p.name] ?? [:]) }
+  }
+
+  deinit {
+    for op in ops { ganc_op_destroy(op) }
+    free(base)
+  }
+
+  /// A pointer to value `v` of `program`.
+  func pointer(_ v: ValueID, _ program: String) -> UnsafeMutablePointer<Float> {
+    (base + plan.offset(of: v, in: program)).assumingMemoryBound(to: Float.self)
+  }
+
+  /// The persistent tensor `name` (a parameter, optimizer state or statistic).
+  public func persistent(_ name: String) -> UnsafeMutableBufferPointer<Float>? {
+    guard let offset = plan.persistentOffsets[name], let info = persistentInfo.first(where: { $0.name == name }) else { return nil }
+    return UnsafeMutableBufferPointer(start: (base + offset).assumingMemoryBound(to: Float.self), count: info.shape.reduce(1, *))
+  }
+
+  /// The buffer the trainer fills for input `name` of `program`.
+  public func input(_ name: String, of program: String) -> UnsafeMutableBufferPointer<Float>? {
+    guard let (p, n) = programs[program]?.inputs[name] else { return nil }
+    return UnsafeMutableBufferPointer(start: p, count: n)
+  }
+
+  /// The value of output `name` after `program` ran.
+  public func output(_ name: String, of program: String) -> UnsafeMutableBufferPointer<Float>? {
+    guard let p = programs[program]?.outputs[name], let prog = programList.first(where: { $0.name == program }),
+      let v = prog.graph.outputs.first(where: { prog.graph.outputNames[$0] == name })
+    else { return nil }
+    return UnsafeMutableBufferPointer(start: p, count: prog.graph[v].elementCount)
+  }
+
+  static func convShape(_ x: [Int], _ w: [Int], _ y: [Int], _ c: ConvAttributes) -> ganc_conv_shape {
+    var s = ganc_conv_shape()
+    s.n = Int64(x[0]); s.c = Int64(x[1]); s.h = Int64(x[2]); s.w = Int64(x[3])
+    s.f = Int64(w[0]); s.kh = Int64(w[2]); s.kw = Int64(w[3])
+    s.oh = Int64(y[2]); s.ow = Int64(y[3])
+    s.stride = (Int64(c.stride.0), Int64(c.stride.1))
+    s.dilation = (Int64(c.dilation.0), Int64(c.dilation.1))
+    s.pad_l = (Int64(c.padding.top), Int64(c.padding.left))
+    s.pad_r = (Int64(c.padding.bottom), Int64(c.padding.right))
+    return s
+  }
+
+  /// The oneDNN primitive for a product node (or a fused kernel's head).
+  static func makeProduct(_ node: Node, in g: Graph) throws -> OpaquePointer? {
+    var op = node.op
+    if case .fused(let k) = node.op {
+      guard let head = k.head else { return nil }
+      op = head
+    }
+    var error = [CChar](repeating: 0, count: 256)
+    let made: OpaquePointer?
+    switch op {
+    case .matmul(let ta, let tb):
+      let a = g.shape(node.inputs[0])
+      let k = ta ? a[0] : a[1]
+      made = ganc_matmul_create(Int64(node.shape[0]), Int64(node.shape[1]), Int64(k), ta ? 1 : 0, tb ? 1 : 0, &error, 256)
+    case .conv(let c):
+      var s = convShape(g.shape(node.inputs[0]), g.shape(node.inputs[1]), node.shape, c)
+      made = ganc_conv_create(GANC_CONV_FORWARD, &s, &error, 256)
+    case .convTranspose(let c):
+      var s = convShape(node.shape, g.shape(node.inputs[1]), g.shape(node.inputs[0]), c)
+      made = ganc_conv_create(GANC_CONV_BACKWARD_DATA, &s, &error, 256)
+    case .convWeight(let c):
+      var s = convShape(g.shape(node.inputs[0]), node.shape, g.shape(node.inputs[1]), c)
+      made = ganc_conv_create(GANC_CONV_BACKWARD_WEIGHTS, &s, &error, 256)
+    default:
+      return nil
+    }
+    guard let made else { throw RuntimeError(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
+    return made
+  }
+
+  private func bind(_ p: Program, products: [Int: OpaquePointer]) throws -> ExecutableProgram {
+    let g = p.graph
+    var steps: [Step] = []
+    var inputs: [String: (UnsafeMutablePointer<Float>, Int)] = [:]
+    for (i, node) in g.nodes.enumerated() {
+      let out = pointer(i, p.name)
+      let ins = node.inputs.map { pointer($0, p.name) }
+      let shapes = node.inputs.map { g.shape($0) }
+      switch node.op {
+      case .input(let name):
+        inputs[name] = (out, node.elementCount)
+      case .parameter, .reshape:
+        break
+      case .constant(let c):
+        steps.append(.fill(out, count: node.elementCount, value: Float(c)))
+      case .random(let stream):
+        steps.append(.random(out, count: node.elementCount, stream: stream))
+      case .unary, .binary:
+        let code: [Instruction] = node.inputs.indices.map { Instruction.load($0) } + [{
+          if case .unary(let f) = node.op { return .unary(f, 0) }
+          if case .binary(let f) = node.op { return .binary(f, 0, 1) }
+          fatalError("unreachable")
+        }()]
+        steps.append(.elementwise(ElementwiseKernel(code: code, operands: ins, operandShapes: shapes, output: out, shape: node.shape)))
+      case .matmul, .conv, .convTranspose, .convWeight:
+        steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], out: out, epilogue: nil))
+      case .fused(let k):
+        let kernel = ElementwiseKernel(code: k.code, operands: ins, operandShapes: shapes, output: out, shape: node.shape)
+        if k.head != nil {
+          steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], out: out, epilogue: kernel))
+        } else {
+          steps.append(.elementwise(kernel))
+        }
+      case .reduceSum(let axes), .reduceMax(let axes):
+        var isMax = false
+        if case .reduceMax = node.op { isMax = true }
+        steps.append(.reduce(ReduceKernel(input: ins[0], output: out, shape: shapes[0], axes: axes, isMax: isMax)))
+      case .broadcast:
+        steps.append(.broadcast(ins[0], from: shapes[0], to: node.shape, out))
+      case .concat(let axis):
+        var offset = 0
+        for (k, s) in shapes.enumerated() {
+          steps.append(.block(ins[k], out, small: s, large: node.shape, axis: axis, offset: offset, intoLarge: true, zeroFirst: 0))
+          offset += s[axis]
+        }
+      case .slice(let axis, let start):
+        steps.append(.block(ins[0], out, small: node.shape, large: shapes[0], axis: axis, offset: start, intoLarge: false, zeroFirst: 0))
+      case .pad(let axis, let before):
+        steps.append(.block(ins[0], out, small: shapes[0], large: node.shape, axis: axis, offset: before, intoLarge: true, zeroFirst: node.elementCount))
+      case .gather:
+        steps.append(.gather(table: ins[0], ids: ins[1], out: out, rows: shapes[0][0], dim: shapes[0][1], count: shapes[1][0]))
+      case .scatterAdd:
+        steps.append(.scatterAdd(ins[0], ids: ins[1], out: out, rows: node.shape[0], dim: node.shape[1], count: shapes[0][0]))
+      case .assign:
+        if ins[0] != out { steps.append(.copy(ins[0], out, count: node.elementCount)) }
+      }
+    }
+    var outputs: [String: UnsafeMutablePointer<Float>] = [:]
+    for o in g.outputs { outputs[g.outputNames[o] ?? "\(o)"] = pointer(o, p.name) }
+    return ExecutableProgram(name: p.name, steps: steps, inputs: inputs, outputs: outputs)
+  }
+
+  /// Runs `program` once; `seed` drives its random streams (dropout, the
+  /// gradient penalty's interpolation).
+  public func run(_ program: String, seed: UInt64) throws {
+    guard let p = programs[program] else { throw RuntimeError("no program '\(program)'") }
+    let registers = (scratch + (scratchBytes - registerBytesPerThread * pool.threads)).assumingMemoryBound(to: Float.self)
+    let perThread = registerBytesPerThread / 4
+    let pool = self.pool
+    func elementwise(_ k: ElementwiseKernel) {
+      pool.parallel(count: k.count, minimumPerThread: 16384, granularity: ElementwiseKernel.tile) { range in
+        let part = range.lowerBound == 0 ? 0 : Self.part(of: range.lowerBound, count: k.count, pool: pool)
+        k.run(range, scratch: registers + part * perThread)
+      }
+    }
+    for step in p.steps {
+      switch step {
+      case .product(let op, let a, let b, let out, let epilogue):
+        guard ganc_op_execute(op, a, b, out, scratch) == 0 else { throw RuntimeError("oneDNN failed in \(program)") }
+        if let epilogue { elementwise(epilogue) }
+      case .elementwise(let k):
+        elementwise(k)
+      case .reduce(let r):
+        r.run(pool)
+      case .broadcast(let input, let from, let to, let out):
+        CopyKernels.broadcast(input, from: from, to: to, out, pool: pool)
+      case .fill(let out, let count, let value):
+        out.update(repeating: value, count: count)
+      case .random(let out, let count, let stream):
+        pool.parallel(count: count) { range in
+          for i in range { out[i] = Float(CounterRandom.uniform(seed: seed, stream: stream, index: i)) }
+        }
+      case .block(let input, let out, let small, let large, let axis, let offset, let intoLarge, let zeroFirst):
+        if zeroFirst > 0 { out.update(repeating: 0, count: zeroFirst) }
+        CopyKernels.block(input, out, small: small, large: large, axis: axis, offset: offset, intoLarge: intoLarge)
+      case .gather(let table, let ids, let out, let rows, let dim, let count):
+        for n in 0..<count {
+          let r = Int(ids[n])
+          guard r >= 0 && r < rows else { throw RuntimeError("class id \(r) is outside 0..<\(rows)") }
+          (out + n * dim).update(from: table + r * dim, count: dim)
+        }
+      case .scatterAdd(let g, let ids, let out, let rows, let dim, let count):
+        out.update(repeating: 0, count: rows * dim)
+        for n in 0..<count {
+          let r = Int(ids[n])
+          guard r >= 0 && r < rows else { throw RuntimeError("class id \(r) is outside 0..<\(rows)") }
+          let dst = out + r * dim, src = g + n * dim
+          for j in 0..<dim { dst[j] += src[j] }
+        }
+      case .copy(let input, let out, let count):
+        out.update(from: input, count: count)
+      }
+    }
+  }
+
+  /// Which part of a `parallel` split starts at `start` (for per-thread scratch).
+  static func part(of start: Int, count: Int, pool: ThreadPool) -> Int {
+    let parts = min(pool.threads, max(1, count / 16384))
+    for part in 0..<parts where ThreadPool.chunk(count, part: part, parts: parts, granularity: ElementwiseKernel.tile).lowerBound == start {
+      return part
+    }
+    return 0
+  }
+}

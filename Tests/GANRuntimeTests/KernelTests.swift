@@ -1,0 +1,159 @@
+import Foundation
+
+import GANIR
+import Testing
+@testable import GANCompiler
+@testable import GANRuntime
+
+/// Seeded test values in [-1.5, 1.5], or class ids when asked.
+func values(_ n: Int, seed: UInt64, ids: Int? = nil) -> [Double] {
+  (0..<n).map { i in
+    let u = CounterRandom.uniform(seed: seed, stream: 9, index: i)
+    if let ids { return Double(Int(u * Double(ids))) }
+    return (u - 0.5) * 3
+  }
+}
+
+/// Runs `g` on the executor and on the float64 reference with the same
+/// feeds; returns (executor, reference) values of every output.
+func runBoth(_ g: Graph, threads: Int = 2, seed: UInt64 = 1, ids: [String: Int] = [:]) throws -> [(exec: [Float], ref: [Double])] {
+  var feeds: [String: [Double]] = [:]
+  var persistent: [ParameterInfo] = []
+  for (k, node) in g.nodes.enumerated() {
+    switch node.op {
+    case .input(let name), .parameter(let name):
+      if feeds[name] == nil { feeds[name] = values(node.elementCount, seed: UInt64(k) &+ seed, ids: ids[name]) }
+      if case .parameter = node.op, !persistent.contains(where: { $0.name == name }) {
+        persistent.append(ParameterInfo(name: name, shape: node.shape, trainable: true, initialization: .constant(0)))
+      }
+    default: break
+    }
+  }
+  let reference = try ReferenceEvaluator(feeds: feeds, seed: 77).run(g)
+  let program = Program(name: "p", graph: g, inputs: [])
+  let plan = MemoryPlanner.plan(persistent: persistent.map { ($0.name, $0.shape.reduce(1, *)) }, programs: [program])
+  let runtime = try Runtime(programs: [program], persistent: persistent, plan: plan, threads: threads)
+  for (name, v) in feeds {
+    let buffer = runtime.input(name, of: "p") ?? runtime.persistent(name)!
+    for i in 0..<v.count { buffer[i] = Float(v[i]) }
+  }
+  try runtime.run("p", seed: 77)
+  return g.outputs.map { o in (Array(runtime.output(g.outputNames[o]!, of: "p")!.map { $0 }), reference[o]) }
+}
+
+func expectClose(_ pairs: [(exec: [Float], ref: [Double])], tolerance: Double = 1e-4, _ what: String) {
+  for (exec, ref) in pairs {
+    #expect(exec.count == ref.count, "\(what): sizes differ")
+    var worst = 0.0
+    for (x, y) in zip(exec, ref) { worst = max(worst, abs(Double(x) - y) / max(1, abs(y))) }
+    #expect(worst <= tolerance, "\(what): worst relative error \(worst)")
+  }
+}
+
+/// A graph of one op over inputs of the given shapes.
+func single(_ op: Op, _ shapes: [[Int]], declared: [Int]? = nil) throws -> Graph {
+  var g = Graph()
+  let ins = shapes.enumerated().map { g.input("in\($0)", $1) }
+  let y = try g.add(op, ins, shape: declared)
+  g.outputs = [y]
+  g.outputNames = [y: "y"]
+  return g
+}
+
+@Suite("Kernels against the float64 reference")
+struct KernelTests {
+  @Test("matmul, every transpose, odd sizes", arguments: [(1, 1, 1), (7, 13, 5), (33, 17, 65), (64, 1, 300), (3, 200, 2)])
+  func matmul(_ size: (Int, Int, Int)) throws {
+    let (m, n, k) = size
+    for ta in [false, true] {
+      for tb in [false, true] {
+        let g = try single(.matmul(transposeA: ta, transposeB: tb), [ta ? [k, m] : [m, k], tb ? [n, k] : [k, n]])
+        expectClose(try runBoth(g), "matmul \(m)x\(n)x\(k) \(ta) \(tb)")
+      }
+    }
+  }
+
+  static let geometries: [(x: [Int], w: [Int], c: ConvAttributes)] = [
+    ([1, 3, 7, 9], [5, 3, 3, 2], ConvAttributes(stride: (2, 1), padding: (1, 0, 2, 1), dilation: (1, 2))),
+    ([2, 4, 14, 14], [6, 4, 4, 4], ConvAttributes(stride: (2, 2), padding: (1, 1, 1, 1), dilation: (1, 1))),
+    ([3, 2, 5, 5], [4, 2, 1, 1], ConvAttributes(stride: (1, 1), padding: (0, 0, 0, 0), dilation: (1, 1))),
+    ([1, 1, 6, 6], [2, 1, 3, 3], ConvAttributes(stride: (1, 1), padding: (1, 2, 1, 2), dilation: (1, 1))),
+  ]
+
+  @Test("convolution forward, backward data and backward weights at stride, padding and dilation corners", arguments: 0..<4)
+  func conv(_ index: Int) throws {
+    let (x, w, c) = Self.geometries[index]
+    var probe = Graph()
+    let y = try probe.add(.conv(c), [probe.input("x", x), probe.input("w", w)])
+    let yShape = probe.shape(y)
+    expectClose(try runBoth(try single(.conv(c), [x, w])), "conv \(index)")
+    expectClose(try runBoth(try single(.convTranspose(c), [yShape, w], declared: x)), "conv transpose \(index)")
+    expectClose(try runBoth(try single(.convWeight(c), [x, yShape], declared: w)), "conv weight \(index)")
+  }
+
+  @Test("reductions over every kind of axis set", arguments: [
+    ([5, 7], [0]), ([5, 7], [1]), ([5, 7], [0, 1]), ([3, 4, 5, 6], [0, 2, 3]), ([3, 4, 5, 6], [1, 2, 3]),
+    ([3, 4, 5, 6], [1, 2]), ([3, 4, 5, 6], [0, 3]), ([1000, 3], [0]), ([2, 3001], [1]),
+  ])
+  func reductions(_ c: ([Int], [Int])) throws {
+    expectClose(try runBoth(try single(.reduceSum(axes: c.1), [c.0])), "sum \(c)")
+    expectClose(try runBoth(try single(.reduceMax(axes: c.1), [c.0])), "max \(c)")
+  }
+
+  @Test("every unary function on a size that is not a multiple of the tile")
+  func unary() throws {
+    for f in UnaryFunction.allCases {
+      var g = Graph()
+      var x = g.input("in0", [3, 701])
+      if [.log, .sqrt, .rsqrt].contains(f) { x = g.unary(.abs, x) }
+      let y = g.unary(f, x)
+      g.outputs = [y]
+      g.outputNames = [y: "y"]
+      expectClose(try runBoth(g), tolerance: f == .recip ? 1e-3 : 1e-5, "\(f.rawValue)")
+    }
+  }
+
+  @Test("fused kernels with scalar, row, column and channel broadcasts")
+  func fusedBroadcasts() throws {
+    var g = Graph()
+    let x = g.input("in0", [3, 4, 5, 7])
+    let channel = g.input("in1", [1, 4, 1, 1]), row = g.input("in2", [1, 1, 1, 7]), scalar = g.input("in3", [])
+    let code: [Instruction] = [.load(0), .load(1), .binary(.mul, 0, 1), .load(2), .binary(.add, 2, 3), .load(3), .binary(.sub, 4, 5), .unary(.tanh, 6), .constant(0.5), .binary(.max, 7, 8)]
+    let y = try g.add(.fused(FusedKernel(head: nil, code: code)), [x, channel, row, scalar], shape: [3, 4, 5, 7])
+    g.outputs = [y]
+    g.outputNames = [y: "y"]
+    expectClose(try runBoth(g), "fused broadcasts")
+  }
+
+  @Test("a product with an epilogue: bias and leaky ReLU after a matmul")
+  func epilogue() throws {
+    var g = Graph()
+    let a = g.input("in0", [9, 5]), b = g.input("in1", [11, 5]), bias = g.input("in2", [1, 11])
+    let code: [Instruction] = [.head, .load(2), .binary(.add, 0, 1), .unary(.leakyRelu(slope: 0.2), 2)]
+    let y = try g.add(.fused(FusedKernel(head: .matmul(transposeA: false, transposeB: true), code: code)), [a, b, bias])
+    g.outputs = [y]
+    g.outputNames = [y: "y"]
+    expectClose(try runBoth(g), "matmul epilogue")
+  }
+
+  @Test("data movement: broadcast, concat, slice, pad, gather, scatter")
+  func movement() throws {
+    expectClose(try runBoth(try single(.broadcast, [[1, 3, 1]], declared: [2, 3, 4])), "broadcast")
+    expectClose(try runBoth(try single(.broadcast, [[]], declared: [2, 3])), "broadcast scalar")
+    expectClose(try runBoth(try single(.concat(axis: 1), [[2, 3, 2], [2, 1, 2], [2, 4, 2]])), "concat")
+    expectClose(try runBoth(try single(.slice(axis: 1, start: 2), [[3, 7, 2]], declared: [3, 4, 2])), "slice")
+    expectClose(try runBoth(try single(.pad(axis: 0, before: 1), [[2, 3]], declared: [5, 3])), "pad")
+    expectClose(try runBoth(try single(.gather, [[5, 3], [7, 1]]), ids: ["in1": 5]), "gather")
+    expectClose(try runBoth(try single(.scatterAdd, [[7, 3], [7, 1]], declared: [5, 3]), ids: ["in1": 5]), "scatter_add")
+  }
+
+  @Test("random numbers match the reference's counter-based stream")
+  func random() throws {
+    var g = Graph()
+    let r = try g.add(.random(stream: 3), [], shape: [5, 777])
+    g.outputs = [r]
+    g.outputNames = [r: "y"]
+    let (exec, ref) = try runBoth(g)[0]
+    #expect(exec == ref.map { Float($0) })
+  }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import GANCompiler
+import GANDiagnostics
+import GANIR
+import Testing
+@testable import GANRuntime
+@testable import GANSpec
+
+let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+  .deletingLastPathComponent().deletingLastPathComponent()
+
+func checkedSpec(_ text: String) throws -> CheckedSpec {
+  let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ganc-rt-\(UUID().uuidString)")
+  try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+  let path = folder.appendingPathComponent("spec.xml").path
+  try text.write(toFile: path, atomically: true, encoding: .utf8)
+  let result = Linter.lint(path, sources: SourceStore())
+  guard let c = result.checked else { throw RuntimeError("\(result.diagnostics.map(\.message))") }
+  return c
+}
+
+/// A shipped spec with a smaller batch, so float64 reference runs stay quick.
+func shipped(_ name: String, batch: Int) throws -> CheckedSpec {
+  var text = try String(contentsOfFile: packageRoot.appendingPathComponent("specs/\(name).xml").path, encoding: .utf8)
+  text = text.replacingOccurrences(of: #"batch="\d+""#, with: "batch=\"\(batch)\"", options: .regularExpression)
+  return try checkedSpec(text)
+}
+
+/// Writes seeded values into a program's inputs (they live in the transient
+/// region that programs share, so the trainer writes them before every run).
+func feedInputs(_ runtime: Runtime, _ program: Program, seed: UInt64) {
+  for input in program.inputs {
+    var v = values(input.shape.reduce(1, *), seed: seed, ids: input.kind == .labels || input.kind == .generatedLabels ? 3 : nil)
+    if input.kind == .scalar { v = [1.25] }
+    let buffer = runtime.input(input.name, of: program.name)!
+    for i in 0..<v.count { buffer[i] = Float(v[i]) }
+  }
+}
+
+/// Fills every input and persistent tensor of the model with seeded values,
+/// on the runtime and in a float64 feed dictionary.
+func feedAll(_ runtime: Runtime, _ program: Program, seed: UInt64) -> [String: [Double]] {
+  var feeds: [String: [Double]] = [:]
+  for (k, node) in program.graph.nodes.enumerated() {
+    switch node.op {
+    case .input(let name), .parameter(let name):
+      guard feeds[name] == nil else { continue }
+      var v = values(node.elementCount, seed: seed &+ UInt64(k), ids: name.hasSuffix("label") ? 3 : nil)
+      if name.hasSuffix("bias1") || name.hasSuffix("bias2") { v = [1.25] }
+      if name.hasSuffix("_sq") || name.hasSuffix("running_var") || name.hasSuffix("square_avg") { v = v.map { abs($0) + 0.1 } }
+      if name.hasPrefix("generator.") || name.hasPrefix("discriminator.") { v = v.map { $0 * 0.3 } }
+      feeds[name] = v
+      let buffer = runtime.input(name, of: program.name) ?? runtime.persistent(name)!
+      for i in 0..<v.count { buffer[i] = Float(v[i]) }
+    default: break
+    }
+  }
+  return feeds
+}
+
+@Suite("Whole training steps on the executor")
+struct StepTests {
+  static let specs: [(String, Int)] = [("ring", 16), ("grid", 8), ("fashion-mlp", 4), ("fashion-dcgan", 2)]
+
+  @Test("D-step and G-step outputs and updates match the float64 reference", arguments: 0..<4)
+  func matchesReference(_ index: Int) throws {
+    let (name, batch) = Self.specs[index]
+    let model = try Compiler.compile(try shipped(name, batch: batch))
+    let runtime = try Runtime(model: model, threads: 2)
+    for program in model.programs {
+      let feeds = feedAll(runtime, program, seed: 100)
+      let reference = try ReferenceEvaluator(feeds: feeds, seed: 5).run(program.graph)
+      try runtime.run(program.name, seed: 5)
+      let g = program.graph
+      for o in g.outputs {
+        let got = runtime.output(g.outputNames[o]!, of: program.name)!
+        for (x, y) in zip(got, reference[o]) {
+          #expect(abs(Double(x) - y) <= 2e-3 * max(1, abs(y)), "\(name) \(program.name) \(g.outputNames[o]!): \(x) vs \(y)")
+        }
+      }
+      var worst = 0.0
+      for (i, node) in g.nodes.enumerated() {
+        guard case .assign(let target) = node.op else { continue }
+        let got = runtime.persistent(target)!
+        for (x, y) in zip(got, reference[i]) { worst = max(worst, abs(Double(x) - y) / max(1, abs(y))) }
+      }
+      #expect(worst <= 2e-3, "\(name) \(program.name): updates differ by \(worst)")
+    }
+  }
+
+  @Test("the same seed and thread count give the same bits; the thread pool does not change results run to run")
+  func deterministic() throws {
+    let model = try Compiler.compile(try shipped("fashion-dcgan", batch: 4))
+    /// Every output and persistent tensor after two rounds of steps, by name.
+    func run(threads: Int) throws -> [(String, [Float])] {
+      let runtime = try Runtime(model: model, threads: threads)
+      for program in model.programs { _ = feedAll(runtime, program, seed: 3) }
+      var out: [(String, [Float])] = []
+      for round in 0..<2 {
+        for program in model.programs where program.name != "sample" {
+          feedInputs(runtime, program, seed: UInt64(round))
+          try runtime.run(program.name, seed: 9)
+          for o in program.graph.outputs {
+            let name = program.graph.outputNames[o]!
+            out.append(("\(round) \(program.name) \(name)", Array(runtime.output(name, of: program.name)!)))
+          }
+        }
+      }
+      for p in model.persistent { out.append((p.name, Array(runtime.persistent(p.name)!))) }
+      return out
+    }
+    let a = try run(threads: 2), b = try run(threads: 2), single = try run(threads: 1)
+    // Compare tensor by tensor, so a failure names the tensor (not a huge diff).
+    for ((name, x), (_, y)) in zip(a, b) {
+      let mismatches = zip(x, y).filter { $0.bitPattern != $1.bitPattern }.count
+      let first = zip(x, y).enumerated().first { $0.element.0.bitPattern != $0.element.1.bitPattern }
+      #expect(mismatches == 0, "\(name): \(mismatches) of \(x.count) values differ between two identical runs, first at \(first.map { "\($0.offset): \($0.element)" } ?? "")")
+    }
+    for ((name, x), (_, y)) in zip(a, single) {
+      let worst = zip(x, y).map { abs(Double($0) - Double($1)) / max(1, abs(Double($1))) }.max() ?? 0
+      #expect(worst <= 1e-3, "\(name) differs between 2 threads and 1 by \(worst)")
+    }
+  }
+}
