@@ -37,7 +37,7 @@ let package = Package(
     .executableTarget(
       name: "ganc",
       dependencies: [
-        "GANSpec", "GANDiagnostics", "GANIR", "GANCompiler", "GANRuntime",
+        "GANSpec", "GANDiagnostics", "GANIR", "GANCompiler", "GANRuntime", "CDNNL",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "GANIRTests", dependencies: ["GANIR"]),

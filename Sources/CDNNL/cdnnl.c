@@ -237,3 +237,26 @@ void ganc_op_destroy(ganc_dnnl_op *op) {
   if (op->scratch_mem) dnnl_memory_destroy(op->scratch_mem);
   free(op);
 }
+
+/* libgomp's ABI, as gcc-compiled OpenMP code calls it. */
+extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+extern int omp_get_thread_num(void);
+
+typedef struct {
+  void (*fn)(void *, int);
+  void *ctx;
+} ganc_job;
+
+static void ganc_trampoline(void *p) {
+  ganc_job *job = p;
+  job->fn(job->ctx, omp_get_thread_num());
+}
+
+void ganc_parallel(int threads, void (*fn)(void *ctx, int part), void *ctx) {
+  ganc_job job = {fn, ctx};
+  if (threads <= 1) {
+    fn(ctx, 0);
+    return;
+  }
+  GOMP_parallel(ganc_trampoline, &job, (unsigned)threads, 0);
+}

@@ -4,7 +4,7 @@ import GANSpec
 
 /// What `ganc compile` prints.
 public enum CompileReport {
-  static func bytes(_ n: Int) -> String {
+  public static func bytes(_ n: Int) -> String {
     if n >= 1 << 20 { return String(format: "%.2f MiB", Double(n) / Double(1 << 20)) }
     if n >= 1 << 10 { return String(format: "%.1f KiB", Double(n) / 1024) }
     return "\(n) B"

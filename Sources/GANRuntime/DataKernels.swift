@@ -31,7 +31,33 @@ struct ReduceKernel {
     return (outer, reduced, inner)
   }
 
+  /// (before, kept, after) when the kept axes are one contiguous run with
+  /// reduced axes on both sides, such as a batch norm's [N, C, H, W] -> C.
+  var keptRunView: (Int, Int, Int)? {
+    let kept = (0..<shape.count).filter { !axes.contains($0) }
+    guard let first = kept.first, kept.last! - first + 1 == kept.count, first > 0, kept.last! < shape.count - 1 else { return nil }
+    return (shape[..<first].reduce(1, *), shape[first...kept.last!].reduce(1, *), shape[(kept.last! + 1)...].reduce(1, *))
+  }
+
   func run(_ pool: ThreadPool) {
+    if let (before, kept, after) = keptRunView {
+      pool.parallel(count: kept, minimumPerThread: max(1, 16384 / max(before * after, 1))) { ks in
+        for k in ks {
+          var total: Double = 0
+          var m = -Float.infinity
+          for a in 0..<before {
+            let p = input + (a * kept + k) * after
+            if isMax {
+              for b in 0..<after { m = Swift.max(m, p[b]) }
+            } else {
+              total += Double(Self.sum(p, after))
+            }
+          }
+          output[k] = isMax ? m : Float(total)
+        }
+      }
+      return
+    }
     if let (outer, reduced, inner) = contiguousView {
       if inner == 1 {
         // Row reductions: each output is a contiguous run.

@@ -28,11 +28,14 @@ enum Step {
 final class ExecutableProgram {
   let name: String
   let steps: [Step]
+  /// The node each step came from (for profiles).
+  let nodes: [Node?]
   let inputs: [String: (UnsafeMutablePointer<Float>, Int)]
   let outputs: [String: UnsafeMutablePointer<Float>]
-  init(name: String, steps: [Step], inputs: [String: (UnsafeMutablePointer<Float>, Int)], outputs: [String: UnsafeMutablePointer<Float>]) {
+  init(name: String, steps: [Step], nodes: [Node?], inputs: [String: (UnsafeMutablePointer<Float>, Int)], outputs: [String: UnsafeMutablePointer<Float>]) {
     self.name = name
     self.steps = steps
+    self.nodes = nodes
     self.inputs = inputs
     self.outputs = outputs
   }
@@ -175,7 +178,9 @@ public final class Runtime: @unchecked Sendable {
     let g = p.graph
     var steps: [Step] = []
     var inputs: [String: (UnsafeMutablePointer<Float>, Int)] = [:]
+    var stepNodes: [Node?] = []
     for (i, node) in g.nodes.enumerated() {
+      defer { while stepNodes.count < steps.count { stepNodes.append(node) } }
       let out = pointer(i, p.name)
       let ins = node.inputs.map { pointer($0, p.name) }
       let shapes = node.inputs.map { g.shape($0) }
@@ -230,13 +235,52 @@ public final class Runtime: @unchecked Sendable {
     }
     var outputs: [String: UnsafeMutablePointer<Float>] = [:]
     for o in g.outputs { outputs[g.outputNames[o] ?? "\(o)"] = pointer(o, p.name) }
-    return ExecutableProgram(name: p.name, steps: steps, inputs: inputs, outputs: outputs)
+    return ExecutableProgram(name: p.name, steps: steps, nodes: stepNodes, inputs: inputs, outputs: outputs)
+  }
+
+  /// Time spent per kernel kind and shape while `profiling` is on (kind -> seconds, calls).
+  public var profile: [String: (seconds: Double, calls: Int)] = [:]
+  public var profiling = false
+
+  static func describe(_ step: Step, _ node: Node?) -> String {
+    let shape = node.map { "[" + $0.shape.map(String.init).joined(separator: ",") + "]" } ?? ""
+    switch step {
+    case .product: return "product " + (node.map { n -> String in
+      if case .fused(let k) = n.op { return (k.head?.mnemonic ?? "") + "+epilogue(\(k.code.count))" }
+      return n.op.mnemonic
+    } ?? "") + " " + shape
+    case .elementwise(let k): return "elementwise(\(k.code.count)) " + shape
+    case .reduce(let r): return "reduce axes=\(r.axes) of [" + r.shape.map(String.init).joined(separator: ",") + "]"
+    case .broadcast: return "broadcast " + shape
+    case .fill: return "fill"
+    case .random: return "random"
+    case .block: return "copy block"
+    case .gather: return "gather"
+    case .scatterAdd: return "scatter_add"
+    case .copy: return "copy " + shape
+    }
   }
 
   /// Runs `program` once; `seed` drives its random streams (dropout, the
   /// gradient penalty's interpolation).
   public func run(_ program: String, seed: UInt64) throws {
     guard let p = programs[program] else { throw RuntimeError("no program '\(program)'") }
+    if profiling {
+      let clock = ContinuousClock()
+      for (k, step) in p.steps.enumerated() {
+        let t = try clock.measure { try execute(step, program: program, seed: seed) }
+        let key = "\(program) " + Self.describe(step, p.nodes[k])
+        let seconds = Double(t.components.attoseconds) * 1e-18 + Double(t.components.seconds)
+        profile[key, default: (0, 0)].seconds += seconds
+        profile[key, default: (0, 0)].calls += 1
+      }
+      return
+    }
+    for step in p.steps { try execute(step, program: program, seed: seed) }
+  }
+
+  @inline(__always)
+  private func execute(_ step: Step, program: String, seed: UInt64) throws {
     let registers = (scratch + (scratchBytes - registerBytesPerThread * pool.threads)).assumingMemoryBound(to: Float.self)
     let perThread = registerBytesPerThread / 4
     let pool = self.pool
@@ -246,7 +290,7 @@ public final class Runtime: @unchecked Sendable {
         k.run(range, scratch: registers + part * perThread)
       }
     }
-    for step in p.steps {
+    do {
       switch step {
       case .product(let op, let a, let b, let out, let epilogue):
         guard ganc_op_execute(op, a, b, out, scratch) == 0 else { throw RuntimeError("oneDNN failed in \(program)") }

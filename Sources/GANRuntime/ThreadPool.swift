@@ -1,48 +1,24 @@
+import CDNNL
 import Foundation
 
-/// A persistent pool of worker threads for data-parallel loops.
+/// The worker threads for data-parallel loops: the OpenMP team that oneDNN
+/// uses for its products, so the two never compete for cores (a separate pool
+/// lost 40% of its time to OpenMP threads spinning between products).
 ///
 /// `parallel(count:)` splits `0..<count` into one contiguous chunk per thread,
 /// the same split for the same thread count every time, so results never
-/// depend on timing. The caller runs the first chunk itself. Workers sleep on
-/// a semaphore between loops, so they take no core while oneDNN's own
-/// (OpenMP) threads run a product: the two never run at once.
+/// depend on timing.
 public final class ThreadPool: @unchecked Sendable {
-  /// What the workers share; they own it, so it outlives the pool until they stop.
-  final class State: @unchecked Sendable {
-    let start: [DispatchSemaphore]
-    let done = DispatchSemaphore(value: 0)
-    var task: ((Int) -> Void)? = nil
-    var stopping = false
-    init(threads: Int) { start = (0..<threads).map { _ in DispatchSemaphore(value: 0) } }
-
-    func work(_ index: Int) {
-      while true {
-        start[index].wait()
-        if stopping { return }
-        task?(index)
-        done.signal()
-      }
-    }
-  }
-
   public let threads: Int
-  private let state: State
 
   public init(threads: Int) {
     self.threads = max(1, threads)
-    state = State(threads: self.threads)
-    for index in 1..<self.threads {
-      let state = self.state
-      let thread = Thread { state.work(index) }
-      thread.stackSize = 1 << 20
-      thread.start()
-    }
   }
 
-  deinit {
-    state.stopping = true
-    for i in 1..<threads { state.start[i].signal() }
+  /// A Swift closure reachable from C.
+  private final class Job {
+    let body: (Int) -> Void
+    init(_ body: @escaping (Int) -> Void) { self.body = body }
   }
 
   /// Runs `body(part)` for part 0..<threads at once and waits for all.
@@ -52,11 +28,12 @@ public final class ThreadPool: @unchecked Sendable {
       return
     }
     withoutActuallyEscaping(body) { body in
-      state.task = body
-      for i in 1..<threads { state.start[i].signal() }
-      body(0)
-      for _ in 1..<threads { state.done.wait() }
-      state.task = nil
+      let job = Job(body)
+      withExtendedLifetime(job) {
+        ganc_parallel(Int32(threads), { context, part in
+          Unmanaged<Job>.fromOpaque(context!).takeUnretainedValue().body(Int(part))
+        }, Unmanaged.passUnretained(job).toOpaque())
+      }
     }
   }
 

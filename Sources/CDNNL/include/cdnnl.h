@@ -39,3 +39,10 @@ void ganc_op_destroy(ganc_dnnl_op *op);
 /// Sets the OpenMP threads oneDNN uses.
 void ganc_dnnl_set_threads(int threads);
 #endif
+
+#ifndef GANC_CDNNL_PARALLEL
+#define GANC_CDNNL_PARALLEL
+/// Runs fn(ctx, part) for part 0..<threads on the OpenMP team that oneDNN
+/// also uses, so our kernels and oneDNN's never compete for cores.
+void ganc_parallel(int threads, void (*fn)(void *ctx, int part), void *ctx);
+#endif

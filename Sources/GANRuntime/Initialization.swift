@@ -1,0 +1,60 @@
+import Foundation
+import GANCompiler
+import GANIR
+
+/// Seeded random numbers for initialisation and data: counter-based, so
+/// tensor `k`'s values do not depend on how many other tensors exist.
+public struct SeededStream {
+  public let seed: UInt64
+  public let stream: Int
+  public init(seed: UInt64, stream: Int) {
+    self.seed = seed
+    self.stream = stream
+  }
+
+  @inline(__always)
+  public func uniform(_ index: Int) -> Double { CounterRandom.uniform(seed: seed, stream: stream, index: index) }
+
+  /// A standard normal number (Box-Muller over two uniforms).
+  @inline(__always)
+  public func normal(_ index: Int) -> Double {
+    let u1 = max(uniform(2 * index), 0x1p-25), u2 = uniform(2 * index + 1)
+    return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
+  }
+}
+
+extension Runtime {
+  /// Fills every persistent tensor as its `ParameterInfo` says (weights by
+  /// PyTorch's schemes, optimizer state with zeros, running variance with ones).
+  public func initializeParameters(seed: UInt64) {
+    for (k, info) in persistentInfo.enumerated() {
+      guard let buffer = persistent(info.name) else { continue }
+      let random = SeededStream(seed: seed, stream: 1_000_000 + k)
+      switch info.initialization {
+      case .constant(let c):
+        buffer.update(repeating: Float(c))
+      case .uniform(let bound):
+        for i in 0..<buffer.count { buffer[i] = Float((random.uniform(i) * 2 - 1) * bound) }
+      case .normal(let std):
+        for i in 0..<buffer.count { buffer[i] = Float(random.normal(i) * std) }
+      }
+    }
+    // EMA weights start equal to the generator's.
+    for info in persistentInfo where info.name.hasPrefix("ema.") {
+      if let target = persistent(info.name), let source = persistent(String(info.name.dropFirst(4))) {
+        target.update(fromContentsOf: source)
+      }
+    }
+  }
+
+  /// Writes the per-step scalars of `program` for generator update `step`
+  /// (1-based): Adam's bias corrections 1/(1 - beta^t).
+  public func feedScalars(_ program: Program, optimizers: [String: (beta1: Double, beta2: Double)], step: Int) {
+    for scalar in program.inputs where scalar.kind == .scalar {
+      let parts = scalar.name.split(separator: ".")
+      guard parts.count == 3, let betas = optimizers[String(parts[0])] else { continue }
+      let beta = parts[2] == "bias1" ? betas.beta1 : betas.beta2
+      input(scalar.name, of: program.name)?[0] = Float(1 / (1 - Foundation.pow(beta, Double(step))))
+    }
+  }
+}
