@@ -32,7 +32,7 @@ let package = Package(
     .target(name: "GANCompiler", dependencies: ["GANIR", "GANSpec"]),
     // The executor: compiled programs as flat kernel lists over one arena, on a thread pool.
     .target(
-      name: "GANRuntime", dependencies: ["GANIR", "GANCompiler", "CDNNL"],
+      name: "GANRuntime", dependencies: ["GANIR", "GANCompiler", "GANSpec", "CDNNL"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     .executableTarget(
       name: "ganc",

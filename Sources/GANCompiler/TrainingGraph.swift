@@ -127,6 +127,9 @@ public struct TrainingGraphBuilder {
     let o = training.optimizer(for: role)
     let net = role.rawValue
     var bias1: ValueID? = nil, bias2: ValueID? = nil
+    // The learning rate is fed each step, so a run can lower it without recompiling.
+    let lr = g.input("\(net).lr", [])
+    inputs.append(ProgramInput(name: "\(net).lr", shape: [], kind: .scalar))
     if o.kind == .adam {
       bias1 = g.input("\(net).adam.bias1", [])
       bias2 = g.input("\(net).adam.bias2", [])
@@ -145,14 +148,14 @@ public struct TrainingGraphBuilder {
         try! g.add(.assign("\(info.name).exp_avg"), [m])
         try! g.add(.assign("\(info.name).exp_avg_sq"), [v])
         let denominator = g.addv(g.unary(.sqrt, g.mul(v, bias2!)), g.constant(o.epsilon))
-        newValue = g.sub(p, g.scale(g.div(g.mul(m, bias1!), denominator), o.lr))
+        newValue = g.sub(p, g.mul(g.div(g.mul(m, bias1!), denominator), lr))
       case .sgd:
         var step = grad
         if o.momentum > 0 {
           step = g.addv(g.scale(state("momentum_buffer"), o.momentum), grad)
           try! g.add(.assign("\(info.name).momentum_buffer"), [step])
         }
-        newValue = g.sub(p, g.scale(step, o.lr))
+        newValue = g.sub(p, g.mul(step, lr))
       case .rmsprop:
         let v = g.addv(g.scale(state("square_avg"), o.beta2), g.scale(g.unary(.square, grad), 1 - o.beta2))
         try! g.add(.assign("\(info.name).square_avg"), [v])
@@ -161,7 +164,7 @@ public struct TrainingGraphBuilder {
           step = g.addv(g.scale(state("momentum_buffer"), o.momentum), step)
           try! g.add(.assign("\(info.name).momentum_buffer"), [step])
         }
-        newValue = g.sub(p, g.scale(step, o.lr))
+        newValue = g.sub(p, g.mul(step, lr))
       }
       if role == .discriminator && training.loss == .wasserstein {
         newValue = g.binary(.max, g.binary(.min, newValue, g.constant(training.clip)), g.constant(-training.clip))

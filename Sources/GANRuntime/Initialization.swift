@@ -1,6 +1,7 @@
 import Foundation
 import GANCompiler
 import GANIR
+import GANSpec
 
 /// Seeded random numbers for initialisation and data: counter-based, so
 /// tensor `k`'s values do not depend on how many other tensors exist.
@@ -47,14 +48,22 @@ extension Runtime {
     }
   }
 
-  /// Writes the per-step scalars of `program` for generator update `step`
-  /// (1-based): Adam's bias corrections 1/(1 - beta^t).
-  public func feedScalars(_ program: Program, optimizers: [String: (beta1: Double, beta2: Double)], step: Int) {
+  /// Writes the per-step scalars of `program`: each net's learning rate and,
+  /// for Adam, the bias corrections 1/(1 - beta^t) for its update count t.
+  public func feedScalars(_ program: Program, training: TrainingSpec, updates: [NetworkRole: Int], lrScale: Double = 1) {
     for scalar in program.inputs where scalar.kind == .scalar {
       let parts = scalar.name.split(separator: ".")
-      guard parts.count == 3, let betas = optimizers[String(parts[0])] else { continue }
-      let beta = parts[2] == "bias1" ? betas.beta1 : betas.beta2
-      input(scalar.name, of: program.name)?[0] = Float(1 / (1 - Foundation.pow(beta, Double(step))))
+      guard let role = NetworkRole(rawValue: String(parts[0])) else { continue }
+      let o = training.optimizer(for: role)
+      let t = Double(max(updates[role] ?? 1, 1))
+      let value: Double
+      switch parts.last! {
+      case "lr": value = o.lr * lrScale
+      case "bias1": value = 1 / (1 - Foundation.pow(o.beta1, t))
+      case "bias2": value = 1 / (1 - Foundation.pow(o.beta2, t))
+      default: continue
+      }
+      input(scalar.name, of: program.name)?[0] = Float(value)
     }
   }
 }

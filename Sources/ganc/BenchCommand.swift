@@ -52,10 +52,6 @@ struct Bench: ParsableCommand {
     let runtime = try Runtime(model: model, threads: threadCount)
     runtime.initializeParameters(seed: 1)
     let training = checked.spec.training
-    let betas = [
-      "generator": (training.generatorOptimizer.beta1, training.generatorOptimizer.beta2),
-      "discriminator": (training.discriminatorOptimizer.beta1, training.discriminatorOptimizer.beta2),
-    ].mapValues { (beta1: $0.0, beta2: $0.1) }
     let dStep = model.program("d-step")!, gStep = model.program("g-step")!
     let classes = checked.data.classes ?? 1
     func feed(_ p: Program, step: Int) {
@@ -69,7 +65,7 @@ struct Bench: ParsableCommand {
         case .scalar: break
         }
       }
-      runtime.feedScalars(p, optimizers: betas, step: step)
+      runtime.feedScalars(p, training: training, updates: [.generator: step, .discriminator: step])
     }
     var dSeconds = 0.0, gSeconds = 0.0
     let clock = ContinuousClock()

@@ -101,14 +101,17 @@ struct LossGradientTests {
     let spec = try checked(tinySpec(optimizer: "kind=\"adam\" lr=\"0.01\" beta1=\"0.8\" beta2=\"0.9\" epsilon=\"1e-3\" weight-decay=\"0.1\""))
     var builder = TrainingGraphBuilder(spec: spec)
     let d = try builder.discriminatorStep()
-    let base = feeds(for: d.graph, seed: 3)
+    var base = feeds(for: d.graph, seed: 3)
+    base["discriminator.lr"] = [0.01]
     let values = try ReferenceEvaluator(feeds: base).run(d.graph)
     let updates = assigned(d.graph, values)
     // The gradient, from an SGD twin of the same spec.
     let sgd = try checked(tinySpec())
     var twin = TrainingGraphBuilder(spec: sgd)
     let s = try twin.discriminatorStep()
-    let sgdUpdates = assigned(s.graph, try ReferenceEvaluator(feeds: base).run(s.graph))
+    var sgdFeeds = base
+    sgdFeeds["discriminator.lr"] = [1]
+    let sgdUpdates = assigned(s.graph, try ReferenceEvaluator(feeds: sgdFeeds).run(s.graph))
     let name = "discriminator.1.weight"
     for i in 0..<base[name]!.count {
       let p = base[name]![i]

@@ -54,6 +54,8 @@ func feeds(for g: Graph, seed: UInt64) -> [String: [Double]] {
       let n = node.elementCount
       if name.hasSuffix("label") {
         out[name] = (0..<n).map { _ in Double(Int(next() * 3)) }
+      } else if name.hasSuffix(".lr") {
+        out[name] = [1]
       } else if name.hasSuffix("bias1") || name.hasSuffix("bias2") {
         out[name] = [1.5]
       } else if name.hasSuffix("running_var") || name.hasSuffix("exp_avg_sq") || name.hasSuffix("square_avg") {
