@@ -85,6 +85,7 @@ struct LossGradientTests {
         "z": [0.1, 0.2, 0.3], "x": [0.5, -0.4],
         "generator.0.weight": [1, 0, 0, 0, 1, 0], "generator.0.bias": [0, 0],
         "discriminator.0.weight": [0.7, -0.3], "discriminator.0.bias": [0.1],
+        "discriminator.lr": [1], "generator.lr": [1],
       ]
       let v = try ReferenceEvaluator(feeds: feedsD).run(dStep.graph)
       let r = 0.7 * 0.5 + 0.3 * 0.4 + 0.1, f = 0.7 * 0.1 - 0.3 * 0.2 + 0.1
