@@ -16,6 +16,7 @@ let package = Package(
       name: "CLibXML2", pkgConfig: "libxml-2.0",
       providers: [.apt(["libxml2-dev"])]),
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
     // oneDNN (libdnnl-dev) behind a small C API: matmul and convolutions with
     // "any" layouts, reorders and a user-provided scratchpad.
     .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
@@ -34,13 +35,16 @@ let package = Package(
     .target(
       name: "GANRuntime", dependencies: ["GANIR", "GANCompiler", "GANSpec", "CDNNL"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+    // The adversarial loop: data, samples and plots, metrics, checkpoints, evaluation.
+    .target(name: "GANTrainer", dependencies: ["GANRuntime", "GANCompiler", "GANSpec", "GANIR", "CPNG", "CZlib"]),
     .executableTarget(
       name: "ganc",
       dependencies: [
-        "GANSpec", "GANDiagnostics", "GANIR", "GANCompiler", "GANRuntime", "CDNNL",
+        "GANSpec", "GANDiagnostics", "GANIR", "GANCompiler", "GANRuntime", "GANTrainer", "CDNNL",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "GANIRTests", dependencies: ["GANIR"]),
+    .testTarget(name: "GANTrainerTests", dependencies: ["GANTrainer", "GANSpec", "GANDiagnostics", "CZlib", "ganc"]),
     .testTarget(name: "GANRuntimeTests", dependencies: ["GANRuntime", "GANCompiler", "GANIR", "GANSpec", "GANDiagnostics"]),
     .testTarget(
       name: "GANCompilerTests", dependencies: ["GANCompiler", "GANIR", "GANSpec", "GANDiagnostics"],

@@ -8,6 +8,8 @@ public struct CompileOptions: Sendable {
   public var plan = true
   /// Keep the text of every program after this pass (`--dump-ir-after`).
   public var dumpAfter: String? = nil
+  /// Samples the sampling program makes per run.
+  public var sampleBatch = Compiler.sampleBatch
   public init() {}
 }
 
@@ -37,8 +39,8 @@ public enum Compiler {
   public static func compile(_ spec: CheckedSpec, options: CompileOptions = CompileOptions()) throws -> CompiledModel {
     let clock = ContinuousClock.now
     var builder = TrainingGraphBuilder(spec: spec)
-    var programs = [try builder.discriminatorStep(), try builder.generatorStep(), try builder.sampler(batch: sampleBatch)]
-    if spec.spec.training.ema != nil { programs.append(try builder.sampler(batch: sampleBatch, ema: true)) }
+    var programs = [try builder.discriminatorStep(), try builder.generatorStep(), try builder.sampler(batch: options.sampleBatch)]
+    if spec.spec.training.ema != nil { programs.append(try builder.sampler(batch: options.sampleBatch, ema: true)) }
     var dumps: [(String, String)] = []
     func capture(_ pass: String) {
       guard options.dumpAfter == pass else { return }

@@ -118,6 +118,12 @@ public final class Runtime: @unchecked Sendable {
     return UnsafeMutableBufferPointer(start: (base + offset).assumingMemoryBound(to: Float.self), count: info.shape.reduce(1, *))
   }
 
+  /// The persistent region (parameters, optimizer state, statistics) as bytes,
+  /// for snapshots that a divergence guard can roll back to.
+  public var persistentRegion: UnsafeMutableRawBufferPointer {
+    UnsafeMutableRawBufferPointer(start: base, count: plan.persistentBytes)
+  }
+
   /// The buffer the trainer fills for input `name` of `program`.
   public func input(_ name: String, of program: String) -> UnsafeMutableBufferPointer<Float>? {
     guard let (p, n) = programs[program]?.inputs[name] else { return nil }

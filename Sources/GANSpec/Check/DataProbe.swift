@@ -263,3 +263,10 @@ enum DataProbe {
     return DataInfo(shape: shape, count: n, classes: nil, range: nil)
   }
 }
+
+/// The NPY header reader, for the trainer's data loading.
+public enum DataProbeAccess {
+  public static func npyHeader(_ bytes: [UInt8]) -> (descr: String, fortran: Bool, shape: [Int], offset: Int)? {
+    DataProbe.npyHeader(bytes)
+  }
+}

@@ -1,0 +1,370 @@
+import Foundation
+import GANCompiler
+import GANIR
+import GANRuntime
+import GANSpec
+
+/// What to do when a loss or weight stops being finite.
+public enum DivergencePolicy: String, Sendable, CaseIterable {
+  /// Roll back to the last good state and stop with a message.
+  case stop
+  /// Roll back, halve both learning rates and go on (at most 5 times).
+  case lowerLR = "lower-lr"
+}
+
+/// Command-line choices for a run.
+public struct TrainOptions: Sendable {
+  public var out: String? = nil
+  public var threads: Int? = nil
+  public var resume = false
+  public var onDivergence = DivergencePolicy.stop
+  /// Print a live progress line (a terminal) or periodic plain lines.
+  public var liveProgress = false
+  public var quiet = false
+  public init() {}
+}
+
+/// One logged training step.
+public struct StepMetrics: Sendable {
+  public var step: Int
+  public var dLoss: Double
+  public var gLoss: Double
+  public var dReal: Double
+  public var dFake: Double
+  public var seconds: Double
+}
+
+/// Set from the SIGINT handler; checked after every step.
+nonisolated(unsafe) var interruptRequested: sig_atomic_t = 0
+
+/// A training run: the compiled steps bound to an arena, the data, the run
+/// folder with its outputs, and the state a checkpoint saves.
+public final class Trainer {
+  public static let compilerVersion = "ganc 0.1.0"
+
+  public let checked: CheckedSpec
+  public let runFolder: String
+  public let runtime: Runtime
+  public let model: CompiledModel
+  public let dataset: Dataset
+  let options: TrainOptions
+  let specText: String
+  let specHash: String
+
+  public private(set) var step = 0
+  public private(set) var dUpdates = 0
+  public private(set) var gUpdates = 0
+  public private(set) var lrScale = 1.0
+  public private(set) var history: [StepMetrics] = []
+  var snapshot: [UInt8] = []
+  var snapshotState = (step: 0, dUpdates: 0, gUpdates: 0)
+  var divergences = 0
+
+  var training: TrainingSpec { checked.spec.training }
+  var seed: UInt64 { training.seed }
+
+  /// Prepares a run of `checked` (whose source text is `specText`).
+  public init(_ checked: CheckedSpec, specText: String, options: TrainOptions) throws {
+    self.checked = checked
+    self.options = options
+    self.specText = specText
+    specHash = Self.modelHash(checked.spec)
+    runFolder = options.out ?? checked.spec.output.dir
+    var compileOptions = CompileOptions()
+    compileOptions.sampleBatch = min(checked.spec.output.sampleCount, 256)
+    model = try Compiler.compile(checked, options: compileOptions)
+    runtime = try Runtime(model: model, threads: options.threads ?? checked.spec.training.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    dataset = try Dataset(checked.spec.data, shape: checked.data.shape, seed: checked.spec.training.seed)
+    runtime.initializeParameters(seed: checked.spec.training.seed)
+  }
+
+  var checkpointPath: String { runFolder + "/checkpoint.safetensors" }
+
+  /// A stable hash of what determines the model and its training math: data,
+  /// latent, both nets, the game and the optimizers - not the step count,
+  /// threads or output settings, which a resumed run may change.
+  static func modelHash(_ spec: Spec) -> String {
+    let t = spec.training
+    func layers(_ n: NetworkSpec) -> String { n.layers.map { "\($0.op)|\($0.id ?? "")|\($0.input ?? "")" }.joined(separator: ";") }
+    func optimizer(_ o: OptimizerSpec) -> String { "\(o.kind) \(o.lr) \(o.beta1) \(o.beta2) \(o.momentum) \(o.weightDecay) \(o.epsilon)" }
+    let text = [
+      compilerVersion, "\(spec.data.source)", "\(spec.latent.size) \(spec.latent.distribution)", layers(spec.generator), layers(spec.discriminator),
+      "\(t.batch) \(t.loss) \(t.dSteps) \(t.labelSmoothing) \(t.conditional) \(t.pack) \(String(describing: t.ema)) \(t.clip) \(t.gpWeight)",
+      optimizer(t.generatorOptimizer), optimizer(t.discriminatorOptimizer),
+    ].joined(separator: "\n")
+    return String(fnv1a(Array(text.utf8)), radix: 16)
+  }
+
+  // MARK: Checkpoints
+
+  func makeCheckpoint() -> Checkpoint {
+    var tensors: [(name: String, shape: [Int], values: [Float])] = []
+    for info in model.persistent {
+      tensors.append((info.name, info.shape, Array(runtime.persistent(info.name)!)))
+    }
+    if let mean = dataset.columnMean, let std = dataset.columnStd {
+      tensors.append(("data.column_mean", [mean.count], mean))
+      tensors.append(("data.column_std", [std.count], std))
+    }
+    return Checkpoint(tensors: tensors, metadata: [
+      "format": "pt", "ganc.version": Self.compilerVersion, "ganc.spec_hash": specHash, "ganc.seed": String(seed),
+      "ganc.step": String(step), "ganc.d_updates": String(dUpdates), "ganc.g_updates": String(gUpdates),
+      "ganc.batch": String(training.batch), "ganc.lr_scale": String(lrScale), "ganc.threads": String(runtime.pool.threads), "ganc.name": checked.spec.name,
+    ])
+  }
+
+  public func saveCheckpoint() throws {
+    try makeCheckpoint().write(to: checkpointPath)
+  }
+
+  /// Restores the state of a checkpoint written for the same spec.
+  public func restore(from path: String) throws {
+    let c = try Checkpoint.read(path)
+    guard c.metadata["ganc.spec_hash"] == specHash else {
+      throw DataError("\(path) was written for a different spec (or batch size); resuming would mix two models. Train into a new folder with --out, or resume with the spec the run was started with (\(runFolder)/spec.xml)")
+    }
+    guard c.metadata["ganc.seed"] == String(seed) else {
+      throw DataError("\(path) was written with seed \(c.metadata["ganc.seed"] ?? "?"), not \(seed); resume with the same seed")
+    }
+    for info in model.persistent {
+      guard let values = c.tensor(info.name), values.count == info.shape.reduce(1, *) else {
+        throw DataError("\(path) lacks the tensor '\(info.name)' of shape \(info.shape)")
+      }
+      let buffer = runtime.persistent(info.name)!
+      for i in 0..<values.count { buffer[i] = values[i] }
+    }
+    step = Int(c.metadata["ganc.step"] ?? "") ?? 0
+    dUpdates = Int(c.metadata["ganc.d_updates"] ?? "") ?? 0
+    gUpdates = Int(c.metadata["ganc.g_updates"] ?? "") ?? 0
+    lrScale = Double(c.metadata["ganc.lr_scale"] ?? "") ?? 1
+    if let threads = c.metadata["ganc.threads"], threads != String(runtime.pool.threads), !options.quiet {
+      FileHandle.standardError.write(Data("ganc: note: the checkpoint was written with \(threads) threads and this run uses \(runtime.pool.threads); results will match an uninterrupted run only up to float rounding\n".utf8))
+    }
+  }
+
+  // MARK: Feeding
+
+  func fillNoise(_ buffer: UnsafeMutableBufferPointer<Float>, stream: Int) {
+    let random = SeededStream(seed: seed, stream: stream)
+    if checked.spec.latent.distribution == .uniform {
+      for i in 0..<buffer.count { buffer[i] = Float(random.uniform(i) * 2 - 1) }
+    } else {
+      for i in 0..<buffer.count { buffer[i] = Float(random.normal(i)) }
+    }
+  }
+
+  func fillLabels(_ buffer: UnsafeMutableBufferPointer<Float>, stream: Int) {
+    let classes = Double(dataset.classes ?? 1)
+    let random = SeededStream(seed: seed, stream: stream)
+    for i in 0..<buffer.count { buffer[i] = Float(min(Int(random.uniform(i) * classes), Int(classes) - 1)) }
+  }
+
+  func feed(_ program: Program) {
+    let isD = program.name == "d-step"
+    let update = isD ? dUpdates : gUpdates
+    for input in program.inputs {
+      guard let buffer = runtime.input(input.name, of: program.name) else { continue }
+      switch input.kind {
+      case .latent: fillNoise(buffer, stream: (isD ? 10_000_000 : 40_000_000) + update)
+      case .generatedLabels: fillLabels(buffer, stream: (isD ? 20_000_000 : 50_000_000) + update)
+      case .data, .labels: break
+      case .scalar: break
+      }
+    }
+    if isD, let x = runtime.input("x", of: program.name) {
+      let batch = training.batch * training.pack
+      dataset.fill(x, labels: runtime.input("label", of: program.name), batch: batch, position: dUpdates * batch)
+    }
+    runtime.feedScalars(program, training: training, updates: [.discriminator: dUpdates + 1, .generator: gUpdates + 1], lrScale: lrScale)
+  }
+
+  func value(_ name: String, _ program: String) -> Double {
+    Double(runtime.output(name, of: program)?[0] ?? .nan)
+  }
+
+  // MARK: Samples
+
+  /// Generated samples from fixed noise (the same every time), from EMA weights when kept.
+  public func generate(count: Int, noiseStream: Int = 90_000_000) throws -> [Float] {
+    let program = model.program(training.ema != nil ? "sample-ema" : "sample")!
+    let batch = program.inputs[0].shape[0]
+    var out: [Float] = []
+    var k = 0
+    while out.count < count * dataset.sampleSize {
+      fillNoise(runtime.input("z", of: program.name)!, stream: noiseStream + k)
+      if let labels = runtime.input("generated_label", of: program.name) {
+        for i in 0..<labels.count { labels[i] = Float((k * batch + i) % max(dataset.classes ?? 1, 1)) }
+      }
+      try runtime.run(program.name, seed: seed)
+      out += runtime.output("samples", of: program.name)!
+      k += 1
+    }
+    return Array(out.prefix(count * dataset.sampleSize))
+  }
+
+  func writeSamples(label: String) throws {
+    let folder = runFolder + "/samples"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let path = folder + "/\(label).png"
+    let shape = checked.data.shape
+    if shape.count == 3 {
+      let n = checked.spec.output.sampleCount
+      try Plots.imageGrid(try generate(count: n), shape: shape, count: n, scale: shape[1] <= 32 ? 2 : 1).write(to: path)
+    } else if dataset.sampleSize >= 2 {
+      let n = 1000
+      let generated = try generate(count: n)
+      var real = [Float](repeating: 0, count: n * dataset.sampleSize)
+      real.withUnsafeMutableBufferPointer { dataset.fill($0, labels: nil, batch: n, position: 0) }
+      func points(_ v: [Float]) -> [(Double, Double)] {
+        (0..<n).map { (Double(v[$0 * dataset.sampleSize]), Double(v[$0 * dataset.sampleSize + 1])) }
+      }
+      try Plots.scatter(real: points(real), generated: points(generated), centres: dataset.centres).write(to: path)
+    }
+  }
+
+  // MARK: The loop
+
+  func takeSnapshot() {
+    snapshot = Array(runtime.persistentRegion)
+    snapshotState = (step, dUpdates, gUpdates)
+  }
+
+  func rollBack() {
+    runtime.persistentRegion.copyMemory(from: UnsafeRawBufferPointer(start: snapshot, count: snapshot.count))
+    (step, dUpdates, gUpdates) = snapshotState
+  }
+
+  func weightsFinite() -> Bool {
+    model.persistent.allSatisfy { info in runtime.persistent(info.name)!.allSatisfy(\.isFinite) }
+  }
+
+  /// How a run ended.
+  public enum Outcome: Equatable, Sendable {
+    case finished
+    case interrupted
+  }
+
+  /// Trains to `training.steps` generator updates, writing into the run folder.
+  public func train(log: (String) -> Void) throws -> Outcome {
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: runFolder, withIntermediateDirectories: true)
+    if options.resume {
+      try restore(from: checkpointPath)
+      log("resuming \(checked.spec.name) at step \(step) from \(checkpointPath)")
+    } else if fm.fileExists(atPath: checkpointPath) {
+      throw DataError("\(runFolder) already holds a run (checkpoint.safetensors); continue it with --resume \(runFolder), or train into a new folder with --out")
+    }
+    try specText.write(toFile: runFolder + "/spec.xml", atomically: true, encoding: .utf8)
+    let metricsPath = runFolder + "/metrics.csv"
+    if !options.resume || !fm.fileExists(atPath: metricsPath) {
+      try "step,d_loss,g_loss,d_real,d_fake,seconds\n".write(toFile: metricsPath, atomically: true, encoding: .utf8)
+    }
+    guard let metrics = FileHandle(forWritingAtPath: metricsPath) else { throw DataError("cannot write \(metricsPath)") }
+    defer { try? metrics.close() }
+    metrics.seekToEndOfFile()
+    takeSnapshot()
+    // A parent may have left SIGINT blocked or ignored (shells running jobs in
+    // the background, test runners); Ctrl-C must still stop the run cleanly.
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    sigaddset(&signals, SIGINT)
+    pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+    signal(SIGINT) { _ in interruptRequested = 1 }
+    defer { signal(SIGINT, SIG_DFL) }
+    let dProgram = model.program("d-step")!, gProgram = model.program("g-step")!
+    let output = checked.spec.output
+    let start = Date()
+    let firstStep = step
+    var lastPrint = Date.distantPast
+    var pending = ""
+    let logEvery = max(1, training.steps / 20)
+    while step < training.steps {
+      var dLoss = 0.0, dReal = 0.0, dFake = 0.0
+      for _ in 0..<training.dSteps {
+        feed(dProgram)
+        try runtime.run("d-step", seed: seed &+ UInt64(dUpdates) &* 2 &+ 1)
+        dUpdates += 1
+        dLoss = value("d_loss", "d-step")
+        dReal = value("d_real", "d-step")
+        dFake = value("d_fake", "d-step")
+      }
+      feed(gProgram)
+      try runtime.run("g-step", seed: seed &+ UInt64(gUpdates) &* 2 &+ 2)
+      gUpdates += 1
+      let gLoss = value("g_loss", "g-step")
+      step += 1
+      if !(dLoss.isFinite && gLoss.isFinite) || (step % 100 == 0 && !weightsFinite()) {
+        let at = step
+        rollBack()
+        divergences += 1
+        guard options.onDivergence == .lowerLR, divergences <= 5 else {
+          try? saveCheckpoint()
+          throw DataError("training diverged at step \(at): the losses or weights stopped being finite (D loss \(dLoss), G loss \(gLoss)). The run was rolled back to step \(step) and saved. Lower the learning rates, or rerun with --on-divergence lower-lr")
+        }
+        lrScale /= 2
+        log("step \(at): training diverged; rolled back to step \(step) and halved the learning rates (now \(lrScale) of the spec's)")
+        continue
+      }
+      let seconds = Date().timeIntervalSince(start)
+      let m = StepMetrics(step: step, dLoss: dLoss, gLoss: gLoss, dReal: dReal, dFake: dFake, seconds: seconds)
+      history.append(m)
+      pending += String(format: "%d,%.6g,%.6g,%.6g,%.6g,%.3f\n", step, dLoss, gLoss, dReal, dFake, seconds)
+      let rate = Double(step - firstStep) / max(seconds, 1e-9)
+      let eta = Double(training.steps - step) / max(rate, 1e-9)
+      let line = String(format: "step %d/%d  %.0f it/s  ETA %@  D %.4f  G %.4f  D(x) %.3f  D(G(z)) %.3f", step, training.steps, rate, Self.clock(eta), dLoss, gLoss, dReal, dFake)
+      if !options.quiet {
+        if options.liveProgress {
+          if Date().timeIntervalSince(lastPrint) > 0.1 || step == training.steps {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+            lastPrint = Date()
+          }
+        } else if step % logEvery == 0 || step == training.steps {
+          log(line)
+        }
+      }
+      if output.samplesEvery > 0 && step % output.samplesEvery == 0 {
+        try writeSamples(label: String(format: "step-%06d", step))
+      }
+      if output.checkpointEvery > 0 && step % output.checkpointEvery == 0 {
+        metrics.write(Data(pending.utf8))
+        pending = ""
+        if weightsFinite() {
+          try saveCheckpoint()
+          takeSnapshot()
+        }
+      }
+      if interruptRequested != 0 {
+        metrics.write(Data(pending.utf8))
+        try saveCheckpoint()
+        if options.liveProgress && !options.quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+        log("interrupted at step \(step); saved \(checkpointPath). Continue with: ganc train --resume \(runFolder)")
+        return .interrupted
+      }
+    }
+    metrics.write(Data(pending.utf8))
+    if options.liveProgress && !options.quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+    try saveCheckpoint()
+    try writeSamples(label: "final")
+    try writeCurves()
+    return .finished
+  }
+
+  /// The loss curves of the whole run (from metrics.csv, so resumed runs are complete).
+  func writeCurves() throws {
+    let text = (try? String(contentsOfFile: runFolder + "/metrics.csv", encoding: .utf8)) ?? ""
+    var d: [(Double, Double)] = [], g: [(Double, Double)] = []
+    for line in text.split(separator: "\n").dropFirst() {
+      let cells = line.split(separator: ",").compactMap { Double($0) }
+      guard cells.count >= 3 else { continue }
+      d.append((cells[0], cells[1]))
+      g.append((cells[0], cells[2]))
+    }
+    try Plots.curves([d, g], colours: [(31, 119, 180), (255, 127, 14)]).write(to: runFolder + "/loss.png")
+  }
+
+  static func clock(_ seconds: Double) -> String {
+    guard seconds.isFinite else { return "?" }
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+  }
+}

@@ -1,0 +1,320 @@
+import ArgumentParser
+import Foundation
+import GANDiagnostics
+import GANSpec
+import GANTrainer
+
+/// Reads, lints and checks a spec with command-line overrides applied.
+func loadSpec(_ path: String, colour: ColourChoice, steps: Int? = nil, batch: Int? = nil, seed: UInt64? = nil) throws -> (CheckedSpec, String) {
+  let checked = try checkedSpec(path, colour: colour)
+  guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ExitCode(2) }
+  guard steps != nil || batch != nil || seed != nil else { return (checked, text) }
+  var spec = checked.spec
+  if let steps { spec.training.steps = steps }
+  if let batch { spec.training.batch = batch }
+  if let seed { spec.training.seed = seed }
+  var diagnostics: [Diagnostic] = []
+  guard let rechecked = SpecChecker.check(spec, diagnostics: &diagnostics) else {
+    let renderer = DiagnosticRenderer(colour: colour.enabled(for: STDERR_FILENO))
+    for d in diagnostics where d.severity == .error { Out.error(renderer.render(d, sources: SourceStore())) }
+    throw ExitCode(1)
+  }
+  return (rechecked, text)
+}
+
+/// `ganc train`: compiles a spec and runs the adversarial loop.
+struct Train: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Train a spec: D-steps and G-steps on all cores, with progress, samples, plots, metrics and checkpoints.",
+    discussion: """
+      Writes into the run folder (the spec's <output dir>, or --out): spec.xml, metrics.csv,
+      samples/*.png, loss.png and checkpoint.safetensors. Ctrl-C saves a checkpoint and stops;
+      `ganc train --resume RUN` continues to the same bits as an uninterrupted run.
+      Exit codes: 0 finished, 1 errors (spec, data, divergence), 2 usage or I/O, 130 interrupted.
+      """)
+
+  @Argument(help: "The spec to train (optional with --resume: the run's own copy is used).", completion: .file(extensions: ["xml"]))
+  var spec: String?
+
+  @Option(help: "Continue the run in this folder from its checkpoint.")
+  var resume: String?
+
+  @Option(help: "Generator updates (overrides the spec).")
+  var steps: Int?
+
+  @Option(help: "Batch size (overrides the spec).")
+  var batch: Int?
+
+  @Option(help: "Seed (overrides the spec).")
+  var seed: UInt64?
+
+  @Option(help: "Worker threads (default: the spec's, else all cores).")
+  var threads: Int?
+
+  @Option(help: "The run folder (overrides <output dir>).")
+  var out: String?
+
+  @Option(help: "When losses or weights stop being finite: stop (roll back and end) or lower-lr (roll back, halve the learning rates, go on).")
+  var onDivergence: String = "stop"
+
+  @Flag(name: .shortAndLong, help: "Print nothing but errors.")
+  var quiet = false
+
+  @Option(help: "Colour for diagnostics: auto, always or never.")
+  var color: ColourChoice = .auto
+
+  func validate() throws {
+    if spec == nil && resume == nil { throw ValidationError("name a spec to train, or a run to --resume") }
+    if let steps, steps < 1 || steps > 1_000_000_000 { throw ValidationError("--steps must be between 1 and 1000000000") }
+    if let batch, batch < 1 || batch > 1 << 24 { throw ValidationError("--batch must be between 1 and 16777216") }
+    if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
+    if DivergencePolicy(rawValue: onDivergence) == nil { throw ValidationError("--on-divergence is 'stop' or 'lower-lr'") }
+  }
+
+  func run() throws {
+    let specPath = spec ?? (resume! + "/spec.xml")
+    if spec == nil && !FileManager.default.fileExists(atPath: specPath) {
+      Out.error("ganc: error: \(resume!) holds no spec.xml; is it a run folder?\n")
+      throw ExitCode(2)
+    }
+    var (checked, text) = try loadSpec(specPath, colour: color, steps: steps, batch: batch, seed: seed)
+    if spec == nil, let resume {
+      // The run's own copy: keep its batch and seed from the checkpoint unless overridden.
+      if let c = try? GANTrainer.Checkpoint.read(resume + "/checkpoint.safetensors"), batch == nil,
+        let b = c.metadata["ganc.batch"].flatMap(Int.init), b != checked.spec.training.batch
+      {
+        (checked, text) = try loadSpec(specPath, colour: color, steps: steps, batch: b, seed: seed)
+      }
+    }
+    var options = TrainOptions()
+    options.out = resume ?? out
+    options.threads = threads
+    options.resume = resume != nil
+    options.onDivergence = DivergencePolicy(rawValue: onDivergence)!
+    options.quiet = quiet
+    options.liveProgress = isatty(STDERR_FILENO) != 0 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    let trainer: Trainer
+    do {
+      trainer = try Trainer(checked, specText: text, options: options)
+    } catch {
+      Out.error("ganc: error: \(error)\n")
+      throw ExitCode(1)
+    }
+    let log: (String) -> Void = { line in if !quiet { Out.error(line + "\n") } }
+    if !quiet {
+      log("training \(checked.spec.name): \(checked.spec.training.steps) steps of batch \(checked.spec.training.batch), \(trainer.runtime.pool.threads) threads, into \(trainer.runFolder)")
+    }
+    let start = Date()
+    let outcome: Trainer.Outcome
+    do {
+      outcome = try trainer.train(log: log)
+    } catch {
+      Out.error("ganc: error: \(error)\n")
+      throw ExitCode(1)
+    }
+    if outcome == .interrupted { throw ExitCode(130) }
+    if !quiet {
+      let last = trainer.history.last
+      log(String(format: "done in %.1f s: D loss %.4f, G loss %.4f; wrote %@/{metrics.csv,loss.png,samples/,checkpoint.safetensors}",
+        Date().timeIntervalSince(start), last?.dLoss ?? .nan, last?.gLoss ?? .nan, trainer.runFolder))
+    }
+  }
+}
+
+/// Opens a finished (or interrupted) run: its spec, compiled, with the checkpoint's weights.
+func openRun(_ run: String, checkpoint: String?, colour: ColourChoice, threads: Int?) throws -> Trainer {
+  let specPath = run + "/spec.xml"
+  guard FileManager.default.fileExists(atPath: specPath) else {
+    Out.error("ganc: error: \(run) holds no spec.xml; is it a run folder written by `ganc train`?\n")
+    throw ExitCode(2)
+  }
+  let checkpointPath = checkpoint ?? (run + "/checkpoint.safetensors")
+  let saved: GANTrainer.Checkpoint
+  do {
+    saved = try GANTrainer.Checkpoint.read(checkpointPath)
+  } catch {
+    Out.error("ganc: error: \(error)\n")
+    throw ExitCode(1)
+  }
+  let batch = saved.metadata["ganc.batch"].flatMap(Int.init)
+  let (checked, text) = try loadSpec(specPath, colour: colour, batch: batch)
+  var options = TrainOptions()
+  options.out = run
+  options.threads = threads
+  options.quiet = true
+  do {
+    let trainer = try Trainer(checked, specText: text, options: options)
+    try trainer.restore(from: checkpointPath)
+    return trainer
+  } catch {
+    Out.error("ganc: error: \(error)\n")
+    throw ExitCode(1)
+  }
+}
+
+/// `ganc sample`: new samples from a trained run.
+struct Sample: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Write new samples from a run's latest (or a named) checkpoint, with EMA weights when the run kept them.")
+
+  enum Format: String, ExpressibleByArgument, CaseIterable { case png, csv, npy }
+
+  @Argument(help: "The run folder.")
+  var runFolder: String
+
+  @Option(name: .short, help: "How many samples.")
+  var n = 64
+
+  @Option(help: "png (an image grid or a scatter plot), csv (rows, in the data's original units) or npy (float32).")
+  var format: Format = .png
+
+  @Option(help: "Seed for the noise.")
+  var seed: Int = 1
+
+  @Option(help: "A checkpoint file (default: the run's checkpoint.safetensors).")
+  var checkpoint: String?
+
+  @Option(help: "The output file (default: RUN/samples-N.FORMAT).")
+  var out: String?
+
+  @Option(help: "Worker threads.")
+  var threads: Int?
+
+  @Option(help: "Colour for diagnostics: auto, always or never.")
+  var color: ColourChoice = .auto
+
+  func validate() throws {
+    guard n >= 1, n <= 1_000_000 else { throw ValidationError("-n must be between 1 and 1000000") }
+    guard seed >= 0 else { throw ValidationError("--seed must not be negative") }
+  }
+
+  func run() throws {
+    let run = runFolder
+    let trainer = try openRun(run, checkpoint: checkpoint, colour: color, threads: threads)
+    let samples = try trainer.generate(count: n, noiseStream: 100_000_000 + seed * 1_000_003)
+    let shape = trainer.checked.data.shape
+    let path = out ?? "\(run)/samples-\(n).\(format.rawValue)"
+    do {
+      switch format {
+      case .png:
+        if shape.count == 3 {
+          try Plots.imageGrid(samples, shape: shape, count: n).write(to: path)
+        } else if shape.reduce(1, *) >= 2 {
+          let size = shape.reduce(1, *)
+          let points = (0..<n).map { (Double(samples[$0 * size]), Double(samples[$0 * size + 1])) }
+          try Plots.scatter(real: [], generated: points, centres: trainer.dataset.centres).write(to: path)
+        } else {
+          Out.error("ganc: error: samples of shape \(shape.shapeText) cannot be drawn; use --format csv or npy\n")
+          throw ExitCode(2)
+        }
+      case .csv:
+        let values = trainer.dataset.toOriginalUnits(samples)
+        let size = shape.reduce(1, *)
+        var text = (trainer.dataset.columnNames ?? (0..<size).map { "x\($0)" }).joined(separator: ",") + "\n"
+        for i in 0..<n { text += (0..<size).map { String(values[i * size + $0]) }.joined(separator: ",") + "\n" }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+      case .npy:
+        try NPYWriter.write(trainer.dataset.toOriginalUnits(samples), shape: [n] + shape, to: path)
+      }
+    } catch let e as ExitCode {
+      throw e
+    } catch {
+      Out.error("ganc: error: \(error)\n")
+      throw ExitCode(2)
+    }
+    Out.print("wrote \(n) samples to \(path)\n")
+  }
+}
+
+/// Writes float32 arrays as .npy.
+enum NPYWriter {
+  static func write(_ values: [Float], shape: [Int], to path: String) throws {
+    let dims = shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? "," : "")
+    var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
+    while (10 + header.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count & 0xFF), UInt8(header.count >> 8)])
+    data += Data(header.utf8)
+    values.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: $0.count * 4)) }
+    try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+  }
+}
+
+/// `ganc eval`: quality metrics of a trained run.
+struct Eval: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Measure a run: PacGAN's mode metrics for ring/grid, pixel statistics and k-NN precision/recall for images, column statistics for tables.")
+
+  @Argument(help: "The run folder.")
+  var runFolder: String
+
+  @Option(help: "Samples to generate (2,500 as in PacGAN).")
+  var samples = 2500
+
+  @Option(help: "Worker threads.")
+  var threads: Int?
+
+  @Option(help: "Colour for diagnostics: auto, always or never.")
+  var color: ColourChoice = .auto
+
+  func validate() throws {
+    guard samples >= 10, samples <= 1_000_000 else { throw ValidationError("--samples must be between 10 and 1000000") }
+  }
+
+  func run() throws {
+    let run = runFolder
+    let trainer = try openRun(run, checkpoint: nil, colour: color, threads: threads)
+    let data = trainer.dataset
+    let shape = trainer.checked.data.shape
+    var report: [String: Any] = ["run": run, "step": trainer.step, "samples": samples]
+    var text = "\(trainer.checked.spec.name) at step \(trainer.step), \(samples) samples\n"
+    switch trainer.checked.spec.data.source {
+    case .ring, .grid:
+      let generated = try trainer.generate(count: samples, noiseStream: 300_000_000)
+      let points = (0..<samples).map { (Double(generated[2 * $0]), Double(generated[2 * $0 + 1])) }
+      let m = Evaluation.modes(points, centres: data.centres, std: data.modeStd)
+      text += "  modes covered        \(m.covered) of \(m.modes)\n"
+      text += String(format: "  high-quality share   %.1f%%  (within 3 std of a mode centre)\n", m.highQualityShare * 100)
+      text += String(format: "  KL(modes || uniform) %.4f\n", m.kl)
+      report["modes"] = m.modes
+      report["modes_covered"] = m.covered
+      report["high_quality_share"] = m.highQualityShare
+      report["kl_to_uniform"] = m.kl.isFinite ? m.kl : -1
+    case .idx, .npy where shape.count == 3:
+      let n = min(samples, 1000, data.count)
+      let generated = try trainer.generate(count: n, noiseStream: 300_000_000)
+      var real = [Float](repeating: 0, count: n * data.sampleSize)
+      real.withUnsafeMutableBufferPointer { data.fill($0, labels: nil, batch: n, position: 0) }
+      let m = Evaluation.images(generated: generated, real: real, count: n, shape: shape)
+      text += String(format: "  pixel mean distance  %.4f  (mean |mean_gen - mean_real| per pixel, data in [-1, 1])\n", m.meanDistance)
+      text += String(format: "  pixel std distance   %.4f\n", m.stdDistance)
+      text += String(format: "  precision (k=%d)      %.3f  (generated samples near the real data)\n", m.k, m.precision)
+      text += String(format: "  recall (k=%d)         %.3f  (real samples near the generated ones)\n", m.k, m.recall)
+      text += "  on \(n) samples each, features: 7x7 average pooling\n"
+      report["pixel_mean_distance"] = m.meanDistance
+      report["pixel_std_distance"] = m.stdDistance
+      report["precision"] = m.precision
+      report["recall"] = m.recall
+    default:
+      let n = min(samples, max(data.count, 1))
+      let size = data.sampleSize
+      let generated = data.toOriginalUnits(try trainer.generate(count: n, noiseStream: 300_000_000))
+      var real = [Float](repeating: 0, count: n * size)
+      real.withUnsafeMutableBufferPointer { data.fill($0, labels: nil, batch: n, position: 0) }
+      real = data.toOriginalUnits(real)
+      let g = Evaluation.columns(generated, columns: size), r = Evaluation.columns(real, columns: size)
+      let names = data.columnNames ?? (0..<size).map { "x\($0)" }
+      text += "  column                 real mean    real std  |  gen mean     gen std\n"
+      var columns: [[String: Any]] = []
+      for c in 0..<size {
+        text += String(format: "  %-20@ %10.4g  %10.4g  | %10.4g  %10.4g\n", names[c], r[c].mean, r[c].std, g[c].mean, g[c].std)
+        columns.append(["name": names[c], "real_mean": r[c].mean, "real_std": r[c].std, "generated_mean": g[c].mean, "generated_std": g[c].std])
+      }
+      report["columns"] = columns
+    }
+    if let json = try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]) {
+      try? json.write(to: URL(fileURLWithPath: run + "/eval.json"))
+    }
+    Out.print(text)
+  }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+@testable import GANTrainer
+
+/// The built `ganc` executable beside the test bundle.
+let gancBinary: String = {
+  var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+  for _ in 0..<4 {
+    let candidate = dir.appendingPathComponent("ganc").path
+    if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    dir = dir.deletingLastPathComponent()
+  }
+  return "ganc"
+}()
+
+func ganc(_ arguments: [String], wait: Bool = true) throws -> Process {
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: gancBinary)
+  p.arguments = arguments
+  p.standardOutput = FileHandle.nullDevice
+  p.standardError = FileHandle.nullDevice
+  try p.run()
+  if wait { p.waitUntilExit() }
+  return p
+}
+
+@Suite("The train, sample and eval commands", .serialized)
+struct CommandTests {
+  @Test("a training run killed at any moment leaves a loadable checkpoint")
+  func killedWrites() throws {
+    let folder = temporaryFolder()
+    let spec = folder.appendingPathComponent("spec.xml").path
+    try ringSpec(steps: 1_000_000).replacingOccurrences(of: "checkpoint-every=\"50\"", with: "checkpoint-every=\"1\"")
+      .write(toFile: spec, atomically: true, encoding: .utf8)
+    let run = folder.appendingPathComponent("run").path
+    var loaded = 0
+    for attempt in 0..<6 {
+      let p = try ganc(["train", spec, "--out", run, "-q"] + (attempt == 0 ? [] : ["--resume", run]), wait: false)
+      usleep(UInt32(300_000 + attempt * 137_000))
+      kill(p.processIdentifier, SIGKILL)
+      p.waitUntilExit()
+      let path = run + "/checkpoint.safetensors"
+      if FileManager.default.fileExists(atPath: path) {
+        #expect(throws: Never.self) { _ = try Checkpoint.read(path) }
+        loaded += 1
+      }
+    }
+    #expect(loaded >= 4)
+  }
+
+  @Test("Ctrl-C saves a checkpoint and exits; the run resumes from it")
+  func interrupt() throws {
+    let folder = temporaryFolder()
+    let spec = folder.appendingPathComponent("spec.xml").path
+    try ringSpec(steps: 1_000_000).write(toFile: spec, atomically: true, encoding: .utf8)
+    let run = folder.appendingPathComponent("run").path
+    let p = try ganc(["train", spec, "--out", run, "-q"], wait: false)
+    usleep(800_000)
+    kill(p.processIdentifier, SIGINT)
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 130)
+    let c = try Checkpoint.read(run + "/checkpoint.safetensors")
+    let step = Int(c.metadata["ganc.step"] ?? "") ?? 0
+    #expect(step > 0)
+    let resumed = try ganc(["train", "--resume", run, "--steps", String(step + 5), "-q"])
+    #expect(resumed.terminationStatus == 0)
+    #expect(try Checkpoint.read(run + "/checkpoint.safetensors").metadata["ganc.step"] == String(step + 5))
+  }
+
+  @Test("sample writes png, csv and npy; eval reports the mode metrics")
+  func sampleAndEval() throws {
+    let folder = temporaryFolder()
+    let spec = folder.appendingPathComponent("spec.xml").path
+    try ringSpec(steps: 30).write(toFile: spec, atomically: true, encoding: .utf8)
+    let run = folder.appendingPathComponent("run").path
+    #expect(try ganc(["train", spec, "--out", run, "-q"]).terminationStatus == 0)
+    for format in ["png", "csv", "npy"] {
+      let out = folder.appendingPathComponent("s.\(format)").path
+      #expect(try ganc(["sample", run, "-n", "10", "--format", format, "--out", out]).terminationStatus == 0)
+      #expect(FileManager.default.fileExists(atPath: out))
+    }
+    let csv = try String(contentsOfFile: folder.appendingPathComponent("s.csv").path, encoding: .utf8).split(separator: "\n")
+    #expect(csv.count == 11)
+    let npy = try Data(contentsOf: folder.appendingPathComponent("s.npy"))
+    #expect(npy.starts(with: [0x93] + Array("NUMPY".utf8)))
+    #expect(try ganc(["eval", run]).terminationStatus == 0)
+    let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/eval.json"))) as? [String: Any]
+    #expect(report?["modes"] as? Int == 4)
+    // A run folder that is not one, and a damaged checkpoint, are clear errors.
+    #expect(try ganc(["sample", temporaryFolder().path]).terminationStatus == 2)
+    try Data([1, 2, 3]).write(to: URL(fileURLWithPath: run + "/checkpoint.safetensors"))
+    #expect(try ganc(["sample", run]).terminationStatus == 1)
+  }
+}

@@ -1,0 +1,115 @@
+import CZlib
+import Foundation
+import GANDiagnostics
+import Testing
+@testable import GANSpec
+@testable import GANTrainer
+
+func dataSpec(_ source: DataSource) -> DataSpec {
+  DataSpec(source: source, location: .file("t"), attributeLocations: [:])
+}
+
+func gzip(_ data: Data, to path: String) {
+  let file = gzopen(path, "wb")!
+  data.withUnsafeBytes { _ = gzwrite(file, $0.baseAddress, UInt32($0.count)) }
+  gzclose(file)
+}
+
+@Suite("Data formats round-trip")
+struct DataTests {
+  @Test("IDX images and labels, plain and gzipped, scaled to [-1, 1]")
+  func idx() throws {
+    let folder = temporaryFolder()
+    var images = Data([0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2])
+    let pixels: [UInt8] = [0, 255, 127, 128, 1, 2, 3, 4, 250, 251, 252, 253]
+    images += Data(pixels)
+    let labels = Data([0, 0, 8, 1, 0, 0, 0, 3, 2, 0, 1])
+    for gz in [false, true] {
+      let ip = folder.appendingPathComponent("i\(gz).idx\(gz ? ".gz" : "")").path, lp = folder.appendingPathComponent("l\(gz).idx\(gz ? ".gz" : "")").path
+      if gz { gzip(images, to: ip); gzip(labels, to: lp) } else { try images.write(to: URL(fileURLWithPath: ip)); try labels.write(to: URL(fileURLWithPath: lp)) }
+      let d = try Dataset(dataSpec(.idx(images: ip, labels: lp)), shape: [1, 2, 2], seed: 1)
+      #expect(d.samples! == pixels.map { Float($0) / 127.5 - 1 })
+      #expect(d.labels! == [2, 0, 1])
+      #expect(d.classes == 3)
+    }
+    // Truncated pixels name the file and the problem.
+    let bad = folder.appendingPathComponent("bad.idx").path
+    try images.prefix(20).write(to: URL(fileURLWithPath: bad))
+    #expect { try Dataset(dataSpec(.idx(images: bad, labels: nil)), shape: [1, 2, 2], seed: 1) } throws: { ($0 as? DataError)?.message.contains("truncated") == true }
+  }
+
+  @Test("CSV is standardised per column and samples map back to the original units")
+  func csv() throws {
+    let folder = temporaryFolder()
+    let path = folder.appendingPathComponent("t.csv").path
+    try "a,b,c\n1,100,x\n2,300,y\n3,500,z\n".write(toFile: path, atomically: true, encoding: .utf8)
+    let d = try Dataset(dataSpec(.csv(path: path, columns: ["a", "b"], header: true)), shape: [2], seed: 1)
+    let s = d.samples!
+    #expect(abs(s[0] + s[2] + s[4]) < 1e-6 && abs(s[1] + s[3] + s[5]) < 1e-6)
+    let back = d.toOriginalUnits(s)
+    #expect(zip(back, [1, 100, 2, 300, 3, 500] as [Float]).allSatisfy { abs($0 - $1) < 1e-4 })
+    try "a,b\n1,2\n3,oops\n".write(toFile: path, atomically: true, encoding: .utf8)
+    #expect { try Dataset(dataSpec(.csv(path: path, columns: nil, header: true)), shape: [2], seed: 1) } throws: {
+      ($0 as? DataError)?.message.contains("t.csv:3") == true
+    }
+  }
+
+  @Test("NPY float32, float64 and uint8")
+  func npy() throws {
+    let folder = temporaryFolder()
+    func write(_ descr: String, _ bytes: [UInt8], shape: String) -> String {
+      var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
+      while (10 + header.count + 1) % 64 != 0 { header += " " }
+      header += "\n"
+      let path = folder.appendingPathComponent(UUID().uuidString + ".npy").path
+      var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count), 0])
+      data += Data(header.utf8) + Data(bytes)
+      try? data.write(to: URL(fileURLWithPath: path))
+      return path
+    }
+    let floats: [Float] = [1.5, -2, 3.25, 0]
+    let f4 = write("<f4", floats.flatMap { withUnsafeBytes(of: $0) { Array($0) } }, shape: "(2, 2)")
+    #expect(try Dataset(dataSpec(.npy(path: f4)), shape: [2], seed: 1).samples! == floats)
+    let f8 = write("<f8", floats.flatMap { withUnsafeBytes(of: Double($0)) { Array($0) } }, shape: "(2, 2)")
+    #expect(try Dataset(dataSpec(.npy(path: f8)), shape: [2], seed: 1).samples! == floats)
+    let u1 = write("|u1", [0, 255, 0, 255], shape: "(2, 2)")
+    #expect(try Dataset(dataSpec(.npy(path: u1)), shape: [2], seed: 1).samples! == [-1, 1, -1, 1])
+    let short = write("<f4", [0, 0, 0], shape: "(2, 2)")
+    #expect(throws: DataError.self) { try Dataset(dataSpec(.npy(path: short)), shape: [2], seed: 1) }
+  }
+
+  @Test("shuffled epochs visit every sample once, in an order fixed by the seed")
+  func epochs() throws {
+    let folder = temporaryFolder()
+    let path = folder.appendingPathComponent("t.csv").path
+    try ("v\n" + (0..<10).map(String.init).joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    let d = try Dataset(dataSpec(.csv(path: path, columns: nil, header: true)), shape: [1], seed: 4)
+    var out = [Float](repeating: 0, count: 10)
+    out.withUnsafeMutableBufferPointer { d.fill($0, labels: nil, batch: 10, position: 0) }
+    #expect(Set(d.toOriginalUnits(out).map { Int($0.rounded()) }) == Set(0..<10))
+    var again = [Float](repeating: 0, count: 10)
+    again.withUnsafeMutableBufferPointer { d.fill($0, labels: nil, batch: 10, position: 0) }
+    #expect(out == again)
+    var next = [Float](repeating: 0, count: 10)
+    next.withUnsafeMutableBufferPointer { d.fill($0, labels: nil, batch: 10, position: 10) }
+    #expect(next != out)
+  }
+
+  @Test("checkpoints round-trip exactly through safetensors")
+  func checkpoint() throws {
+    let folder = temporaryFolder()
+    let c = Checkpoint(tensors: [("a.weight", [2, 3], [1, 2, 3, 4, 5, .pi]), ("b", [1], [-0.0])], metadata: ["k": "v"])
+    let path = folder.appendingPathComponent("c.safetensors").path
+    try c.write(to: path)
+    let d = try Checkpoint.read(path)
+    #expect(d.tensor("a.weight") == [1, 2, 3, 4, 5, .pi])
+    #expect(d.tensor("b")?.first?.bitPattern == Float(-0.0).bitPattern)
+    #expect(d.metadata["k"] == "v")
+    // The header is what safetensors readers expect: length, JSON, 8-byte alignment.
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+    let length = Int(bytes[0]) | Int(bytes[1]) << 8
+    #expect(length % 8 == 0)
+    let header = try JSONSerialization.jsonObject(with: bytes[8..<(8 + length)]) as? [String: Any]
+    #expect((header?["a.weight"] as? [String: Any])?["dtype"] as? String == "F32")
+  }
+}
