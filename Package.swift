@@ -47,7 +47,7 @@ let package = Package(
     .testTarget(name: "GANTrainerTests", dependencies: ["GANTrainer", "GANSpec", "GANDiagnostics", "CZlib", "ganc"]),
     .testTarget(name: "GANRuntimeTests", dependencies: ["GANRuntime", "GANCompiler", "GANIR", "GANSpec", "GANDiagnostics"]),
     .testTarget(
-      name: "GANCompilerTests", dependencies: ["GANCompiler", "GANIR", "GANSpec", "GANDiagnostics"],
+      name: "GANCompilerTests", dependencies: ["GANCompiler", "GANIR", "GANSpec", "GANDiagnostics", "GANTrainer"],
       exclude: ["Snapshots"]),
     .testTarget(
       name: "GANSpecTests",

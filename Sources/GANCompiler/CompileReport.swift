@@ -10,15 +10,7 @@ public enum CompileReport {
     return "\(n) B"
   }
 
-  static func grouped(_ n: Int) -> String {
-    let digits = Array(String(n))
-    var out = ""
-    for (i, c) in digits.enumerated() {
-      if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
-      out.append(c)
-    }
-    return out
-  }
+  static func grouped(_ n: Int) -> String { LintSummary.grouped(n) }
 
   static func flopsText(_ f: Double) -> String {
     if f >= 1e9 { return String(format: "%.2f GFLOP", f / 1e9) }

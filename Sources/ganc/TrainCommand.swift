@@ -226,20 +226,6 @@ struct Sample: ParsableCommand {
   }
 }
 
-/// Writes float32 arrays as .npy.
-enum NPYWriter {
-  static func write(_ values: [Float], shape: [Int], to path: String) throws {
-    let dims = shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? "," : "")
-    var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
-    while (10 + header.count + 1) % 64 != 0 { header += " " }
-    header += "\n"
-    var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count & 0xFF), UInt8(header.count >> 8)])
-    data += Data(header.utf8)
-    values.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: $0.count * 4)) }
-    try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-  }
-}
-
 /// `ganc eval`: quality metrics of a trained run.
 struct Eval: ParsableCommand {
   static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import Foundation
 import GANDiagnostics
 import GANIR
+import GANTrainer
 import Testing
 @testable import GANCompiler
 @testable import GANSpec
@@ -28,16 +29,7 @@ func checked(_ text: String, files: [String: Data] = [:]) throws -> CheckedSpec 
 }
 
 /// A .npy file of float32 zeros with the given shape.
-func npy(_ shape: [Int]) -> Data {
-  let dims = shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? "," : "")
-  var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
-  while (10 + header.count + 1) % 64 != 0 { header += " " }
-  header += "\n"
-  var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count & 0xFF), UInt8(header.count >> 8)])
-  data += Data(header.utf8)
-  data += Data(count: shape.reduce(1, *) * 4)
-  return data
-}
+func npy(_ shape: [Int]) -> Data { NPYWriter.encode([Float](repeating: 0, count: shape.reduce(1, *)), shape: shape) }
 
 /// Seeded values for every input and persistent tensor a graph reads.
 func feeds(for g: Graph, seed: UInt64) -> [String: [Double]] {

@@ -47,6 +47,13 @@ public enum Fusion {
     var groupOf = [Int?](repeating: nil, count: g.nodes.count)
     var groups: [Group] = []
 
+    /// The operand slot of `source` in group `k`, added when new.
+    func operandIndex(_ source: ValueID, in k: Int) -> Int {
+      if let existing = groups[k].operands.firstIndex(of: source) { return existing }
+      groups[k].operands.append(source)
+      return groups[k].operands.count - 1
+    }
+
     func register(_ v: ValueID, in k: Int) -> Int {
       if let r = groups[k].registers[v] { return r }
       let node = g.nodes[v]
@@ -58,14 +65,7 @@ public enum Fusion {
           let from = g.shape(node.inputs[0])
           if from.isEmpty || from.count == node.shape.count { source = node.inputs[0] }
         }
-        let index: Int
-        if let existing = groups[k].operands.firstIndex(of: source) {
-          index = existing
-        } else {
-          groups[k].operands.append(source)
-          index = groups[k].operands.count - 1
-        }
-        groups[k].code.append(.load(index))
+        groups[k].code.append(.load(operandIndex(source, in: k)))
       }
       groups[k].registers[v] = groups[k].code.count - 1
       return groups[k].code.count - 1
@@ -77,15 +77,7 @@ public enum Fusion {
       for instruction in groups[other].code {
         switch instruction {
         case .load(let j):
-          let source = groups[other].operands[j]
-          let index: Int
-          if let existing = groups[k].operands.firstIndex(of: source) {
-            index = existing
-          } else {
-            groups[k].operands.append(source)
-            index = groups[k].operands.count - 1
-          }
-          groups[k].code.append(.load(index))
+          groups[k].code.append(.load(operandIndex(groups[other].operands[j], in: k)))
         case .unary(let f, let a): groups[k].code.append(.unary(f, a + shift))
         case .binary(let f, let a, let b): groups[k].code.append(.binary(f, a + shift, b + shift))
         case .head, .constant: groups[k].code.append(instruction)

@@ -31,7 +31,8 @@ public enum Linter {
 
 /// A short description of a clean spec: data, the two nets and the game.
 public enum LintSummary {
-  static func grouped(_ n: Int) -> String {
+  /// 1234567 as "1,234,567".
+  public static func grouped(_ n: Int) -> String {
     let digits = Array(String(n))
     var out = ""
     for (i, c) in digits.enumerated() {
