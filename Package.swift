@@ -43,6 +43,10 @@ let package = Package(
         "GANSpec", "GANDiagnostics", "GANIR", "GANCompiler", "GANRuntime", "GANTrainer", "CDNNL",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    // An example of ganc as a library: load a trained run and generate samples.
+    .executableTarget(
+      name: "GenerateSamples", dependencies: ["GANTrainer", "GANSpec", "GANDiagnostics"],
+      path: "Examples/GenerateSamples"),
     .testTarget(name: "GANIRTests", dependencies: ["GANIR"]),
     .testTarget(name: "GANTrainerTests", dependencies: ["GANTrainer", "GANSpec", "GANDiagnostics", "CZlib", "ganc"]),
     .testTarget(name: "GANRuntimeTests", dependencies: ["GANRuntime", "GANCompiler", "GANIR", "GANSpec", "GANDiagnostics"]),

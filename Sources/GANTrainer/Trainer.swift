@@ -87,8 +87,17 @@ public final class Trainer {
     let t = spec.training
     func layers(_ n: NetworkSpec) -> String { n.layers.map { "\($0.op)|\($0.id ?? "")|\($0.input ?? "")" }.joined(separator: ";") }
     func optimizer(_ o: OptimizerSpec) -> String { "\(o.kind) \(o.lr) \(o.beta1) \(o.beta2) \(o.momentum) \(o.weightDecay) \(o.epsilon)" }
+    // Data files by name, not path: a run reopened from another folder is the same model.
+    func name(_ path: String) -> String { (path as NSString).lastPathComponent }
+    let data: String
+    switch spec.data.source {
+    case .idx(let images, let labels): data = "idx \(name(images)) \(labels.map(name) ?? "")"
+    case .csv(let path, let columns, let header): data = "csv \(name(path)) \(columns ?? []) \(header)"
+    case .npy(let path): data = "npy \(name(path))"
+    default: data = "\(spec.data.source)"
+    }
     let text = [
-      compilerVersion, "\(spec.data.source)", "\(spec.latent.size) \(spec.latent.distribution)", layers(spec.generator), layers(spec.discriminator),
+      compilerVersion, data, "\(spec.latent.size) \(spec.latent.distribution)", layers(spec.generator), layers(spec.discriminator),
       "\(t.batch) \(t.loss) \(t.dSteps) \(t.labelSmoothing) \(t.conditional) \(t.pack) \(String(describing: t.ema)) \(t.clip) \(t.gpWeight)",
       optimizer(t.generatorOptimizer), optimizer(t.discriminatorOptimizer),
     ].joined(separator: "\n")
@@ -255,6 +264,8 @@ public final class Trainer {
       throw DataError("\(runFolder) already holds a run (checkpoint.safetensors); continue it with --resume \(runFolder), or train into a new folder with --out")
     }
     try specText.write(toFile: runFolder + "/spec.xml", atomically: true, encoding: .utf8)
+    // The copy's relative paths (data files, src= layers) stay relative to the original's folder.
+    try (Self.absolute(checked.spec.directory) + "\n").write(toFile: runFolder + "/spec-origin.txt", atomically: true, encoding: .utf8)
     let metricsPath = runFolder + "/metrics.csv"
     if !options.resume || !fm.fileExists(atPath: metricsPath) {
       try "step,d_loss,g_loss,d_real,d_fake,seconds\n".write(toFile: metricsPath, atomically: true, encoding: .utf8)
@@ -360,6 +371,19 @@ public final class Trainer {
       g.append((cells[0], cells[2]))
     }
     try Plots.curves([d, g], colours: [(31, 119, 180), (255, 127, 14)]).write(to: runFolder + "/loss.png")
+  }
+
+  /// `path` made absolute against the current directory.
+  static func absolute(_ path: String) -> String {
+    let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + (path.isEmpty ? "" : "/" + path)
+    return (full as NSString).standardizingPath
+  }
+
+  /// The folder a run's spec copy resolves its relative paths from.
+  public static func specOrigin(ofRun run: String) -> String? {
+    guard let text = try? String(contentsOfFile: run + "/spec-origin.txt", encoding: .utf8) else { return nil }
+    let path = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    return path.isEmpty ? nil : path
   }
 
   static func clock(_ seconds: Double) -> String {

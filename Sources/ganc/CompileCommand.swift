@@ -6,9 +6,9 @@ import GANIR
 import GANSpec
 
 /// Lints a spec and prints its diagnostics to standard error; exits 1 or 2 on errors.
-func checkedSpec(_ path: String, colour: ColourChoice) throws -> CheckedSpec {
+func checkedSpec(_ path: String, colour: ColourChoice, baseDirectory: String? = nil) throws -> CheckedSpec {
   let sources = SourceStore()
-  let result = Linter.lint(path, sources: sources)
+  let result = Linter.lint(path, sources: sources, baseDirectory: baseDirectory)
   let renderer = DiagnosticRenderer(colour: colour.enabled(for: STDERR_FILENO))
   for d in result.diagnostics { Out.error(renderer.render(d, sources: sources)) }
   if result.unreadable { throw ExitCode(2) }

@@ -5,8 +5,8 @@ import GANSpec
 import GANTrainer
 
 /// Reads, lints and checks a spec with command-line overrides applied.
-func loadSpec(_ path: String, colour: ColourChoice, steps: Int? = nil, batch: Int? = nil, seed: UInt64? = nil) throws -> (CheckedSpec, String) {
-  let checked = try checkedSpec(path, colour: colour)
+func loadSpec(_ path: String, colour: ColourChoice, steps: Int? = nil, batch: Int? = nil, seed: UInt64? = nil, baseDirectory: String? = nil) throws -> (CheckedSpec, String) {
+  let checked = try checkedSpec(path, colour: colour, baseDirectory: baseDirectory)
   guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ExitCode(2) }
   guard steps != nil || batch != nil || seed != nil else { return (checked, text) }
   var spec = checked.spec
@@ -77,13 +77,14 @@ struct Train: ParsableCommand {
       Out.error("ganc: error: \(resume!) holds no spec.xml; is it a run folder?\n")
       throw ExitCode(2)
     }
-    var (checked, text) = try loadSpec(specPath, colour: color, steps: steps, batch: batch, seed: seed)
+    let origin = spec == nil ? Trainer.specOrigin(ofRun: resume!) : nil
+    var (checked, text) = try loadSpec(specPath, colour: color, steps: steps, batch: batch, seed: seed, baseDirectory: origin)
     if spec == nil, let resume {
       // The run's own copy: keep its batch and seed from the checkpoint unless overridden.
       if let c = try? GANTrainer.Checkpoint.read(resume + "/checkpoint.safetensors"), batch == nil,
         let b = c.metadata["ganc.batch"].flatMap(Int.init), b != checked.spec.training.batch
       {
-        (checked, text) = try loadSpec(specPath, colour: color, steps: steps, batch: b, seed: seed)
+        (checked, text) = try loadSpec(specPath, colour: color, steps: steps, batch: b, seed: seed, baseDirectory: origin)
       }
     }
     var options = TrainOptions()
@@ -137,7 +138,7 @@ func openRun(_ run: String, checkpoint: String?, colour: ColourChoice, threads: 
     throw ExitCode(1)
   }
   let batch = saved.metadata["ganc.batch"].flatMap(Int.init)
-  let (checked, text) = try loadSpec(specPath, colour: colour, batch: batch)
+  let (checked, text) = try loadSpec(specPath, colour: colour, batch: batch, baseDirectory: Trainer.specOrigin(ofRun: run))
   var options = TrainOptions()
   options.out = run
   options.threads = threads
@@ -290,10 +291,11 @@ struct Eval: ParsableCommand {
       real = data.toOriginalUnits(real)
       let g = Evaluation.columns(generated, columns: size), r = Evaluation.columns(real, columns: size)
       let names = data.columnNames ?? (0..<size).map { "x\($0)" }
-      text += "  column                 real mean    real std  |  gen mean     gen std\n"
+      text += "  column                 real mean    real std  |   gen mean     gen std\n"
       var columns: [[String: Any]] = []
       for c in 0..<size {
-        text += String(format: "  %-20@ %10.4g  %10.4g  | %10.4g  %10.4g\n", names[c], r[c].mean, r[c].std, g[c].mean, g[c].std)
+        let label = names[c].count >= 20 ? names[c] + " " : names[c] + String(repeating: " ", count: 20 - names[c].count)
+        text += "  " + label + String(format: " %10.4g  %10.4g  | %10.4g  %10.4g\n", r[c].mean, r[c].std, g[c].mean, g[c].std)
         columns.append(["name": names[c], "real_mean": r[c].mean, "real_std": r[c].std, "generated_mean": g[c].mean, "generated_std": g[c].std])
       }
       report["columns"] = columns

@@ -91,4 +91,21 @@ struct CommandTests {
     try Data([1, 2, 3]).write(to: URL(fileURLWithPath: run + "/checkpoint.safetensors"))
     #expect(try ganc(["sample", run]).terminationStatus == 1)
   }
+
+  @Test("a run whose spec names data by a relative path reopens from any folder")
+  func relativeDataPaths() throws {
+    let folder = temporaryFolder()
+    try FileManager.default.createDirectory(at: folder.appendingPathComponent("specs"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(at: folder.appendingPathComponent("data"), withIntermediateDirectories: true)
+    try ("a,b\n" + (0..<50).map { "\($0),\($0 * 100)" }.joined(separator: "\n") + "\n")
+      .write(to: folder.appendingPathComponent("data/t.csv"), atomically: true, encoding: .utf8)
+    let spec = ringSpec(steps: 20).replacingOccurrences(of: "<data source=\"ring\" modes=\"4\" radius=\"1\" std=\"0.1\"/>", with: "<data source=\"csv\" path=\"../data/t.csv\"/>")
+    try spec.write(to: folder.appendingPathComponent("specs/t.xml"), atomically: true, encoding: .utf8)
+    let run = folder.appendingPathComponent("run").path
+    #expect(try ganc(["train", folder.appendingPathComponent("specs/t.xml").path, "--out", run, "-q"]).terminationStatus == 0)
+    let out = folder.appendingPathComponent("s.csv").path
+    #expect(try ganc(["sample", run, "-n", "3", "--format", "csv", "--out", out]).terminationStatus == 0)
+    #expect(try String(contentsOfFile: out, encoding: .utf8).hasPrefix("a,b\n"))
+    #expect(try ganc(["train", "--resume", run, "--steps", "25", "-q"]).terminationStatus == 0)
+  }
 }

@@ -15,10 +15,11 @@ public struct LintResult: Sendable {
 
 /// The front end from a path to a checked spec: read, parse, validate, check.
 public enum Linter {
-  /// Lints the spec at `path`, adding every file read to `sources`.
-  public static func lint(_ path: String, sources: SourceStore) -> LintResult {
+  /// Lints the spec at `path`, adding every file read to `sources`. Relative
+  /// paths in it are resolved from `baseDirectory` (default: its own folder).
+  public static func lint(_ path: String, sources: SourceStore, baseDirectory: String? = nil) -> LintResult {
     var loader = SpecLoader(sources: sources)
-    let spec = loader.load(path)
+    let spec = loader.load(path, baseDirectory: baseDirectory)
     var diagnostics = loader.diagnostics
     let unreadable = diagnostics.contains { $0.id == .fileUnreadable && $0.location?.file == path }
     var checked: CheckedSpec? = nil

@@ -71,14 +71,15 @@ public struct SpecLoader {
     }
   }
 
-  /// Loads the spec at `path`. Returns nil when it could not be read into a
-  /// `Spec`; `diagnostics` says why (and holds warnings either way).
-  public mutating func load(_ path: String) -> Spec? {
+  /// Loads the spec at `path`, resolving its relative paths from `baseDirectory`
+  /// (default: the spec's own folder). Returns nil when it could not be read
+  /// into a `Spec`; `diagnostics` says why (and holds warnings either way).
+  public mutating func load(_ path: String, baseDirectory: String? = nil) -> Spec? {
     guard let parsed = parse(path, at: nil) else { return nil }
     var schemaErrors = parsed.validate(against: XSDWriter.compiled!)
     var stack = [canonical(path)]
     var loaded: [ParsedXML] = [parsed]
-    var reader = SpecReader(file: path) { _, _ in nil }
+    var reader = SpecReader(file: path, directory: baseDirectory) { _, _ in nil }
     let directory = reader.directory
     // Networks named by src= are read recursively, each relative to its own folder.
     var loadNetwork: ((String, String, SourceLocation) -> [Layer]?)!
@@ -122,7 +123,7 @@ public struct SpecLoader {
       srcDiagnostics += networkReader.diagnostics
       return layers
     }
-    reader = SpecReader(file: path) { src, reference in loadNetwork(src, directory, reference) }
+    reader = SpecReader(file: path, directory: baseDirectory) { src, reference in loadNetwork(src, directory, reference) }
     let spec = reader.readSpec(parsed.root)
     let structural = reader.diagnostics + srcDiagnostics
     diagnostics += structural

@@ -13,9 +13,9 @@ struct SpecReader {
   let loadNetwork: NetworkLoader
   private(set) var diagnostics: [Diagnostic] = []
 
-  init(file: String, loadNetwork: @escaping NetworkLoader) {
+  init(file: String, directory: String? = nil, loadNetwork: @escaping NetworkLoader) {
     self.file = file
-    self.directory = (file as NSString).deletingLastPathComponent
+    self.directory = directory ?? (file as NSString).deletingLastPathComponent
     self.loadNetwork = loadNetwork
   }
 

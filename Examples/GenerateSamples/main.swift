@@ -1,0 +1,43 @@
+// An example of ganc as a library: open a trained run (its spec and
+// checkpoint), compile the spec, load the weights, and generate samples,
+// printed as CSV in the data's original units.
+//
+//   swift run -c release GenerateSamples runs/ring 10
+import Foundation
+import GANDiagnostics
+import GANSpec
+import GANTrainer
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2 else {
+  FileHandle.standardError.write(Data("usage: GenerateSamples RUN [COUNT]\n".utf8))
+  exit(2)
+}
+let run = arguments[1]
+let count = arguments.count > 2 ? Int(arguments[2]) ?? 10 : 10
+
+do {
+  // 1. The spec the run was trained with, checked like `ganc lint` does.
+  let sources = SourceStore()
+  let lint = Linter.lint(run + "/spec.xml", sources: sources, baseDirectory: Trainer.specOrigin(ofRun: run))
+  guard let spec = lint.checked else {
+    let renderer = DiagnosticRenderer(colour: false)
+    for d in lint.diagnostics { FileHandle.standardError.write(Data(renderer.render(d, sources: sources).utf8)) }
+    exit(1)
+  }
+  // 2. Compile it and bind it to memory (a Trainer does both), then load the weights.
+  var options = TrainOptions()
+  options.out = run
+  options.quiet = true
+  let model = try Trainer(spec, specText: "", options: options)
+  try model.restore(from: run + "/checkpoint.safetensors")
+  // 3. Generate (from EMA weights when the run kept them) and map back to the data's units.
+  let samples = model.dataset.toOriginalUnits(try model.generate(count: count, noiseStream: 42))
+  let size = model.dataset.sampleSize
+  for i in 0..<count {
+    print((0..<size).map { String(samples[i * size + $0]) }.joined(separator: ","))
+  }
+} catch {
+  FileHandle.standardError.write(Data("GenerateSamples: \(error)\n".utf8))
+  exit(1)
+}
