@@ -6,6 +6,7 @@ let package = Package(
   products: [
     .executable(name: "ganc", targets: ["ganc"]),
     .library(name: "GANSpec", targets: ["GANSpec"]),
+    .library(name: "GANTrainer", targets: ["GANTrainer"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")

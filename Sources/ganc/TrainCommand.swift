@@ -79,12 +79,12 @@ struct Train: ParsableCommand {
     }
     let origin = spec == nil ? Trainer.specOrigin(ofRun: resume!) : nil
     var (checked, text) = try loadSpec(specPath, colour: color, steps: steps, batch: batch, seed: seed, baseDirectory: origin)
-    if spec == nil, let resume {
-      // The run's own copy: keep its batch and seed from the checkpoint unless overridden.
-      if let c = try? GANTrainer.Checkpoint.read(resume + "/checkpoint.safetensors"), batch == nil,
-        let b = c.metadata["ganc.batch"].flatMap(Int.init), b != checked.spec.training.batch
-      {
-        (checked, text) = try loadSpec(specPath, colour: color, steps: steps, batch: b, seed: seed, baseDirectory: origin)
+    if spec == nil, let resume, let c = try? GANTrainer.Checkpoint.read(resume + "/checkpoint.safetensors") {
+      // The run's own copy: keep the batch and seed it was trained with unless overridden.
+      let b = batch ?? c.metadata["ganc.batch"].flatMap(Int.init)
+      let s = seed ?? c.metadata["ganc.seed"].flatMap(UInt64.init)
+      if b != checked.spec.training.batch || s != checked.spec.training.seed {
+        (checked, text) = try loadSpec(specPath, colour: color, steps: steps, batch: b, seed: s, baseDirectory: origin)
       }
     }
     var options = TrainOptions()
@@ -103,7 +103,7 @@ struct Train: ParsableCommand {
     }
     let log: (String) -> Void = { line in if !quiet { Out.error(line + "\n") } }
     if !quiet {
-      log("training \(checked.spec.name): \(checked.spec.training.steps) steps of batch \(checked.spec.training.batch), \(trainer.runtime.pool.threads) threads, into \(trainer.runFolder)")
+      log("training \(checked.spec.name): \(checked.spec.training.steps) steps of batch \(checked.spec.training.batch), \(trainer.runtime.pool.threads) thread\(trainer.runtime.pool.threads == 1 ? "" : "s"), into \(trainer.runFolder)")
     }
     let start = Date()
     let outcome: Trainer.Outcome
@@ -137,8 +137,10 @@ func openRun(_ run: String, checkpoint: String?, colour: ColourChoice, threads: 
     Out.error("ganc: error: \(error)\n")
     throw ExitCode(1)
   }
+  // The batch and seed the run was trained with (command-line overrides are not in its spec copy).
   let batch = saved.metadata["ganc.batch"].flatMap(Int.init)
-  let (checked, text) = try loadSpec(specPath, colour: colour, batch: batch, baseDirectory: Trainer.specOrigin(ofRun: run))
+  let seed = saved.metadata["ganc.seed"].flatMap(UInt64.init)
+  let (checked, text) = try loadSpec(specPath, colour: colour, batch: batch, seed: seed, baseDirectory: Trainer.specOrigin(ofRun: run))
   var options = TrainOptions()
   options.out = run
   options.threads = threads

@@ -108,4 +108,17 @@ struct CommandTests {
     #expect(try String(contentsOfFile: out, encoding: .utf8).hasPrefix("a,b\n"))
     #expect(try ganc(["train", "--resume", run, "--steps", "25", "-q"]).terminationStatus == 0)
   }
+
+  @Test("a run trained with --seed and --batch overrides reopens with them")
+  func overridesRemembered() throws {
+    let folder = temporaryFolder()
+    let spec = folder.appendingPathComponent("spec.xml").path
+    try ringSpec(steps: 10).write(toFile: spec, atomically: true, encoding: .utf8)
+    let run = folder.appendingPathComponent("run").path
+    #expect(try ganc(["train", spec, "--out", run, "--seed", "9", "--batch", "32", "-q"]).terminationStatus == 0)
+    #expect(try ganc(["eval", run, "--samples", "50"]).terminationStatus == 0)
+    #expect(try ganc(["sample", run, "-n", "2", "--format", "csv", "--out", run + "/s.csv"]).terminationStatus == 0)
+    #expect(try ganc(["train", "--resume", run, "--steps", "15", "-q"]).terminationStatus == 0)
+    #expect(try Checkpoint.read(run + "/checkpoint.safetensors").metadata["ganc.seed"] == "9")
+  }
 }
