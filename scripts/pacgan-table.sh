@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps="${1:-10000}"; shift || true
-seeds=("${@:-1 2}")
-[ $# -eq 0 ] && seeds=(1 2)
+seeds=("$@")
+[ ${#seeds[@]} -eq 0 ] && seeds=(1 2)
 swift build -c release --product ganc >/dev/null
 out=runs/pacgan
 mkdir -p "$out"

@@ -98,6 +98,9 @@ struct Bench: ParsableCommand {
     out += "  arena               \(CompileReport.bytes(model.plan.arenaBytes)) planned + \(CompileReport.bytes(runtime.scratchBytes)) scratch\n"
     out += "  peak RSS            \(CompileReport.bytes(Int(usage.ru_maxrss) * 1024))\n"
     if profile {
+      var counts: [String: Int] = [:]
+      for name in runtime.implementations { counts[name, default: 0] += 1 }
+      out += "\n  oneDNN implementations: " + counts.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ") + "\n"
       out += "\n  where the time goes (ms per iteration, all calls of a kind and shape):\n"
       let total = runtime.profile.values.reduce(0) { $0 + $1.seconds }
       for (key, value) in runtime.profile.sorted(by: { $0.value.seconds > $1.value.seconds }).prefix(30) {
