@@ -152,9 +152,12 @@ struct ReduceKernel {
 enum CopyKernels {
   /// out[i] = in[map(i)] for a broadcast from `from` to `to`.
   static func broadcast(_ input: UnsafeMutablePointer<Float>, from: [Int], to: [Int], _ output: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+    // A single load writes straight into the output, so no scratch registers are read.
     let kernel = ElementwiseKernel(code: [.load(0)], operands: [input], operandShapes: [from.isEmpty ? [1] : from], output: output, shape: to)
-    var scratch = [Float](repeating: 0, count: ElementwiseKernel.tile)
-    scratch.withUnsafeMutableBufferPointer { s in kernel.run(0..<kernel.count, scratch: s.baseAddress!) }
+    pool.parallel(count: kernel.count, granularity: ElementwiseKernel.tile) { range in
+      var scratch = [Float](repeating: 0, count: ElementwiseKernel.tile)
+      scratch.withUnsafeMutableBufferPointer { s in kernel.run(range, scratch: s.baseAddress!) }
+    }
   }
 
   /// Copies `input` (shape `inner`) into `output` (shape `outer`) at `offset` along `axis`, or the reverse.

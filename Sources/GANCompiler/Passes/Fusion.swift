@@ -128,7 +128,9 @@ public enum Fusion {
 
     var keep = [Bool](repeating: true, count: g.nodes.count)
     var replacing: [ValueID: Node] = [:]
-    for group in groups where group.alive && group.members.count > 1 {
+    // A lone op becomes a kernel too when that lets it read a broadcast
+    // through strides or inline a constant, instead of materialising them.
+    for group in groups where group.alive && (group.members.count > 1 || group.operands != g.nodes[group.root].inputs) {
       for v in group.members where v != group.root { keep[v] = false }
       replacing[group.root] = Node(op: .fused(FusedKernel(head: group.head, code: group.code)), inputs: group.operands, shape: g.nodes[group.root].shape)
     }
