@@ -105,39 +105,15 @@ public struct ReferenceEvaluator {
         let so = Self.strides(node.shape)
         for (k, s) in inShapes.enumerated() {
           let si = Self.strides(s)
-          for i in 0..<ins[k].count {
-            var o = 0, r = i
-            for d in 0..<s.count {
-              let idx = r / si[d]
-              r %= si[d]
-              o += (d == axis ? idx + offset : idx) * so[d]
-            }
-            out[o] = ins[k][i]
-          }
+          for i in 0..<ins[k].count { out[Self.shifted(i, from: si, to: so, axis: axis, by: offset)] = ins[k][i] }
           offset += s[axis]
         }
       case .slice(let axis, let start):
         let si = Self.strides(inShapes[0]), so = Self.strides(node.shape)
-        for i in 0..<n {
-          var f = 0, r = i
-          for d in 0..<so.count {
-            let idx = r / so[d]
-            r %= so[d]
-            f += (d == axis ? idx + start : idx) * si[d]
-          }
-          out[i] = ins[0][f]
-        }
+        for i in 0..<n { out[i] = ins[0][Self.shifted(i, from: so, to: si, axis: axis, by: start)] }
       case .pad(let axis, let before):
         let si = Self.strides(inShapes[0]), so = Self.strides(node.shape)
-        for i in 0..<ins[0].count {
-          var o = 0, r = i
-          for d in 0..<si.count {
-            let idx = r / si[d]
-            r %= si[d]
-            o += (d == axis ? idx + before : idx) * so[d]
-          }
-          out[o] = ins[0][i]
-        }
+        for i in 0..<ins[0].count { out[Self.shifted(i, from: si, to: so, axis: axis, by: before)] = ins[0][i] }
       case .gather:
         let rows = inShapes[0][0], dim = inShapes[0][1]
         for (i, id) in ins[1].enumerated() {
@@ -184,6 +160,18 @@ public struct ReferenceEvaluator {
         }
       }
       return out
+  }
+
+  /// The flat index, in a tensor with strides `to`, of element `i` of a tensor
+  /// with strides `from`, moved by `shift` along `axis` (concat, slice, pad).
+  static func shifted(_ i: Int, from: [Int], to: [Int], axis: Int, by shift: Int) -> Int {
+    var o = 0, r = i
+    for d in 0..<from.count {
+      let index = r / from[d]
+      r %= from[d]
+      o += (d == axis ? index + shift : index) * to[d]
+    }
+    return o
   }
 
   /// Calls `body(xIndex, wIndex, outIndex)` for every multiply of a convolution.

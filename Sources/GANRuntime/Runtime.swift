@@ -199,13 +199,10 @@ public final class Runtime: @unchecked Sendable {
         steps.append(.fill(out, count: node.elementCount, value: Float(c)))
       case .random(let stream):
         steps.append(.random(out, count: node.elementCount, stream: stream))
-      case .unary, .binary:
-        let code: [Instruction] = node.inputs.indices.map { Instruction.load($0) } + [{
-          if case .unary(let f) = node.op { return .unary(f, 0) }
-          if case .binary(let f) = node.op { return .binary(f, 0, 1) }
-          fatalError("unreachable")
-        }()]
-        steps.append(.elementwise(ElementwiseKernel(code: code, operands: ins, operandShapes: shapes, output: out, shape: node.shape)))
+      case .unary(let f):
+        steps.append(.elementwise(ElementwiseKernel(code: [.load(0), .unary(f, 0)], operands: ins, operandShapes: shapes, output: out, shape: node.shape)))
+      case .binary(let f):
+        steps.append(.elementwise(ElementwiseKernel(code: [.load(0), .load(1), .binary(f, 0, 1)], operands: ins, operandShapes: shapes, output: out, shape: node.shape)))
       case .matmul, .conv, .convTranspose, .convWeight:
         steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], out: out, epilogue: nil))
       case .fused(let k):
