@@ -177,6 +177,15 @@ public struct TrainingGraphBuilder {
     }
   }
 
+  /// Differentiates `loss` with respect to `role`'s trainable parameters
+  /// (those this step reads) and appends their optimizer updates.
+  private func train(_ role: NetworkRole, loss: ValueID, params: [String: ValueID], _ g: inout Graph, inputs: inout [ProgramInput]) throws {
+    let trainable = lowering.parameters.filter { $0.trainable && $0.name.hasPrefix(role.rawValue + ".") && params[$0.name] != nil }
+    let grads = try Autodiff.gradients(of: loss, wrt: trainable.map { params[$0.name]! }, in: &g)
+    let gradients = Dictionary(uniqueKeysWithValues: zip(trainable.map(\.name), grads))
+    update(role, gradients: gradients, params: params, &g, inputs: &inputs)
+  }
+
   private func assignStatistics(_ updates: Lowering.StatisticUpdates, _ g: inout Graph) {
     for name in updates.keys.sorted() { try! g.add(.assign(name), [updates[name]!]) }
   }
@@ -223,10 +232,7 @@ public struct TrainingGraphBuilder {
       let penalty = g.meanAll(g.unary(.square, g.sub(norm, g.constant(1))))
       loss = g.addv(loss, g.scale(penalty, training.gpWeight))
     }
-    let trainable = lowering.parameters.filter { $0.trainable && $0.name.hasPrefix("discriminator.") && dParams[$0.name] != nil }
-    let grads = try Autodiff.gradients(of: loss, wrt: trainable.map { dParams[$0.name]! }, in: &g)
-    let gradients = Dictionary(uniqueKeysWithValues: zip(trainable.map(\.name), grads))
-    update(.discriminator, gradients: gradients, params: dParams, &g, inputs: &inputs)
+    try train(.discriminator, loss: loss, params: dParams, &g, inputs: &inputs)
     assignStatistics(updates, &g)
     g.outputs = [loss, meanScore(r, &g), meanScore(f, &g)]
     g.outputNames = [g.outputs[0]: "d_loss", g.outputs[1]: "d_real", g.outputs[2]: "d_fake"]
@@ -244,10 +250,7 @@ public struct TrainingGraphBuilder {
     let fake = try generator(&g, params: &gParams, updates: &updates, inputs: &inputs, labels: labels)
     let f = try lowering.forward(spec.discriminator, input: pack(fake, &g), label: labels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
     let loss = generatorLoss(fake: f, &g)
-    let trainable = lowering.parameters.filter { $0.trainable && $0.name.hasPrefix("generator.") && gParams[$0.name] != nil }
-    let grads = try Autodiff.gradients(of: loss, wrt: trainable.map { gParams[$0.name]! }, in: &g)
-    let gradients = Dictionary(uniqueKeysWithValues: zip(trainable.map(\.name), grads))
-    update(.generator, gradients: gradients, params: gParams, &g, inputs: &inputs)
+    try train(.generator, loss: loss, params: gParams, &g, inputs: &inputs)
     assignStatistics(updates, &g)
     g.outputs = [loss, meanScore(f, &g)]
     g.outputNames = [g.outputs[0]: "g_loss", g.outputs[1]: "d_fake_g"]
