@@ -265,7 +265,7 @@ public final class Trainer {
     }
     try specText.write(toFile: runFolder + "/spec.xml", atomically: true, encoding: .utf8)
     // The copy's relative paths (data files, src= layers) stay relative to the original's folder.
-    try (Self.absolute(checked.spec.directory) + "\n").write(toFile: runFolder + "/spec-origin.txt", atomically: true, encoding: .utf8)
+    try (canonicalPath(checked.spec.directory) + "\n").write(toFile: runFolder + "/spec-origin.txt", atomically: true, encoding: .utf8)
     let metricsPath = runFolder + "/metrics.csv"
     if !options.resume || !fm.fileExists(atPath: metricsPath) {
       try "step,d_loss,g_loss,d_real,d_fake,seconds\n".write(toFile: metricsPath, atomically: true, encoding: .utf8)
@@ -371,12 +371,6 @@ public final class Trainer {
       g.append((cells[0], cells[2]))
     }
     try Plots.curves([d, g], colours: [(31, 119, 180), (255, 127, 14)]).write(to: runFolder + "/loss.png")
-  }
-
-  /// `path` made absolute against the current directory.
-  static func absolute(_ path: String) -> String {
-    let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + (path.isEmpty ? "" : "/" + path)
-    return (full as NSString).standardizingPath
   }
 
   /// The folder a run's spec copy resolves its relative paths from.

@@ -77,7 +77,7 @@ public struct SpecLoader {
   public mutating func load(_ path: String, baseDirectory: String? = nil) -> Spec? {
     guard let parsed = parse(path, at: nil) else { return nil }
     var schemaErrors = parsed.validate(against: XSDWriter.compiled!)
-    var stack = [canonical(path)]
+    var stack = [canonicalPath(path)]
     var loaded: [ParsedXML] = [parsed]
     var reader = SpecReader(file: path, directory: baseDirectory) { _, _ in nil }
     let directory = reader.directory
@@ -86,7 +86,7 @@ public struct SpecLoader {
     var srcDiagnostics: [Diagnostic] = []
     loadNetwork = { [sources] src, base, reference in
       let resolved = src.hasPrefix("/") || base.isEmpty ? src : base + "/" + src
-      let key = canonical(resolved)
+      let key = canonicalPath(resolved)
       if let index = stack.firstIndex(of: key) {
         srcDiagnostics.append(.error(.srcCycle, "src=\"\(src)\" leads back to \(resolved), making a cycle", at: reference,
           notes: stack[index...].map { DiagnosticNote("\($0) is on the cycle") },
@@ -135,8 +135,9 @@ public struct SpecLoader {
   }
 }
 
-/// A path made absolute and standardised, for cycle detection.
-func canonical(_ path: String) -> String {
+/// A path made absolute (against the current directory) and standardised:
+/// for src= cycle detection and for recording where a spec lives.
+public func canonicalPath(_ path: String) -> String {
   let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
   return (absolute as NSString).standardizingPath
 }
