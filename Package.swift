@@ -22,6 +22,10 @@ let package = Package(
     // "any" layouts, reorders and a user-provided scratchpad.
     .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
 
+    // Our own vectorised elementwise loops, compiled for AVX-512, AVX2+FMA and
+    // baseline x86-64 and picked at load time, so the binary stays portable.
+    .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
+
     // Diagnostics as data, and their renderers (text like clang, JSON).
     .target(name: "GANDiagnostics"),
     // The spec front end: safe XML parsing, the schema, the typed AST, all checks.
@@ -34,7 +38,7 @@ let package = Package(
     .target(name: "GANCompiler", dependencies: ["GANIR", "GANSpec"]),
     // The executor: compiled programs as flat kernel lists over one arena, on a thread pool.
     .target(
-      name: "GANRuntime", dependencies: ["GANIR", "GANCompiler", "GANSpec", "CDNNL"],
+      name: "GANRuntime", dependencies: ["GANIR", "GANCompiler", "GANSpec", "CDNNL", "CKernels"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     // The adversarial loop: data, samples and plots, metrics, checkpoints, evaluation.
     .target(name: "GANTrainer", dependencies: ["GANRuntime", "GANCompiler", "GANSpec", "GANIR", "CPNG", "CZlib"]),

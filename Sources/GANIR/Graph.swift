@@ -186,6 +186,9 @@ public struct Graph: Hashable, Sendable {
         }
       }
       if k.code.isEmpty { throw IRError("an empty kernel") }
+      for store in k.stores where store.register < 0 || store.register >= k.code.count {
+        throw IRError("store of register \(store.register) into '\(store.name)'")
+      }
       return shape
     }
   }

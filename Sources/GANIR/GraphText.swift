@@ -31,7 +31,8 @@ extension Graph {
         case .binary(let f, let a, let b): return "\(f.rawValue) r\(a) r\(b)"
         }
       }
-      return s + "{ " + code.joined(separator: "; ") + " }"
+      let stores = k.stores.map { "store \"\($0.name)\" r\($0.register)" }
+      return s + "{ " + (code + stores).joined(separator: "; ") + " }"
     case .unary, .binary, .broadcast, .reshape, .gather, .scatterAdd: return ""
     }
   }
@@ -149,6 +150,7 @@ extension Graph {
       if t.peek != "{" { head = try parseOp(t.next(), &t) }
       try t.expect("{")
       var code: [Instruction] = []
+      var stores: [KernelStore] = []
       var words: [String] = []
       func register(_ s: String) throws -> Int {
         guard s.hasPrefix("r"), let v = Int(s.dropFirst()) else { throw IRError("expected a register, found '\(s)'") }
@@ -157,6 +159,10 @@ extension Graph {
       func flush() throws {
         guard let first = words.first else { return }
         switch (first, words.count) {
+        case ("store", 3):
+          guard words[1].count >= 2, words[1].hasPrefix("\""), words[1].hasSuffix("\"") else { throw IRError("store needs a quoted name") }
+          stores.append(KernelStore(name: String(words[1].dropFirst().dropLast()), register: try register(words[2])))
+        case _ where !stores.isEmpty: throw IRError("instructions must come before the stores")
         case ("head", 1): code.append(.head)
         case ("load", 2): code.append(.load(Int(words[1]) ?? -1))
         case ("const", 2): code.append(.constant(Double(words[1]) ?? .nan))
@@ -177,7 +183,7 @@ extension Graph {
       }
       try flush()
       t.next()
-      return .fused(FusedKernel(head: head, code: code))
+      return .fused(FusedKernel(head: head, code: code, stores: stores))
     default:
       throw IRError("unknown op '\(m)'")
     }

@@ -195,6 +195,18 @@ public enum Op: Hashable, Sendable {
     }
   }
 
+  /// Whether running the op writes a persistent tensor (so it is never dead
+  /// code and never merged with an equal-looking op).
+  public var writesPersistent: Bool {
+    switch self {
+    case .assign: return true
+    case .fused(let k): return !k.stores.isEmpty
+    case .input, .parameter, .constant, .random, .unary, .binary, .matmul, .conv, .convTranspose, .convWeight,
+      .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd:
+      return false
+    }
+  }
+
   /// Whether a gradient flows through the op at all (ids, masks and randomness stop it).
   public var isDifferentiable: Bool {
     switch self {
@@ -218,16 +230,33 @@ public enum Instruction: Hashable, Sendable {
   case binary(BinaryFunction, Int, Int)
 }
 
+/// A second result of a fused kernel: register `register`, written into the
+/// persistent tensor `name` (an optimizer moment computed on the way to the
+/// parameter update it feeds). It replaces an `assign` of that value, so one
+/// pass over memory produces every updated tensor.
+public struct KernelStore: Hashable, Sendable {
+  public var name: String
+  public var register: Int
+
+  public init(name: String, register: Int) {
+    self.name = name
+    self.register = register
+  }
+}
+
 /// A kernel made by fusion: a product (matmul or a convolution) with an
 /// elementwise epilogue, or an elementwise program alone.
 public struct FusedKernel: Hashable, Sendable {
   /// The product computed first, reading the first `head.arity` operands.
   public var head: Op?
   public var code: [Instruction]
+  /// Registers also written into persistent tensors, element for element.
+  public var stores: [KernelStore]
 
-  public init(head: Op?, code: [Instruction]) {
+  public init(head: Op?, code: [Instruction], stores: [KernelStore] = []) {
     self.head = head
     self.code = code
+    self.stores = stores
   }
 
   /// Operands the head reads.

@@ -20,16 +20,41 @@ public struct ReferenceEvaluator {
 
   /// Evaluates every node; returns all values (index = value id).
   public func run(_ g: Graph) throws -> [[Double]] {
+    try evaluate(g).values
+  }
+
+  /// What one run of a step computes: every value, and the new contents of
+  /// each persistent tensor it writes (through `assign` or a kernel's store).
+  public struct Evaluation {
+    public var values: [[Double]]
+    public var updates: [String: [Double]]
+  }
+
+  /// Evaluates every node and collects the persistent tensors written.
+  public func evaluate(_ g: Graph) throws -> Evaluation {
     var v: [[Double]] = []
+    var updates: [String: [Double]] = [:]
     v.reserveCapacity(g.nodes.count)
     for node in g.nodes {
-      v.append(try compute(node.op, node.inputs.map { v[$0] }, node.inputs.map { g.shape($0) }, node.shape))
+      var stored: [[Double]] = []
+      v.append(try compute(node.op, node.inputs.map { v[$0] }, node.inputs.map { g.shape($0) }, node.shape, stored: &stored))
+      switch node.op {
+      case .assign(let name): updates[name] = v.last!
+      case .fused(let k): for (store, values) in zip(k.stores, stored) { updates[store.name] = values }
+      default: break
+      }
     }
-    return v
+    return Evaluation(values: v, updates: updates)
   }
 
   /// One op on float64 values.
   func compute(_ op: Op, _ ins: [[Double]], _ inShapes: [[Int]], _ shape: [Int]) throws -> [Double] {
+    var stored: [[Double]] = []
+    return try compute(op, ins, inShapes, shape, stored: &stored)
+  }
+
+  /// One op; a fused kernel's stores come back in `stored`, in order.
+  func compute(_ op: Op, _ ins: [[Double]], _ inShapes: [[Int]], _ shape: [Int], stored: inout [[Double]]) throws -> [Double] {
       let node = Node(op: op, inputs: [], shape: shape)
       let n = node.elementCount
       var out = [Double](repeating: 0, count: n)
@@ -146,6 +171,7 @@ public struct ReferenceEvaluator {
           }
         }
         var regs = [Double](repeating: 0, count: k.code.count)
+        stored = k.stores.map { _ in [Double](repeating: 0, count: n) }
         for i in 0..<n {
           for (r, instruction) in k.code.enumerated() {
             switch instruction {
@@ -157,6 +183,7 @@ public struct ReferenceEvaluator {
             }
           }
           out[i] = regs[k.code.count - 1]
+          for (s, store) in k.stores.enumerated() { stored[s][i] = regs[store.register] }
         }
       }
       return out

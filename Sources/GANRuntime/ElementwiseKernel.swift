@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import GANIR
 
@@ -13,23 +14,36 @@ enum LoadPattern {
 
 /// An elementwise program (a fused kernel's epilogue, or a whole kernel)
 /// run over tiles of the output, one instruction at a time across the tile,
-/// so each instruction is a simple loop the compiler vectorises.
+/// so each instruction is a simple loop; the loops are C compiled for several
+/// vector widths (CKernels), chosen when the program loads.
 struct ElementwiseKernel {
-  static let tile = 512
+  static let tile = 256
 
   var code: [Instruction]
   var operands: [UnsafeMutablePointer<Float>]
   var patterns: [LoadPattern]
   var output: UnsafeMutablePointer<Float>
+  /// Registers also written out, element for element (a kernel's stores).
+  var stores: [(register: Int, into: UnsafeMutablePointer<Float>)]
   var shape: [Int]
   var count: Int
+  /// The same program for the C loops, and the registers set from memory.
+  var compiled: [ganc_ew_instruction]
+  var setRegisters: [Int]
 
-  init(code: [Instruction], operands: [UnsafeMutablePointer<Float>], operandShapes: [[Int]], output: UnsafeMutablePointer<Float>, shape: [Int]) {
+  init(
+    code: [Instruction], operands: [UnsafeMutablePointer<Float>], operandShapes: [[Int]], output: UnsafeMutablePointer<Float>, shape: [Int],
+    stores: [(register: Int, into: UnsafeMutablePointer<Float>)] = []
+  ) {
     self.code = code
     self.operands = operands
     self.output = output
+    self.stores = stores
     self.shape = shape
     count = shape.reduce(1, *)
+    let compiled = Self.compile(code)
+    self.compiled = compiled
+    setRegisters = code.indices.filter { compiled[$0].kind == Int32(GANC_EW_SET) }
     patterns = operandShapes.map { s in
       if s == shape { return .contiguous }
       if s.reduce(1, *) == 1 { return .scalar }
@@ -46,53 +60,100 @@ struct ElementwiseKernel {
   /// Registers a thread needs (tile floats each).
   var registerCount: Int { code.count }
 
-  /// Runs elements `range` using `scratch` (registerCount * tile floats).
+  /// Runs elements `range` using `scratch` (registerCount * tile floats):
+  /// registers that read memory are set here, then the C loops compute the
+  /// rest of each tile (see ckernels.h).
   func run(_ range: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
     let tile = Self.tile
-    var regs = [UnsafePointer<Float>](repeating: UnsafePointer(scratch), count: code.count)
-    var constants = [Float?](repeating: nil, count: code.count)
-    var start = range.lowerBound
-    while start < range.upperBound {
-      let n = min(tile, range.upperBound - start)
-      for (r, instruction) in code.enumerated() {
-        let last = r == code.count - 1
-        let dst = last ? output + start : scratch + r * tile
-        switch instruction {
-        case .head:
-          regs[r] = UnsafePointer(output + start)
-          if last { continue }
-        case .constant(let c):
-          constants[r] = Float(c)
-          dst.update(repeating: Float(c), count: n)
-          regs[r] = UnsafePointer(dst)
-        case .load(let j):
-          switch patterns[j] {
-          case .contiguous:
-            if last { dst.update(from: operands[j] + start, count: n) }
-            regs[r] = UnsafePointer(operands[j] + start)
-          case .scalar:
-            constants[r] = operands[j][0]
-            dst.update(repeating: operands[j][0], count: n)
-            regs[r] = UnsafePointer(dst)
-          case .broadcast(let strides):
-            gather(j, strides: strides, start: start, n: n, into: dst)
-            regs[r] = UnsafePointer(dst)
+    let count = code.count
+    withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: count) { regs in
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { scalars in
+        var start = range.lowerBound
+        while start < range.upperBound {
+          let n = min(tile, range.upperBound - start)
+          for r in setRegisters {
+            switch code[r] {
+            case .head:
+              regs[r] = UnsafePointer(output + start)
+            case .constant(let c):
+              regs[r] = nil
+              scalars[r] = Float(c)
+            case .load(let j):
+              switch patterns[j] {
+              case .contiguous:
+                regs[r] = UnsafePointer(operands[j] + start)
+              case .scalar:
+                regs[r] = nil
+                scalars[r] = operands[j][0]
+              case .broadcast(let strides):
+                gather(j, strides: strides, start: start, n: n, into: scratch + r * tile)
+                regs[r] = UnsafePointer(scratch + r * tile)
+              }
+            case .unary, .binary:
+              break
+            }
           }
-        case .unary(let f, let a):
-          Self.unary(f, regs[a], dst, n)
-          regs[r] = UnsafePointer(dst)
-        case .binary(let f, let a, let b):
-          if let c = constants[b] {
-            Self.binaryScalar(f, regs[a], c, dst, n)
-          } else if let c = constants[a] {
-            Self.scalarBinary(f, c, regs[b], dst, n)
-          } else {
-            Self.binary(f, regs[a], regs[b], dst, n)
+          compiled.withUnsafeBufferPointer { c in
+            ganc_ew_tile(c.baseAddress, Int32(count), regs.baseAddress, scalars.baseAddress, scratch, Int64(tile), output + start, Int64(n))
           }
-          regs[r] = UnsafePointer(dst)
+          // Every register of the tile is computed: the stores may now overwrite operands.
+          for (r, into) in stores {
+            if let values = regs[r] {
+              (into + start).update(from: values, count: n)
+            } else {
+              (into + start).update(repeating: scalars[r], count: n)
+            }
+          }
+          start += n
         }
       }
-      start += n
+    }
+  }
+
+  /// The program for the C loops.
+  static func compile(_ code: [Instruction]) -> [ganc_ew_instruction] {
+    code.map { instruction in
+      var c = ganc_ew_instruction()
+      switch instruction {
+      case .head, .load, .constant:
+        c.kind = Int32(GANC_EW_SET)
+      case .unary(let f, let a):
+        c.kind = Int32(GANC_EW_UNARY)
+        c.a = Int32(a)
+        switch f {
+        case .neg: c.fn = Int32(GANC_NEG)
+        case .exp: c.fn = Int32(GANC_EXP)
+        case .log: c.fn = Int32(GANC_LOG)
+        case .sqrt: c.fn = Int32(GANC_SQRT)
+        case .rsqrt: c.fn = Int32(GANC_RSQRT)
+        case .tanh: c.fn = Int32(GANC_TANH)
+        case .sigmoid: c.fn = Int32(GANC_SIGMOID)
+        case .softplus: c.fn = Int32(GANC_SOFTPLUS)
+        case .erf: c.fn = Int32(GANC_ERF)
+        case .abs: c.fn = Int32(GANC_ABS)
+        case .square: c.fn = Int32(GANC_SQUARE)
+        case .recip: c.fn = Int32(GANC_RECIP)
+        case .step: c.fn = Int32(GANC_STEP)
+        case .elu: c.fn = Int32(GANC_ELU)
+        case .leakyRelu(let slope):
+          c.fn = Int32(GANC_LEAKY_RELU)
+          c.param = Float(slope)
+        }
+      case .binary(let f, let a, let b):
+        c.kind = Int32(GANC_EW_BINARY)
+        c.a = Int32(a)
+        c.b = Int32(b)
+        switch f {
+        case .add: c.fn = Int32(GANC_ADD)
+        case .sub: c.fn = Int32(GANC_SUB)
+        case .mul: c.fn = Int32(GANC_MUL)
+        case .div: c.fn = Int32(GANC_DIV)
+        case .max: c.fn = Int32(GANC_MAX)
+        case .min: c.fn = Int32(GANC_MIN)
+        case .equal: c.fn = Int32(GANC_EQUAL)
+        }
+      }
+      return c
     }
   }
 
@@ -129,76 +190,6 @@ struct ElementwiseKernel {
         index[d] += 1
         offset += strides[d]
       }
-    }
-  }
-
-  @inline(__always)
-  static func unary(_ f: UnaryFunction, _ a: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int) {
-    switch f {
-    case .neg: for i in 0..<n { d[i] = -a[i] }
-    case .exp: for i in 0..<n { d[i] = Foundation.exp(a[i]) }
-    case .log: for i in 0..<n { d[i] = Foundation.log(a[i]) }
-    case .sqrt: for i in 0..<n { d[i] = a[i].squareRoot() }
-    case .rsqrt: for i in 0..<n { d[i] = 1 / a[i].squareRoot() }
-    case .tanh: for i in 0..<n { d[i] = Foundation.tanh(a[i]) }
-    case .sigmoid:
-      for i in 0..<n {
-        let x = a[i]
-        d[i] = x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x))
-      }
-    case .softplus: for i in 0..<n { let x = a[i]; d[i] = max(x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x))) }
-    case .erf: for i in 0..<n { d[i] = Foundation.erf(a[i]) }
-    case .abs: for i in 0..<n { d[i] = Swift.abs(a[i]) }
-    case .square: for i in 0..<n { d[i] = a[i] * a[i] }
-    case .recip: for i in 0..<n { d[i] = 1 / a[i] }
-    case .step: for i in 0..<n { d[i] = a[i] > 0 ? 1 : 0 }
-    case .leakyRelu(let slope):
-      let s = Float(slope)
-      if s == 0 {
-        for i in 0..<n { d[i] = max(a[i], 0) }
-      } else {
-        for i in 0..<n { let x = a[i]; d[i] = x > 0 ? x : s * x }
-      }
-    case .elu: for i in 0..<n { let x = a[i]; d[i] = x > 0 ? x : Foundation.expm1(x) }
-    }
-  }
-
-  @inline(__always)
-  static func binary(_ f: BinaryFunction, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int) {
-    switch f {
-    case .add: for i in 0..<n { d[i] = a[i] + b[i] }
-    case .sub: for i in 0..<n { d[i] = a[i] - b[i] }
-    case .mul: for i in 0..<n { d[i] = a[i] * b[i] }
-    case .div: for i in 0..<n { d[i] = a[i] / b[i] }
-    case .max: for i in 0..<n { d[i] = Swift.max(a[i], b[i]) }
-    case .min: for i in 0..<n { d[i] = Swift.min(a[i], b[i]) }
-    case .equal: for i in 0..<n { d[i] = a[i] == b[i] ? 1 : 0 }
-    }
-  }
-
-  @inline(__always)
-  static func binaryScalar(_ f: BinaryFunction, _ a: UnsafePointer<Float>, _ c: Float, _ d: UnsafeMutablePointer<Float>, _ n: Int) {
-    switch f {
-    case .add: for i in 0..<n { d[i] = a[i] + c }
-    case .sub: for i in 0..<n { d[i] = a[i] - c }
-    case .mul: for i in 0..<n { d[i] = a[i] * c }
-    case .div: for i in 0..<n { d[i] = a[i] / c }
-    case .max: for i in 0..<n { d[i] = Swift.max(a[i], c) }
-    case .min: for i in 0..<n { d[i] = Swift.min(a[i], c) }
-    case .equal: for i in 0..<n { d[i] = a[i] == c ? 1 : 0 }
-    }
-  }
-
-  @inline(__always)
-  static func scalarBinary(_ f: BinaryFunction, _ c: Float, _ b: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int) {
-    switch f {
-    case .add: for i in 0..<n { d[i] = c + b[i] }
-    case .sub: for i in 0..<n { d[i] = c - b[i] }
-    case .mul: for i in 0..<n { d[i] = c * b[i] }
-    case .div: for i in 0..<n { d[i] = c / b[i] }
-    case .max: for i in 0..<n { d[i] = Swift.max(c, b[i]) }
-    case .min: for i in 0..<n { d[i] = Swift.min(c, b[i]) }
-    case .equal: for i in 0..<n { d[i] = c == b[i] ? 1 : 0 }
     }
   }
 }

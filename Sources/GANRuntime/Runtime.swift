@@ -206,7 +206,11 @@ public final class Runtime: @unchecked Sendable {
       case .matmul, .conv, .convTranspose, .convWeight:
         steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], out: out, epilogue: nil))
       case .fused(let k):
-        let kernel = ElementwiseKernel(code: k.code, operands: ins, operandShapes: shapes, output: out, shape: node.shape)
+        let stores = try k.stores.map { store in
+          guard let offset = plan.persistentOffsets[store.name] else { throw RuntimeError("a kernel stores into unknown tensor '\(store.name)'") }
+          return (register: store.register, into: (base + offset).assumingMemoryBound(to: Float.self))
+        }
+        let kernel = ElementwiseKernel(code: k.code, operands: ins, operandShapes: shapes, output: out, shape: node.shape, stores: stores)
         if k.head != nil {
           steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], out: out, epilogue: kernel))
         } else {

@@ -113,6 +113,45 @@ struct KernelTests {
     }
   }
 
+  @Test("exp, tanh and sigmoid (our vectorised versions) stay accurate over the whole float range, and pass NaN through")
+  func transcendentalRange() throws {
+    var x: [Float] = stride(from: -120.0, through: 120.0, by: 0.0137).map { Float($0) }
+    x += [0, -0, 1e-8, -1e-8, 0.6249, 0.6251, -0.6251, 88.6, 88.8, -87.2, -87.4, .infinity, -.infinity, .nan]
+    let points = x
+    for f in [UnaryFunction.exp, .tanh, .sigmoid] {
+      var out = [Float](repeating: 0, count: points.count)
+      var scratch = [Float](repeating: 0, count: 2 * ElementwiseKernel.tile)
+      try x.withUnsafeMutableBufferPointer { input in
+        try out.withUnsafeMutableBufferPointer { output in
+          let k = ElementwiseKernel(
+            code: [.load(0), .unary(f, 0)], operands: [input.baseAddress!], operandShapes: [[points.count]], output: output.baseAddress!,
+            shape: [points.count])
+          scratch.withUnsafeMutableBufferPointer { k.run(0..<points.count, scratch: $0.baseAddress!) }
+          for (i, v) in points.enumerated() {
+            let exact: Double
+            switch f {
+            case .exp: exact = Foundation.exp(Double(v))
+            case .tanh: exact = Foundation.tanh(Double(v))
+            default: exact = 1 / (1 + Foundation.exp(-Double(v)))
+            }
+            let got = Double(output[i])
+            if v.isNaN {
+              #expect(got.isNaN, "\(f.rawValue)(nan) = \(got)")
+            } else if exact > Double(Float.greatestFiniteMagnitude) {
+              #expect(got == .infinity, "\(f.rawValue)(\(v)) = \(got)")
+            } else if abs(exact) < 1e-37 {
+              #expect(abs(got) < 1e-37 && (got >= 0 || f == .tanh), "\(f.rawValue)(\(v)) = \(got)")
+            } else {
+              // A few float ulps relative to the value (exp and a logistic tail), absolute near zero for tanh.
+              let error = abs(got - exact) / (f == .tanh ? max(abs(exact), 1e-3) : abs(exact))
+              try #require(error <= 2e-6, "\(f.rawValue)(\(v)) = \(got), exact \(exact)")
+            }
+          }
+        }
+      }
+    }
+  }
+
   @Test("fused kernels with scalar, row, column and channel broadcasts")
   func fusedBroadcasts() throws {
     var g = Graph()

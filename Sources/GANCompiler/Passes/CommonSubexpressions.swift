@@ -22,8 +22,8 @@ public enum CommonSubexpressions {
       n.inputs = n.inputs.map { canonical[$0] }
       if n.inputs != node.inputs { replaced[i] = n }
       switch n.op {
-      case .assign, .random, .input: continue
-      default: break
+      case .random, .input: continue
+      default: if n.op.writesPersistent { continue }
       }
       let key = Key(op: n.op, inputs: n.inputs, shape: n.shape)
       if let first = seen[key], !g.outputs.contains(i) {

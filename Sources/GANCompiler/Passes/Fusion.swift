@@ -7,7 +7,11 @@ import GANIR
 ///   elementwise ops that consume it: bias, activation, and in backward passes
 ///   the activation's derivative applied to the product that computes the
 ///   incoming gradient;
-/// - normalisation's final scale, shift and activation into one loop.
+/// - normalisation's final scale, shift and activation into one loop;
+/// - an optimizer's moment updates into the parameter update that reads
+///   them: the `assign` of each moment becomes a store of the kernel, so one
+///   pass over memory reads gradient, moments and parameter and writes all
+///   three back (instead of three kernels and ten passes).
 ///
 /// A value joins its consumer's kernel only when that consumer is its one
 /// reader and it is not a step output, so nothing is computed twice or lost.
@@ -25,6 +29,8 @@ public enum Fusion {
     var members: Set<ValueID>
     var root: ValueID
     var alive = true
+    /// Values also written into persistent tensors (replacing their `assign`).
+    var stores: [(value: ValueID, name: String)] = []
   }
 
   static func isHead(_ op: Op) -> Bool {
@@ -41,11 +47,46 @@ public enum Fusion {
     }
   }
 
+  /// Assignments that may become a store of the kernel reading the value:
+  /// value -> (assign node, persistent name). The value is elementwise, read
+  /// by the assignment and exactly one other node, and nothing else writes
+  /// that tensor.
+  static func storableAssignments(_ g: Graph, uses: [Int]) -> [ValueID: (node: Int, name: String)] {
+    var writers: [String: Int] = [:]
+    for n in g.nodes {
+      if case .assign(let name) = n.op { writers[name, default: 0] += 1 }
+      if case .fused(let k) = n.op { for s in k.stores { writers[s.name, default: 0] += 1 } }
+    }
+    let outputs = Set(g.outputs)
+    var out: [ValueID: (node: Int, name: String)] = [:]
+    for (i, n) in g.nodes.enumerated() {
+      guard case .assign(let name) = n.op, writers[name] == 1 else { continue }
+      let v = n.inputs[0]
+      guard isElementwise(g.nodes[v].op), uses[v] == 2, !outputs.contains(v) else { continue }
+      out[v] = (i, name)
+    }
+    return out
+  }
+
   public static func run(_ g: Graph) -> Graph {
     let uses = g.useCounts()
     let outputs = Set(g.outputs)
     var groupOf = [Int?](repeating: nil, count: g.nodes.count)
     var groups: [Group] = []
+    let storable = storableAssignments(g, uses: uses)
+    var parameterReaders: [String: [Int]] = [:]
+    for (i, node) in g.nodes.enumerated() {
+      for j in node.inputs { if case .parameter(let name) = g.nodes[j].op { parameterReaders[name, default: []].append(i) } }
+    }
+    var keep = [Bool](repeating: true, count: g.nodes.count)
+    /// Whether node `i` may take value `v` (root of kernel `k`) by turning v's
+    /// assignment into a store. The store runs with the kernel, so every read
+    /// of the tensor's old value must be inside that kernel (it reads each
+    /// element before writing it), and the kernel must cover the whole tensor.
+    func canStore(_ v: ValueID, kernel k: Int, at i: Int) -> Bool {
+      guard let (_, name) = storable[v] else { return false }
+      return g.nodes[i].shape == g.nodes[v].shape && (parameterReaders[name] ?? []).allSatisfy { groupOf[$0] == k }
+    }
 
     /// The operand slot of `source` in group `k`, added when new.
     func operandIndex(_ source: ValueID, in k: Int) -> Int {
@@ -84,6 +125,7 @@ public enum Fusion {
         }
       }
       for (v, r) in groups[other].registers where groups[k].registers[v] == nil { groups[k].registers[v] = r + shift }
+      groups[k].stores += groups[other].stores
       for v in groups[other].members { groupOf[v] = k }
       groups[k].members.formUnion(groups[other].members)
       groups[other].alive = false
@@ -98,11 +140,17 @@ public enum Fusion {
       guard isElementwise(node.op) else { continue }
       // Open groups whose root this node alone reads.
       var candidates: [Int] = []
+      var newStores: [ValueID] = []
       for v in node.inputs {
-        guard uses[v] == 1, !outputs.contains(v), let k = groupOf[v], groups[k].alive, groups[k].root == v,
-          !candidates.contains(k)
-        else { continue }
-        candidates.append(k)
+        guard let k = groupOf[v], groups[k].alive, groups[k].root == v, !candidates.contains(k) else { continue }
+        // A kernel that stores must keep covering the stored tensors.
+        if !groups[k].stores.isEmpty && node.shape != g.nodes[v].shape { continue }
+        if uses[v] == 1 && !outputs.contains(v) {
+          candidates.append(k)
+        } else if canStore(v, kernel: k, at: i) {
+          candidates.append(k)
+          newStores.append(v)
+        }
       }
       // At most one product per kernel: prefer the group with a head.
       candidates.sort { (groups[$0].head != nil ? 0 : 1) < (groups[$1].head != nil ? 0 : 1) }
@@ -113,6 +161,12 @@ public enum Fusion {
       } else {
         groups.append(Group(head: nil, operands: [], code: [], registers: [:], members: [], root: i))
         k = groups.count - 1
+      }
+      // Stores only for values whose kernel this node actually joined.
+      for v in newStores where groupOf[v] == k {
+        let (assignment, name) = storable[v]!
+        keep[assignment] = false
+        groups[k].stores.append((v, name))
       }
       let regs = node.inputs.map { register($0, in: k) }
       switch node.op {
@@ -126,13 +180,14 @@ public enum Fusion {
       groupOf[i] = k
     }
 
-    var keep = [Bool](repeating: true, count: g.nodes.count)
     var replacing: [ValueID: Node] = [:]
     // A lone op becomes a kernel too when that lets it read a broadcast
     // through strides or inline a constant, instead of materialising them.
     for group in groups where group.alive && (group.members.count > 1 || group.operands != g.nodes[group.root].inputs) {
       for v in group.members where v != group.root { keep[v] = false }
-      replacing[group.root] = Node(op: .fused(FusedKernel(head: group.head, code: group.code)), inputs: group.operands, shape: g.nodes[group.root].shape)
+      let stores = group.stores.map { KernelStore(name: $0.name, register: group.registers[$0.value]!) }
+      replacing[group.root] = Node(
+        op: .fused(FusedKernel(head: group.head, code: group.code, stores: stores)), inputs: group.operands, shape: g.nodes[group.root].shape)
     }
     // Constants and broadcasts that only fused kernels read are no longer needed.
     var readers = [Int](repeating: 0, count: g.nodes.count)

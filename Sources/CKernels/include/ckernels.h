@@ -1,0 +1,43 @@
+#ifndef GANC_CKERNELS_H
+#define GANC_CKERNELS_H
+
+#include <stdint.h>
+
+/* Vectorised elementwise loops for fused kernels. Each function is compiled
+ * for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and baseline x86-64, and the
+ * loader picks the best one this CPU runs (GNU ifunc), so the shipped binary
+ * stays portable while using the whole vector width where it exists. */
+
+enum {
+  GANC_EW_SET = 0,    /* register filled by the caller (product, load, constant) */
+  GANC_EW_UNARY = 1,
+  GANC_EW_BINARY = 2,
+};
+
+enum {
+  GANC_NEG, GANC_EXP, GANC_LOG, GANC_SQRT, GANC_RSQRT, GANC_TANH, GANC_SIGMOID, GANC_SOFTPLUS,
+  GANC_ERF, GANC_ABS, GANC_SQUARE, GANC_RECIP, GANC_STEP, GANC_LEAKY_RELU, GANC_ELU,
+};
+
+enum { GANC_ADD, GANC_SUB, GANC_MUL, GANC_DIV, GANC_MAX, GANC_MIN, GANC_EQUAL };
+
+typedef struct {
+  int32_t kind;   /* GANC_EW_* */
+  int32_t fn;     /* a unary or binary function */
+  int32_t a, b;   /* argument registers */
+  float param;    /* leaky_relu's slope */
+} ganc_ew_instruction;
+
+/* Runs the computing instructions of a program over one tile of n elements.
+ * regs[r] points at register r's n values, or is NULL when the register holds
+ * one value for the whole tile, in scalars[r]. Register r is computed into
+ * scratch + r * tile, the last one into out. Registers set by the caller are
+ * left as they are. */
+void ganc_ew_tile(const ganc_ew_instruction *code, int32_t count, const float **regs, float *scalars,
+                  float *scratch, int64_t tile, float *out, int64_t n);
+
+/* One unary function or binary function of floats, for scalar registers. */
+float ganc_ew_unary1(int32_t fn, float x, float param);
+float ganc_ew_binary1(int32_t fn, float a, float b);
+
+#endif
