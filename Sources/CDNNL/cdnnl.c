@@ -22,6 +22,11 @@ struct ganc_dnnl_op {
   reorder_t reorder[3];    /* in0, in1 go in; out comes back */
   size_t scratchpad_offset, scratch_size;
   char impl[64];
+  /* A transposed convolution with few output channels runs as a batched
+     matmul into columns (in the scratch space, at cols_offset) and a col2im. */
+  struct ganc_dnnl_op *gemm;
+  ganc_conv_shape geometry;
+  size_t cols_offset;
 };
 
 static dnnl_engine_t engine;
@@ -130,8 +135,92 @@ ganc_dnnl_op *ganc_matmul_create(int64_t m, int64_t n, int64_t k, int trans_a, i
   return finish(pd, user, args, queries, error, size);
 }
 
+/* columns[n] = W^T g[n]: W^T is the [C*KH*KW, F] transposed view of the
+   weights (shared by the batch), g[n] the [F, OH*OW] slice of the incoming
+   gradient; columns are [N, C*KH*KW, OH*OW]. */
+static ganc_dnnl_op *columns_matmul(const ganc_conv_shape *s, char *error, size_t size) {
+  int64_t ckk = s->c * s->kh * s->kw, ohw = s->oh * s->ow;
+  dnnl_dims_t a_dims = {1, ckk, s->f}, a_strides = {ckk * s->f, 1, ckk};
+  dnnl_dims_t b_dims = {s->n, s->f, ohw}, c_dims = {s->n, ckk, ohw};
+  dnnl_memory_desc_t a, b, c;
+  dnnl_memory_desc_init_by_strides(&a, 3, a_dims, dnnl_f32, a_strides);
+  dnnl_memory_desc_init_by_tag(&b, 3, b_dims, dnnl_f32, dnnl_abc);
+  dnnl_memory_desc_init_by_tag(&c, 3, c_dims, dnnl_f32, dnnl_abc);
+  dnnl_matmul_desc_t desc;
+  if (dnnl_matmul_desc_init(&desc, &a, &b, NULL, &c) != dnnl_success) return NULL;
+  dnnl_primitive_attr_t attr = user_scratchpad();
+  dnnl_primitive_desc_t pd;
+  dnnl_status_t st = dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL);
+  dnnl_primitive_attr_destroy(attr);
+  if (st != dnnl_success) return NULL;
+  const dnnl_memory_desc_t *user[3] = {&a, &b, &c};
+  const int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+  const dnnl_query_t queries[3] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md};
+  return finish(pd, user, args, queries, error, size);
+}
+
+typedef struct {
+  const ganc_conv_shape *s;
+  const float *cols;
+  float *out;
+  int parts;
+} col2im_job;
+
+/* dx[n, c, y, x] = sum of columns[n, (c, p, q), (i, j)] over the (p, q, i, j)
+   that land on (y, x); images are split across the team. */
+static void col2im_part(void *ctx, int part) {
+  const col2im_job *job = ctx;
+  const ganc_conv_shape *s = job->s;
+  int64_t per = (s->n + job->parts - 1) / job->parts;
+  int64_t lo = part * per, hi = lo + per < s->n ? lo + per : s->n;
+  int64_t ckk = s->c * s->kh * s->kw, ohw = s->oh * s->ow, hw = s->h * s->w;
+  for (int64_t n = lo; n < hi; n++) {
+    float *out = job->out + n * s->c * hw;
+    memset(out, 0, (size_t)(s->c * hw) * sizeof(float));
+    const float *cols = job->cols + n * ckk * ohw;
+    for (int64_t c = 0; c < s->c; c++) {
+      for (int64_t p = 0; p < s->kh; p++) {
+        for (int64_t q = 0; q < s->kw; q++) {
+          const float *row = cols + ((c * s->kh + p) * s->kw + q) * ohw;
+          for (int64_t i = 0; i < s->oh; i++) {
+            int64_t y = i * s->stride[0] - s->pad_l[0] + p * s->dilation[0];
+            if (y < 0 || y >= s->h) continue;
+            float *dst = out + c * hw + y * s->w;
+            const float *src = row + i * s->ow;
+            for (int64_t j = 0; j < s->ow; j++) {
+              int64_t x = j * s->stride[1] - s->pad_l[1] + q * s->dilation[1];
+              if (x >= 0 && x < s->w) dst[x] += src[j];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+extern int omp_get_max_threads(void);
+
+/* oneDNN pads the channels of a transposed convolution to the vector width,
+   so with one output channel (an image generator's last layer) it does 16
+   times the work at a few GFLOP/s; a matmul plus col2im does the real work. */
+static ganc_dnnl_op *transposed_by_columns(const ganc_conv_shape *s, char *error, size_t size) {
+  ganc_dnnl_op *mm = columns_matmul(s, error, size);
+  if (!mm) return NULL;
+  ganc_dnnl_op *op = calloc(1, sizeof *op);
+  op->gemm = mm;
+  op->geometry = *s;
+  op->cols_offset = align64(mm->scratch_size);
+  op->scratch_size = op->cols_offset + align64((size_t)(s->n * s->c * s->kh * s->kw * s->oh * s->ow) * sizeof(float));
+  snprintf(op->impl, sizeof op->impl, "matmul+col2im:%s", mm->impl);
+  return op;
+}
+
 ganc_dnnl_op *ganc_conv_create(ganc_conv_kind kind, const ganc_conv_shape *s, char *error, size_t size) {
   if (ensure_engine(error, size)) return NULL;
+  if (kind == GANC_CONV_BACKWARD_DATA && s->c <= 4) {
+    ganc_dnnl_op *op = transposed_by_columns(s, error, size);
+    if (op) return op;
+  }
   dnnl_dims_t x_dims = {s->n, s->c, s->h, s->w}, w_dims = {s->f, s->c, s->kh, s->kw}, y_dims = {s->n, s->f, s->oh, s->ow};
   dnnl_dims_t strides = {s->stride[0], s->stride[1]}, dil = {s->dilation[0] - 1, s->dilation[1] - 1};
   dnnl_dims_t pl = {s->pad_l[0], s->pad_l[1]}, pr = {s->pad_r[0], s->pad_r[1]};
@@ -196,6 +285,15 @@ const char *ganc_op_implementation(const ganc_dnnl_op *op) { return op->impl; }
 int ganc_op_execute(ganc_dnnl_op *op, const float *in0, const float *in1, float *out, void *scratch) {
   void *user[3] = {(void *)in0, (void *)in1, out};
   char *base = scratch;
+  if (op->gemm) {
+    float *cols = (float *)(base + op->cols_offset);
+    if (ganc_op_execute(op->gemm, in1, in0, cols, scratch) != 0) return -1;
+    int parts = omp_get_max_threads();
+    if (parts > op->geometry.n) parts = (int)op->geometry.n;
+    col2im_job job = {&op->geometry, cols, out, parts > 0 ? parts : 1};
+    ganc_parallel(job.parts, col2im_part, &job);
+    return 0;
+  }
   for (int i = 0; i < 3; i++) {
     reorder_t *r = &op->reorder[i];
     dnnl_memory_set_data_handle(r->user, user[i]);
@@ -227,6 +325,7 @@ int ganc_op_execute(ganc_dnnl_op *op, const float *in0, const float *in1, float 
 
 void ganc_op_destroy(ganc_dnnl_op *op) {
   if (!op) return;
+  if (op->gemm) ganc_op_destroy(op->gemm);
   if (op->prim) dnnl_primitive_destroy(op->prim);
   for (int i = 0; i < 3; i++) {
     reorder_t *r = &op->reorder[i];

@@ -8,8 +8,10 @@ enum LoadPattern {
   case contiguous
   /// One value for every element.
   case scalar
-  /// Repeated along size-1 axes: element i reads offset sum(index_d * stride_d).
-  case broadcast(strides: [Int])
+  /// Repeated along size-1 axes: element i reads offset sum(index_d * stride_d),
+  /// over the output's axes with neighbours of the same kind merged (a
+  /// per-channel operand of [N C H W] reads as [N, C, H*W] with strides [0, 1, 0]).
+  case broadcast(shape: [Int], strides: [Int])
 }
 
 /// An elementwise program (a fused kernel's epilogue, or a whole kernel)
@@ -53,7 +55,7 @@ struct ElementwiseKernel {
         strides[d] = s[d] == 1 ? 0 : step
         step *= s[d]
       }
-      return .broadcast(strides: strides)
+      return Self.collapsed(shape: shape, strides: strides)
     }
   }
 
@@ -85,8 +87,8 @@ struct ElementwiseKernel {
               case .scalar:
                 regs[r] = nil
                 scalars[r] = operands[j][0]
-              case .broadcast(let strides):
-                gather(j, strides: strides, start: start, n: n, into: scratch + r * tile)
+              case .broadcast(let shape, let strides):
+                Self.gather(operands[j], shape: shape, strides: strides, start: start, n: n, into: scratch + r * tile)
                 regs[r] = UnsafePointer(scratch + r * tile)
               }
             case .unary, .binary:
@@ -157,8 +159,23 @@ struct ElementwiseKernel {
     }
   }
 
-  /// Reads a broadcast operand for output elements start..<start+n.
-  private func gather(_ j: Int, strides: [Int], start: Int, n: Int, into dst: UnsafeMutablePointer<Float>) {
+  /// A broadcast read with size-1 axes dropped and neighbouring axes merged
+  /// where one stride continues the other (so long runs stay long).
+  static func collapsed(shape: [Int], strides: [Int]) -> LoadPattern {
+    var dims: [(size: Int, stride: Int)] = []
+    for (size, stride) in zip(shape, strides) where size != 1 {
+      if let last = dims.last, last.stride == stride * size {
+        dims[dims.count - 1] = (last.size * size, stride)
+      } else {
+        dims.append((size, stride))
+      }
+    }
+    if dims.isEmpty { dims = [(1, 0)] }
+    return .broadcast(shape: dims.map(\.size), strides: dims.map(\.stride))
+  }
+
+  /// Reads a broadcast operand `src` for output elements start..<start+n.
+  static func gather(_ src: UnsafeMutablePointer<Float>, shape: [Int], strides: [Int], start: Int, n: Int, into dst: UnsafeMutablePointer<Float>) {
     let rank = shape.count
     var index = [Int](repeating: 0, count: rank)
     var rest = start
@@ -168,7 +185,6 @@ struct ElementwiseKernel {
     }
     var offset = 0
     for d in 0..<rank { offset += index[d] * strides[d] }
-    let src = operands[j]
     let innerStride = strides[rank - 1], innerSize = shape[rank - 1]
     var k = 0
     while k < n {
@@ -176,6 +192,8 @@ struct ElementwiseKernel {
       let run = min(innerSize - index[rank - 1], n - k)
       if innerStride == 0 {
         dst.advanced(by: k).update(repeating: src[offset], count: run)
+      } else if innerStride == 1 {
+        dst.advanced(by: k).update(from: src + offset, count: run)
       } else {
         for t in 0..<run { dst[k + t] = src[offset + t * innerStride] }
       }

@@ -78,9 +78,12 @@ struct KernelTests {
     ([2, 4, 14, 14], [6, 4, 4, 4], ConvAttributes(stride: (2, 2), padding: (1, 1, 1, 1), dilation: (1, 1))),
     ([3, 2, 5, 5], [4, 2, 1, 1], ConvAttributes(stride: (1, 1), padding: (0, 0, 0, 0), dilation: (1, 1))),
     ([1, 1, 6, 6], [2, 1, 3, 3], ConvAttributes(stride: (1, 1), padding: (1, 2, 1, 2), dilation: (1, 1))),
+    // More than four input channels: the transposed convolution runs on oneDNN
+    // itself rather than as a matmul plus col2im.
+    ([2, 8, 9, 9], [4, 8, 3, 3], ConvAttributes(stride: (2, 2), padding: (1, 0, 0, 2), dilation: (1, 1))),
   ]
 
-  @Test("convolution forward, backward data and backward weights at stride, padding and dilation corners", arguments: 0..<4)
+  @Test("convolution forward, backward data and backward weights at stride, padding and dilation corners", arguments: 0..<5)
   func conv(_ index: Int) throws {
     let (x, w, c) = Self.geometries[index]
     var probe = Graph()
