@@ -217,7 +217,7 @@ static ganc_dnnl_op *transposed_by_columns(const ganc_conv_shape *s, char *error
 
 ganc_dnnl_op *ganc_conv_create(ganc_conv_kind kind, const ganc_conv_shape *s, char *error, size_t size) {
   if (ensure_engine(error, size)) return NULL;
-  if (kind == GANC_CONV_BACKWARD_DATA && s->c <= 4) {
+  if (kind == GANC_CONV_BACKWARD_DATA && s->c <= s->columns_max_c && !s->x_blocked && !s->y_blocked) {
     ganc_dnnl_op *op = transposed_by_columns(s, error, size);
     if (op) return op;
   }
@@ -225,9 +225,9 @@ ganc_dnnl_op *ganc_conv_create(ganc_conv_kind kind, const ganc_conv_shape *s, ch
   dnnl_dims_t strides = {s->stride[0], s->stride[1]}, dil = {s->dilation[0] - 1, s->dilation[1] - 1};
   dnnl_dims_t pl = {s->pad_l[0], s->pad_l[1]}, pr = {s->pad_r[0], s->pad_r[1]};
   dnnl_memory_desc_t x, w, y, xa, wa, ya;
-  dnnl_memory_desc_init_by_tag(&x, 4, x_dims, dnnl_f32, dnnl_abcd);
+  dnnl_memory_desc_init_by_tag(&x, 4, x_dims, dnnl_f32, s->x_blocked ? dnnl_aBcd16b : dnnl_abcd);
   dnnl_memory_desc_init_by_tag(&w, 4, w_dims, dnnl_f32, dnnl_abcd);
-  dnnl_memory_desc_init_by_tag(&y, 4, y_dims, dnnl_f32, dnnl_abcd);
+  dnnl_memory_desc_init_by_tag(&y, 4, y_dims, dnnl_f32, s->y_blocked ? dnnl_aBcd16b : dnnl_abcd);
   dnnl_memory_desc_init_by_tag(&xa, 4, x_dims, dnnl_f32, dnnl_format_tag_any);
   dnnl_memory_desc_init_by_tag(&wa, 4, w_dims, dnnl_f32, dnnl_format_tag_any);
   dnnl_memory_desc_init_by_tag(&ya, 4, y_dims, dnnl_f32, dnnl_format_tag_any);

@@ -81,6 +81,49 @@ float ganc_ew_binary1(int32_t fn, float a, float b) {
   return NAN;
 }
 
+CLONES
+void ganc_nchw_blocks(const float *src, float *dst, int64_t c, int64_t hw, int64_t first, int64_t count, int to_blocked) {
+  int64_t cb = c / 16;
+  for (int64_t b = first; b < first + count; b++) {
+    int64_t n = b / cb, k = b % cb;
+    const float *plain_in = src + (n * c + k * 16) * hw;
+    float *plain_out = dst + (n * c + k * 16) * hw;
+    const float *blocked_in = src + b * 16 * hw;
+    float *blocked_out = dst + b * 16 * hw;
+    if (to_blocked) {
+      for (int64_t p = 0; p < hw; p++)
+        for (int64_t l = 0; l < 16; l++) blocked_out[p * 16 + l] = plain_in[l * hw + p];
+    } else {
+      for (int64_t l = 0; l < 16; l++)
+        for (int64_t p = 0; p < hw; p++) plain_out[l * hw + p] = blocked_in[p * 16 + l];
+    }
+  }
+}
+
+CLONES
+void ganc_blocked_channel_reduce(const float *src, float *out, int64_t n, int64_t c, int64_t hw, int64_t first, int64_t count, int is_max) {
+  int64_t cb = c / 16;
+  for (int64_t k = first; k < first + count; k++) {
+    double total[16] = {0};
+    float best[16];
+    for (int l = 0; l < 16; l++) best[l] = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+      const float *p = src + (i * cb + k) * 16 * hw;
+      /* Per image: float partial sums per lane, then into doubles. */
+      float part[16] = {0};
+      for (int64_t q = 0; q < hw; q++) {
+        for (int l = 0; l < 16; l++) {
+          float v = p[q * 16 + l];
+          part[l] += v;
+          best[l] = v > best[l] || v != v ? v : best[l];
+        }
+      }
+      for (int l = 0; l < 16; l++) total[l] += part[l];
+    }
+    for (int l = 0; l < 16; l++) out[k * 16 + l] = is_max ? best[l] : (float)total[l];
+  }
+}
+
 /* One loop per function: each is a plain loop the compiler vectorises. */
 #define UNARY_LOOP(expr) for (int64_t i = 0; i < n; i++) { float x = a[i]; d[i] = (expr); } break;
 

@@ -6,6 +6,8 @@ import GANSpec
 public struct CompileOptions: Sendable {
   public var fuse = true
   public var plan = true
+  /// Keep convolution activations in oneDNN's blocked layout between convolutions.
+  public var layouts = true
   /// Keep the text of every program after this pass (`--dump-ir-after`).
   public var dumpAfter: String? = nil
   /// Samples the sampling program makes per run.
@@ -31,7 +33,7 @@ public struct CompiledModel: Sendable {
 /// The pipeline from a checked spec to planned programs.
 public enum Compiler {
   /// The passes, in order, by name.
-  public static let passNames = ["lower", Simplify.name, CommonSubexpressions.name, DeadCodeElimination.name, Fusion.name, MemoryPlanner.name]
+  public static let passNames = ["lower", Simplify.name, CommonSubexpressions.name, DeadCodeElimination.name, Fusion.name, LayoutAssignment.name, MemoryPlanner.name]
 
   /// The batch of the sampling program.
   public static let sampleBatch = 64
@@ -52,6 +54,7 @@ public enum Compiler {
       (CommonSubexpressions.name, CommonSubexpressions.run),
       (DeadCodeElimination.name, DeadCodeElimination.run),
     ] + (options.fuse ? [(Fusion.name, Fusion.run), ("dce-after-fuse", DeadCodeElimination.run)] : [])
+      + (options.layouts ? [(LayoutAssignment.name, LayoutAssignment.run)] : [])
     for (name, pass) in passes {
       for i in programs.indices {
         programs[i].graph = pass(programs[i].graph)

@@ -120,6 +120,8 @@ public enum Autodiff {
         } else {
           accumulate(x[0], g.sum(dy, axes: (0..<to.count).filter { from[$0] == 1 && to[$0] != 1 }), &g)
         }
+      case .convert:
+        accumulate(x[0], dy, &g)
       case .reshape:
         accumulate(x[0], g.reshape(dy, g.shape(x[0])), &g)
       case .concat(let axis):

@@ -1,17 +1,38 @@
 /// An SSA value: the index of the node that defines it.
 public typealias ValueID = Int
 
-/// One node: an op, its operands and its static shape (the batch included).
+/// How a value's elements lie in memory. Values mean the same in every
+/// layout (shapes and the reference evaluator are logical, NCHW); the layout
+/// pass picks the one that the kernels producing and reading a value share.
+public enum Layout: String, Hashable, Sendable, CaseIterable {
+  /// Row-major in the order of the shape's axes.
+  case plain
+  /// [N C H W] as [N, C/16, H, W, 16]: the channel-blocked layout oneDNN's
+  /// convolutions run in, so no reorder sits between two of them.
+  case nChw16c
+
+  /// Whether a value of `shape` can have this layout.
+  public func fits(_ shape: [Int]) -> Bool {
+    switch self {
+    case .plain: return true
+    case .nChw16c: return shape.count == 4 && shape[1] % 16 == 0
+    }
+  }
+}
+
+/// One node: an op, its operands, its static shape (the batch included) and its layout.
 public struct Node: Hashable, Sendable {
-  public init(op: Op, inputs: [ValueID], shape: [Int]) {
+  public init(op: Op, inputs: [ValueID], shape: [Int], layout: Layout = .plain) {
     self.op = op
     self.inputs = inputs
     self.shape = shape
+    self.layout = layout
   }
 
   public var op: Op
   public var inputs: [ValueID]
   public var shape: [Int]
+  public var layout: Layout
 
   public var elementCount: Int { shape.reduce(1, *) }
 }
@@ -41,12 +62,56 @@ public struct Graph: Hashable, Sendable {
 
   /// Appends a node after checking its operands' shapes.
   @discardableResult
-  public mutating func add(_ op: Op, _ inputs: [ValueID], shape: [Int]? = nil) throws -> ValueID {
+  public mutating func add(_ op: Op, _ inputs: [ValueID], shape: [Int]? = nil, layout: Layout = .plain) throws -> ValueID {
     for i in inputs where i < 0 || i >= nodes.count { throw IRError("operand %\(i) is not defined before use") }
     let s = try inferShape(op, inputs.map { nodes[$0].shape }, declared: shape)
     if let shape, shape != s { throw IRError("\(op.mnemonic) makes shape \(s), not the declared \(shape)") }
-    nodes.append(Node(op: op, inputs: inputs, shape: s))
+    try checkLayouts(op, inputs.map { nodes[$0] }, shape: s, layout: layout)
+    nodes.append(Node(op: op, inputs: inputs, shape: s, layout: layout))
     return nodes.count - 1
+  }
+
+  /// Which layouts each op reads and writes: elementwise kernels share one
+  /// layout among their full-size operands (broadcast operands are plain
+  /// scalars or per-channel [1 C 1 1]); products read and write any layout;
+  /// a reduction reads nChw16c only over the batch and spatial axes; `convert`
+  /// changes layout; everything else is plain.
+  func checkLayouts(_ op: Op, _ ins: [Node], shape: [Int], layout: Layout) throws {
+    guard layout.fits(shape) else { throw IRError("a value of shape \(shape) cannot be \(layout.rawValue)") }
+    func plainOnly(_ what: [Node]) throws {
+      if what.contains(where: { $0.layout != .plain }) { throw IRError("\(op.mnemonic) reads only plain values") }
+    }
+    switch op {
+    case .convert:
+      break
+    case .matmul, .conv, .convTranspose, .convWeight:
+      if case .convWeight = op, layout != .plain { throw IRError("weights are plain") }
+    case .fused(let k) where k.head != nil:
+      try checkElementwise(Array(ins.dropFirst(2)), shape: shape, layout: layout)
+      if layout != .plain && !k.stores.isEmpty { throw IRError("a kernel that stores is plain") }
+    case .unary, .binary, .fused:
+      try checkElementwise(ins, shape: shape, layout: layout)
+      if case .fused(let k) = op, layout != .plain && !k.stores.isEmpty { throw IRError("a kernel that stores is plain") }
+    case .reduceSum(let axes), .reduceMax(let axes):
+      if layout != .plain || (ins[0].layout != .plain && axes != [0, 2, 3]) {
+        throw IRError("a reduction reads nChw16c only over axes 0,2,3 and writes plain")
+      }
+    default:
+      try plainOnly(ins)
+      if layout != .plain { throw IRError("\(op.mnemonic) writes plain values") }
+    }
+  }
+
+  private func checkElementwise(_ ins: [Node], shape: [Int], layout: Layout) throws {
+    for n in ins {
+      if n.shape == shape {
+        if n.layout != layout { throw IRError("an elementwise operand is \(n.layout.rawValue), the result \(layout.rawValue)") }
+      } else if n.layout != .plain {
+        throw IRError("a broadcast operand is plain")
+      } else if layout == .nChw16c && n.elementCount != 1 && n.shape != [1, shape[1], 1, 1] {
+        throw IRError("an nChw16c kernel broadcasts only scalars and [1 C 1 1]")
+      }
+    }
   }
 
   /// Replaces the whole node list (passes use this); the result must verify.
@@ -159,7 +224,7 @@ public struct Graph: Hashable, Sendable {
       try need(2)
       guard let declared, declared.count == 2, s[0].count == 2, s[0][1] == declared[1] else { throw IRError("scatter_add shapes") }
       return declared
-    case .assign:
+    case .assign, .convert:
       try need(1)
       return s[0]
     case .fused(let k):
@@ -198,13 +263,14 @@ public struct Graph: Hashable, Sendable {
     var check = Graph()
     for (i, node) in nodes.enumerated() {
       do {
-        let id = try check.add(node.op, node.inputs, shape: node.shape)
+        let id = try check.add(node.op, node.inputs, shape: node.shape, layout: node.layout)
         if check.nodes[id].shape != node.shape { throw IRError("shape \(node.shape) should be \(check.nodes[id].shape)") }
       } catch let e as IRError {
         throw IRError("%\(i) = \(node.op.mnemonic): \(e.message)")
       }
     }
     for o in outputs where o < 0 || o >= nodes.count { throw IRError("output %\(o) is not defined") }
+    for o in outputs where nodes[o].layout != .plain { throw IRError("output %\(o) is not plain") }
   }
 
   /// How many nodes read each value.

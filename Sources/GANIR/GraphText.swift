@@ -33,7 +33,7 @@ extension Graph {
       }
       let stores = k.stores.map { "store \"\($0.name)\" r\($0.register)" }
       return s + "{ " + (code + stores).joined(separator: "; ") + " }"
-    case .unary, .binary, .broadcast, .reshape, .gather, .scatterAdd: return ""
+    case .unary, .binary, .broadcast, .reshape, .gather, .scatterAdd, .convert: return ""
     }
   }
 
@@ -45,6 +45,7 @@ extension Graph {
     if !a.isEmpty { parts.append(a) }
     if !n.inputs.isEmpty { parts.append(n.inputs.map { "%\($0)" }.joined(separator: ", ")) }
     parts.append(": [" + n.shape.map(String.init).joined(separator: ", ") + "]")
+    if n.layout != .plain { parts.append(n.layout.rawValue) }
     return parts.joined(separator: " ")
   }
 
@@ -92,7 +93,12 @@ extension Graph {
     }
     try t.expect(":")
     let shape = try t.shape()
-    try add(op, inputs, shape: shape)
+    var layout = Layout.plain
+    if !t.peek.isEmpty {
+      guard let l = Layout(rawValue: t.next()) else { throw IRError("unknown layout '\(t.items[t.index - 1])'") }
+      layout = l
+    }
+    try add(op, inputs, shape: shape, layout: layout)
   }
 
   private func parseOp(_ m: String, _ t: inout Tokens) throws -> Op {
@@ -138,6 +144,7 @@ extension Graph {
     case "reshape": return .reshape
     case "gather": return .gather
     case "scatter_add": return .scatterAdd
+    case "convert": return .convert
     case "concat": return .concat(axis: try int("axis"))
     case "slice":
       let axis = try int("axis")

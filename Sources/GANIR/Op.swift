@@ -58,6 +58,10 @@ public enum BinaryFunction: String, Sendable, CaseIterable {
 
 /// The geometry of a 2-D convolution in NCHW layout.
 public struct ConvAttributes: Hashable, Sendable {
+  /// Transposed convolutions making at most this many channels run as a
+  /// matmul plus col2im on plain memory (oneDNN pads channels to 16).
+  public static let transposedByColumnsMaxChannels = 4
+
   public var stride: (Int, Int)
   public var padding: (top: Int, bottom: Int, left: Int, right: Int)
   public var dilation: (Int, Int)
@@ -122,6 +126,8 @@ public enum Op: Hashable, Sendable {
   case scatterAdd
   /// Writes its input into the persistent tensor of that name.
   case assign(String)
+  /// The same value in the node's layout (a reorder in memory).
+  case convert
   /// A fused kernel: an optional product (its operands first) followed by an
   /// elementwise program over the product's output and the other operands.
   indirect case fused(FusedKernel)
@@ -149,6 +155,7 @@ public enum Op: Hashable, Sendable {
     case .gather: return "gather"
     case .scatterAdd: return "scatter_add"
     case .assign: return "assign"
+    case .convert: return "convert"
     case .fused: return "fused"
     }
   }
@@ -159,7 +166,7 @@ public enum Op: Hashable, Sendable {
     case .unary, .binary: return true
     case .fused(let k): return k.head == nil
     case .input, .parameter, .constant, .random, .matmul, .conv, .convTranspose, .convWeight,
-      .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign:
+      .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .convert:
       return false
     }
   }
@@ -169,7 +176,7 @@ public enum Op: Hashable, Sendable {
     switch self {
     case .reduceSum, .reduceMax: return true
     case .input, .parameter, .constant, .random, .unary, .binary, .matmul, .conv, .convTranspose,
-      .convWeight, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .fused:
+      .convWeight, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .fused, .convert:
       return false
     }
   }
@@ -180,7 +187,7 @@ public enum Op: Hashable, Sendable {
     case .unary, .binary, .reshape: return true
     case .fused(let k): return k.head == nil
     case .input, .parameter, .constant, .random, .matmul, .conv, .convTranspose, .convWeight,
-      .reduceSum, .reduceMax, .broadcast, .concat, .slice, .pad, .gather, .scatterAdd, .assign:
+      .reduceSum, .reduceMax, .broadcast, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .convert:
       return false
     }
   }
@@ -190,7 +197,7 @@ public enum Op: Hashable, Sendable {
     switch self {
     case .input, .parameter, .constant, .random: return true
     case .unary, .binary, .matmul, .conv, .convTranspose, .convWeight, .reduceSum, .reduceMax,
-      .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .fused:
+      .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .fused, .convert:
       return false
     }
   }
@@ -202,7 +209,7 @@ public enum Op: Hashable, Sendable {
     case .assign: return true
     case .fused(let k): return !k.stores.isEmpty
     case .input, .parameter, .constant, .random, .unary, .binary, .matmul, .conv, .convTranspose, .convWeight,
-      .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd:
+      .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .convert:
       return false
     }
   }
@@ -212,7 +219,7 @@ public enum Op: Hashable, Sendable {
     switch self {
     case .unary(.step), .binary(.equal), .input, .parameter, .constant, .random, .assign, .fused: return false
     case .unary, .binary, .matmul, .conv, .convTranspose, .convWeight, .reduceSum, .reduceMax,
-      .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd:
+      .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .convert:
       return true
     }
   }

@@ -123,7 +123,7 @@ public struct ReferenceEvaluator {
             out[i] = ins[0][f]
           }
         }
-      case .reshape, .assign:
+      case .reshape, .assign, .convert:
         out = ins[0]
       case .concat(let axis):
         var offset = 0

@@ -12,6 +12,9 @@ enum LoadPattern {
   /// over the output's axes with neighbours of the same kind merged (a
   /// per-channel operand of [N C H W] reads as [N, C, H*W] with strides [0, 1, 0]).
   case broadcast(shape: [Int], strides: [Int])
+  /// A per-channel operand [1 C 1 1] of a kernel running in nChw16c: element
+  /// i belongs to channel 16 * ((i / (16 * hw)) % blocks) + i % 16.
+  case blockedChannels(hw: Int, blocks: Int)
 }
 
 /// An elementwise program (a fused kernel's epilogue, or a whole kernel)
@@ -35,7 +38,7 @@ struct ElementwiseKernel {
 
   init(
     code: [Instruction], operands: [UnsafeMutablePointer<Float>], operandShapes: [[Int]], output: UnsafeMutablePointer<Float>, shape: [Int],
-    stores: [(register: Int, into: UnsafeMutablePointer<Float>)] = []
+    stores: [(register: Int, into: UnsafeMutablePointer<Float>)] = [], layout: Layout = .plain
   ) {
     self.code = code
     self.operands = operands
@@ -49,6 +52,7 @@ struct ElementwiseKernel {
     patterns = operandShapes.map { s in
       if s == shape { return .contiguous }
       if s.reduce(1, *) == 1 { return .scalar }
+      if layout == .nChw16c { return .blockedChannels(hw: shape[2] * shape[3], blocks: shape[1] / 16) }
       var strides = [Int](repeating: 0, count: shape.count)
       var step = 1
       for d in (0..<s.count).reversed() {
@@ -89,6 +93,9 @@ struct ElementwiseKernel {
                 scalars[r] = operands[j][0]
               case .broadcast(let shape, let strides):
                 Self.gather(operands[j], shape: shape, strides: strides, start: start, n: n, into: scratch + r * tile)
+                regs[r] = UnsafePointer(scratch + r * tile)
+              case .blockedChannels(let hw, let blocks):
+                Self.gatherBlockedChannels(operands[j], hw: hw, blocks: blocks, start: start, n: n, into: scratch + r * tile)
                 regs[r] = UnsafePointer(scratch + r * tile)
               }
             case .unary, .binary:
@@ -172,6 +179,19 @@ struct ElementwiseKernel {
     }
     if dims.isEmpty { dims = [(1, 0)] }
     return .broadcast(shape: dims.map(\.size), strides: dims.map(\.stride))
+  }
+
+  /// Reads a per-channel operand for elements start..<start+n of an nChw16c
+  /// tensor: runs of 16 channels, repeated for every pixel of a block.
+  static func gatherBlockedChannels(_ src: UnsafeMutablePointer<Float>, hw: Int, blocks: Int, start: Int, n: Int, into dst: UnsafeMutablePointer<Float>) {
+    let span = 16 * hw
+    var i = start
+    while i < start + n {
+      let end = Swift.min(start + n, (i / span + 1) * span)
+      let channels = src + ((i / span) % blocks) * 16
+      for k in i..<end { dst[k - start] = channels[k & 15] }
+      i = end
+    }
   }
 
   /// Reads a broadcast operand `src` for output elements start..<start+n.

@@ -1,4 +1,5 @@
 import CDNNL
+import CKernels
 import Foundation
 import GANCompiler
 import GANIR
@@ -22,6 +23,10 @@ enum Step {
   case gather(table: UnsafeMutablePointer<Float>, ids: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int, dim: Int, count: Int)
   case scatterAdd(UnsafeMutablePointer<Float>, ids: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int, dim: Int, count: Int)
   case copy(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, count: Int)
+  /// An [N C H W] tensor between NCHW and nChw16c.
+  case convert(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, n: Int, c: Int, hw: Int, toBlocked: Bool)
+  /// Per-channel sums or maxima of an nChw16c tensor.
+  case channelReduce(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, n: Int, c: Int, hw: Int, isMax: Bool)
 }
 
 /// A program ready to run: a flat list of kernel calls over the arena.
@@ -138,8 +143,11 @@ public final class Runtime: @unchecked Sendable {
     return UnsafeMutableBufferPointer(start: p, count: prog.graph[v].elementCount)
   }
 
-  static func convShape(_ x: [Int], _ w: [Int], _ y: [Int], _ c: ConvAttributes) -> ganc_conv_shape {
+  static func convShape(_ x: [Int], _ w: [Int], _ y: [Int], _ c: ConvAttributes, xLayout: Layout, yLayout: Layout) -> ganc_conv_shape {
     var s = ganc_conv_shape()
+    s.x_blocked = xLayout == .nChw16c ? 1 : 0
+    s.y_blocked = yLayout == .nChw16c ? 1 : 0
+    s.columns_max_c = Int32(ConvAttributes.transposedByColumnsMaxChannels)
     s.n = Int64(x[0]); s.c = Int64(x[1]); s.h = Int64(x[2]); s.w = Int64(x[3])
     s.f = Int64(w[0]); s.kh = Int64(w[2]); s.kw = Int64(w[3])
     s.oh = Int64(y[2]); s.ow = Int64(y[3])
@@ -165,13 +173,14 @@ public final class Runtime: @unchecked Sendable {
       let k = ta ? a[0] : a[1]
       made = ganc_matmul_create(Int64(node.shape[0]), Int64(node.shape[1]), Int64(k), ta ? 1 : 0, tb ? 1 : 0, &error, 256)
     case .conv(let c):
-      var s = convShape(g.shape(node.inputs[0]), g.shape(node.inputs[1]), node.shape, c)
+      var s = convShape(g.shape(node.inputs[0]), g.shape(node.inputs[1]), node.shape, c, xLayout: g[node.inputs[0]].layout, yLayout: node.layout)
       made = ganc_conv_create(GANC_CONV_FORWARD, &s, &error, 256)
     case .convTranspose(let c):
-      var s = convShape(node.shape, g.shape(node.inputs[1]), g.shape(node.inputs[0]), c)
+      var s = convShape(node.shape, g.shape(node.inputs[1]), g.shape(node.inputs[0]), c, xLayout: node.layout, yLayout: g[node.inputs[0]].layout)
       made = ganc_conv_create(GANC_CONV_BACKWARD_DATA, &s, &error, 256)
     case .convWeight(let c):
-      var s = convShape(g.shape(node.inputs[0]), node.shape, g.shape(node.inputs[1]), c)
+      var s = convShape(
+        g.shape(node.inputs[0]), node.shape, g.shape(node.inputs[1]), c, xLayout: g[node.inputs[0]].layout, yLayout: g[node.inputs[1]].layout)
       made = ganc_conv_create(GANC_CONV_BACKWARD_WEIGHTS, &s, &error, 256)
     default:
       return nil
@@ -200,9 +209,17 @@ public final class Runtime: @unchecked Sendable {
       case .random(let stream):
         steps.append(.random(out, count: node.elementCount, stream: stream))
       case .unary(let f):
-        steps.append(.elementwise(ElementwiseKernel(code: [.load(0), .unary(f, 0)], operands: ins, operandShapes: shapes, output: out, shape: node.shape)))
+        steps.append(
+          .elementwise(
+            ElementwiseKernel(code: [.load(0), .unary(f, 0)], operands: ins, operandShapes: shapes, output: out, shape: node.shape, layout: node.layout)))
       case .binary(let f):
-        steps.append(.elementwise(ElementwiseKernel(code: [.load(0), .load(1), .binary(f, 0, 1)], operands: ins, operandShapes: shapes, output: out, shape: node.shape)))
+        steps.append(
+          .elementwise(
+            ElementwiseKernel(
+              code: [.load(0), .load(1), .binary(f, 0, 1)], operands: ins, operandShapes: shapes, output: out, shape: node.shape, layout: node.layout)))
+      case .convert:
+        let s = node.shape
+        steps.append(.convert(ins[0], out, n: s[0], c: s[1], hw: s[2] * s[3], toBlocked: node.layout == .nChw16c))
       case .matmul, .conv, .convTranspose, .convWeight:
         steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], out: out, epilogue: nil))
       case .fused(let k):
@@ -210,7 +227,8 @@ public final class Runtime: @unchecked Sendable {
           guard let offset = plan.persistentOffsets[store.name] else { throw RuntimeError("a kernel stores into unknown tensor '\(store.name)'") }
           return (register: store.register, into: (base + offset).assumingMemoryBound(to: Float.self))
         }
-        let kernel = ElementwiseKernel(code: k.code, operands: ins, operandShapes: shapes, output: out, shape: node.shape, stores: stores)
+        let kernel = ElementwiseKernel(
+          code: k.code, operands: ins, operandShapes: shapes, output: out, shape: node.shape, stores: stores, layout: node.layout)
         if k.head != nil {
           steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], out: out, epilogue: kernel))
         } else {
@@ -219,7 +237,12 @@ public final class Runtime: @unchecked Sendable {
       case .reduceSum(let axes), .reduceMax(let axes):
         var isMax = false
         if case .reduceMax = node.op { isMax = true }
-        steps.append(.reduce(ReduceKernel(input: ins[0], output: out, shape: shapes[0], axes: axes, isMax: isMax)))
+        if g[node.inputs[0]].layout == .nChw16c {
+          let s = shapes[0]
+          steps.append(.channelReduce(ins[0], out, n: s[0], c: s[1], hw: s[2] * s[3], isMax: isMax))
+        } else {
+          steps.append(.reduce(ReduceKernel(input: ins[0], output: out, shape: shapes[0], axes: axes, isMax: isMax)))
+        }
       case .broadcast:
         steps.append(.broadcast(ins[0], from: shapes[0], to: node.shape, out))
       case .concat(let axis):
@@ -265,6 +288,8 @@ public final class Runtime: @unchecked Sendable {
     case .gather: return "gather"
     case .scatterAdd: return "scatter_add"
     case .copy: return "copy " + shape
+    case .convert(_, _, _, _, _, let toBlocked): return (toBlocked ? "convert to nChw16c " : "convert to NCHW ") + shape
+    case .channelReduce: return "channel reduce of nChw16c " + (node.map { "[" + $0.shape.map(String.init).joined(separator: ",") + "]" } ?? "")
     }
   }
 
@@ -333,6 +358,14 @@ public final class Runtime: @unchecked Sendable {
         }
       case .copy(let input, let out, let count):
         out.update(from: input, count: count)
+      case .convert(let input, let out, let n, let c, let hw, let toBlocked):
+        pool.parallel(count: n * c / 16, minimumPerThread: max(1, 8192 / (16 * hw)), granularity: 1) { blocks in
+          ganc_nchw_blocks(input, out, Int64(c), Int64(hw), Int64(blocks.lowerBound), Int64(blocks.count), toBlocked ? 1 : 0)
+        }
+      case .channelReduce(let input, let out, let n, let c, let hw, let isMax):
+        pool.parallel(count: c / 16, minimumPerThread: 1, granularity: 1) { blocks in
+          ganc_blocked_channel_reduce(input, out, Int64(n), Int64(c), Int64(hw), Int64(blocks.lowerBound), Int64(blocks.count), isMax ? 1 : 0)
+        }
       }
     }
   }

@@ -44,6 +44,9 @@ struct Compile: ParsableCommand {
   @Flag(help: "Give every value its own memory (to see what planning buys).")
   var noPlan = false
 
+  @Flag(help: "Keep every value in plain NCHW (to see what the layout pass buys).")
+  var noLayout = false
+
   @Option(help: "Colour for diagnostics: auto, always or never.")
   var color: ColourChoice = .auto
 
@@ -58,6 +61,7 @@ struct Compile: ParsableCommand {
     var options = CompileOptions()
     options.fuse = !noFuse
     options.plan = !noPlan
+    options.layouts = !noLayout
     options.dumpAfter = dumpIrAfter
     let model: CompiledModel
     do {

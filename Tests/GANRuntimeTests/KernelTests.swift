@@ -155,6 +155,27 @@ struct KernelTests {
     }
   }
 
+  @Test("values kept in nChw16c between convolutions: epilogues, per-channel broadcasts and reductions, conversions")
+  func blockedLayouts() throws {
+    var g = Graph()
+    let c = ConvAttributes(stride: (1, 1), padding: (1, 1, 1, 1), dilation: (1, 1))
+    let x = g.input("x", [3, 16, 5, 7]), w = g.input("w", [32, 16, 3, 3]), b = g.input("b", [1, 32, 1, 1])
+    let y = try g.add(.conv(c), [x, w])
+    let z = g.unary(.leakyRelu(slope: 0.2), g.addv(y, g.broadcast(b, [3, 32, 5, 7])))
+    let sums = g.sum(z, axes: [0, 2, 3])
+    let maxima = try g.add(.reduceMax(axes: [0, 2, 3]), [g.mul(z, z)])
+    let back = try g.add(.convTranspose(c), [z, w], shape: [3, 16, 5, 7])
+    let dw = try g.add(.convWeight(c), [x, z], shape: [32, 16, 3, 3])
+    let flat = g.reshape(g.unary(.tanh, back), [3, 16 * 35])
+    g.outputs = [sums, maxima, flat, dw]
+    g.outputNames = [sums: "sums", maxima: "maxima", flat: "flat", dw: "dw"]
+    let laid = LayoutAssignment.run(Fusion.run(g))
+    try laid.verify()
+    #expect(laid.nodes.contains { $0.layout == .nChw16c })
+    #expect(laid.nodes.contains { $0.op == .convert })
+    expectClose(try runBoth(laid), tolerance: 1e-4, "nChw16c")
+  }
+
   @Test("fused kernels with scalar, row, column and channel broadcasts")
   func fusedBroadcasts() throws {
     var g = Graph()

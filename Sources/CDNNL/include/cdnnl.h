@@ -22,6 +22,8 @@ typedef struct {
   int64_t oh, ow;            ///< output (y) spatial size
   int64_t stride[2], dilation[2];
   int64_t pad_l[2], pad_r[2];
+  int32_t x_blocked, y_blocked;   ///< x or y (or their gradients) lie in nChw16c, not NCHW
+  int32_t columns_max_c;          ///< transposed convolutions to at most this many channels run as matmul + col2im
 } ganc_conv_shape;
 
 /// C[M,N] = op(A) op(B), row-major; A is [M,K] (or [K,M] with trans_a).

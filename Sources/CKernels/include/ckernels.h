@@ -36,6 +36,14 @@ typedef struct {
 void ganc_ew_tile(const ganc_ew_instruction *code, int32_t count, const float **regs, float *scalars,
                   float *scratch, int64_t tile, float *out, int64_t n);
 
+/* Blocks first..<first+count of an [N C H W] tensor between NCHW and
+ * nChw16c; block b is image b / (C/16), channels 16 * (b % (C/16)) on. */
+void ganc_nchw_blocks(const float *src, float *dst, int64_t c, int64_t hw, int64_t first, int64_t count, int to_blocked);
+
+/* Per-channel sums (or maxima) of an nChw16c tensor over the batch and the
+ * pixels, for channel blocks first..<first+count; out has C entries. */
+void ganc_blocked_channel_reduce(const float *src, float *out, int64_t n, int64_t c, int64_t hw, int64_t first, int64_t count, int is_max);
+
 /* One unary function or binary function of floats, for scalar registers. */
 float ganc_ew_unary1(int32_t fn, float x, float param);
 float ganc_ew_binary1(int32_t fn, float a, float b);
