@@ -124,6 +124,44 @@ void ganc_blocked_channel_reduce(const float *src, float *out, int64_t n, int64_
   }
 }
 
+CLONES
+void ganc_accumulate(const float *v, int64_t n, int64_t start, int64_t kept, int64_t after, int64_t blocked_hw, double *acc) {
+  int64_t end = start + n, i = start;
+  if (kept == 1) {
+    float s = 0;
+    for (int64_t k = 0; k < n; k++) s += v[k];
+    acc[0] += s;
+  } else if (blocked_hw > 0) {
+    int64_t span = 16 * blocked_hw, blocks = kept / 16;
+    while (i < end) {
+      int64_t stop = (i / span + 1) * span;
+      if (stop > end) stop = end;
+      float lanes[16] = {0};
+      for (int64_t k = i; k < stop; k++) lanes[k & 15] += v[k - start];
+      double *a = acc + ((i / span) % blocks) * 16;
+      for (int l = 0; l < 16; l++) a[l] += lanes[l];
+      i = stop;
+    }
+  } else if (after == 1) {
+    while (i < end) {
+      int64_t idx = i % kept, run = kept - idx;
+      if (run > end - i) run = end - i;
+      const float *p = v + (i - start);
+      for (int64_t t = 0; t < run; t++) acc[idx + t] += p[t];
+      i += run;
+    }
+  } else {
+    while (i < end) {
+      int64_t stop = (i / after + 1) * after;
+      if (stop > end) stop = end;
+      float s = 0;
+      for (int64_t k = i; k < stop; k++) s += v[k - start];
+      acc[(i / after) % kept] += s;
+      i = stop;
+    }
+  }
+}
+
 /* One loop per function: each is a plain loop the compiler vectorises. */
 #define UNARY_LOOP(expr) for (int64_t i = 0; i < n; i++) { float x = a[i]; d[i] = (expr); } break;
 

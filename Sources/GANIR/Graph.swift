@@ -89,6 +89,12 @@ public struct Graph: Hashable, Sendable {
     case .fused(let k) where k.head != nil:
       try checkElementwise(Array(ins.dropFirst(2)), shape: shape, layout: layout)
       if layout != .plain && !k.stores.isEmpty { throw IRError("a kernel that stores is plain") }
+    case .fused(let k) where k.reduction != nil:
+      let r = k.reduction!
+      if layout != .plain { throw IRError("a kernel's sum is plain") }
+      let domain = ins.first { $0.shape == r.domain }?.layout ?? .plain
+      if domain != .plain && r.axes != [0, 2, 3] { throw IRError("a kernel sums nChw16c only over axes 0,2,3") }
+      try checkElementwise(ins, shape: r.domain, layout: domain)
     case .unary, .binary, .fused:
       try checkElementwise(ins, shape: shape, layout: layout)
       if case .fused(let k) = op, layout != .plain && !k.stores.isEmpty { throw IRError("a kernel that stores is plain") }
@@ -232,6 +238,11 @@ public struct Graph: Hashable, Sendable {
       if let head = k.head {
         guard s.count >= 2 else { throw IRError("a fused product needs its operands") }
         shape = try inferShape(head, Array(s[0..<2]), declared: declared)
+      } else if let r = k.reduction {
+        guard !r.domain.isEmpty, r.domain.allSatisfy({ $0 >= 1 }), r.axes.allSatisfy({ $0 >= 0 && $0 < r.domain.count }),
+          KernelReduction.isSupported(axes: r.axes, rank: r.domain.count)
+        else { throw IRError("a kernel's sum needs axes of its domain with the kept axes in one run") }
+        shape = r.domain
       } else {
         guard let declared else { throw IRError("an elementwise kernel needs its declared shape") }
         shape = declared
@@ -253,6 +264,10 @@ public struct Graph: Hashable, Sendable {
       if k.code.isEmpty { throw IRError("an empty kernel") }
       for store in k.stores where store.register < 0 || store.register >= k.code.count {
         throw IRError("store of register \(store.register) into '\(store.name)'")
+      }
+      if let r = k.reduction {
+        if k.head != nil || !k.stores.isEmpty { throw IRError("only a plain elementwise kernel ends in a sum") }
+        return r.shape
       }
       return shape
     }

@@ -32,7 +32,8 @@ extension Graph {
         }
       }
       let stores = k.stores.map { "store \"\($0.name)\" r\($0.register)" }
-      return s + "{ " + (code + stores).joined(separator: "; ") + " }"
+      let sum = k.reduction.map { ["sum axes=" + $0.axes.map(String.init).joined(separator: ",") + " of [" + $0.domain.map(String.init).joined(separator: ", ") + "]"] } ?? []
+      return s + "{ " + (code + stores + sum).joined(separator: "; ") + " }"
     case .unary, .binary, .broadcast, .reshape, .gather, .scatterAdd, .convert: return ""
     }
   }
@@ -158,6 +159,7 @@ extension Graph {
       try t.expect("{")
       var code: [Instruction] = []
       var stores: [KernelStore] = []
+      var reduction: KernelReduction? = nil
       var words: [String] = []
       func register(_ s: String) throws -> Int {
         guard s.hasPrefix("r"), let v = Int(s.dropFirst()) else { throw IRError("expected a register, found '\(s)'") }
@@ -165,6 +167,18 @@ extension Graph {
       }
       func flush() throws {
         guard let first = words.first else { return }
+        if reduction != nil { throw IRError("the sum comes last") }
+        if first == "sum" {
+          guard words.count >= 4, words[1].hasPrefix("axes="), words[2] == "of", words[3] == "[", words.last == "]" else {
+            throw IRError("expected 'sum axes=A,B of [shape]'")
+          }
+          let axes = words[1].dropFirst(5).split(separator: ",").map { Int($0) }
+          let domain = words[4..<(words.count - 1)].filter { $0 != "," }.map { Int($0) }
+          guard !axes.contains(nil), !domain.contains(nil) else { throw IRError("bad numbers in a sum") }
+          reduction = KernelReduction(axes: axes.map { $0! }, domain: domain.map { $0! })
+          words = []
+          return
+        }
         switch (first, words.count) {
         case ("store", 3):
           guard words[1].count >= 2, words[1].hasPrefix("\""), words[1].hasSuffix("\"") else { throw IRError("store needs a quoted name") }
@@ -190,7 +204,7 @@ extension Graph {
       }
       try flush()
       t.next()
-      return .fused(FusedKernel(head: head, code: code, stores: stores))
+      return .fused(FusedKernel(head: head, code: code, stores: stores, reduction: reduction))
     default:
       throw IRError("unknown op '\(m)'")
     }

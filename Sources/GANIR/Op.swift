@@ -164,7 +164,7 @@ public enum Op: Hashable, Sendable {
   public var isElementwise: Bool {
     switch self {
     case .unary, .binary: return true
-    case .fused(let k): return k.head == nil
+    case .fused(let k): return k.head == nil && k.reduction == nil
     case .input, .parameter, .constant, .random, .matmul, .conv, .convTranspose, .convWeight,
       .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .convert:
       return false
@@ -185,7 +185,7 @@ public enum Op: Hashable, Sendable {
   public var isInPlaceable: Bool {
     switch self {
     case .unary, .binary, .reshape: return true
-    case .fused(let k): return k.head == nil
+    case .fused(let k): return k.head == nil && k.reduction == nil
     case .input, .parameter, .constant, .random, .matmul, .conv, .convTranspose, .convWeight,
       .reduceSum, .reduceMax, .broadcast, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .convert:
       return false
@@ -251,19 +251,46 @@ public struct KernelStore: Hashable, Sendable {
   }
 }
 
+/// A sum that closes an elementwise kernel: the program runs over `domain`
+/// and its result is summed over `axes` as it goes, so the summed tensor
+/// (a square, a product of gradients) is never written to memory.
+public struct KernelReduction: Hashable, Sendable {
+  public var axes: [Int]
+  public var domain: [Int]
+
+  public init(axes: [Int], domain: [Int]) {
+    self.axes = axes
+    self.domain = domain
+  }
+
+  /// The kernel's result shape: the domain with the summed axes kept as 1.
+  public var shape: [Int] { domain.enumerated().map { axes.contains($0.offset) ? 1 : $0.element } }
+
+  /// Whether the kept axes are one run, so the output index of element i is
+  /// (i / after) % kept: the only sums a reducing kernel makes.
+  public static func isSupported(axes: [Int], rank: Int) -> Bool {
+    let kept = (0..<rank).filter { !axes.contains($0) }
+    guard let first = kept.first else { return true }
+    return kept.last! - first + 1 == kept.count
+  }
+}
+
 /// A kernel made by fusion: a product (matmul or a convolution) with an
-/// elementwise epilogue, or an elementwise program alone.
+/// elementwise epilogue, or an elementwise program alone, optionally summed.
 public struct FusedKernel: Hashable, Sendable {
   /// The product computed first, reading the first `head.arity` operands.
   public var head: Op?
   public var code: [Instruction]
   /// Registers also written into persistent tensors, element for element.
   public var stores: [KernelStore]
+  /// A sum over the program's result (kernels without a head only).
+  public var reduction: KernelReduction?
 
-  public init(head: Op?, code: [Instruction], stores: [KernelStore] = []) {
+  public init(head: Op?, code: [Instruction], stores: [KernelStore] = [], reduction: KernelReduction? = nil) {
     self.head = head
     self.code = code
     self.stores = stores
+    self.reduction = reduction
   }
 
   /// Operands the head reads.

@@ -155,10 +155,13 @@ public struct ReferenceEvaluator {
         }
       case .fused(let k):
         let head = try k.head.map { try compute($0, Array(ins[0..<2]), Array(inShapes[0..<2]), shape) }
-        let so = Self.strides(shape)
+        // A reducing kernel runs over its domain, then sums.
+        let domain = k.reduction?.domain ?? shape
+        let n = domain.reduce(1, *)
+        let so = Self.strides(domain)
         // Each operand's index for an output index, broadcasting size-1 axes.
         let maps: [[Int]?] = inShapes.map { s in
-          if s == shape || s.isEmpty { return nil }
+          if s == domain || s.isEmpty { return nil }
           let st = Self.strides(s)
           return (0..<n).map { i in
             var f = 0, r = i
@@ -172,6 +175,7 @@ public struct ReferenceEvaluator {
         }
         var regs = [Double](repeating: 0, count: k.code.count)
         stored = k.stores.map { _ in [Double](repeating: 0, count: n) }
+        var result = [Double](repeating: 0, count: n)
         for i in 0..<n {
           for (r, instruction) in k.code.enumerated() {
             switch instruction {
@@ -182,8 +186,13 @@ public struct ReferenceEvaluator {
             case .binary(let f, let a, let b): regs[r] = Self.apply(f, regs[a], regs[b])
             }
           }
-          out[i] = regs[k.code.count - 1]
+          result[i] = regs[k.code.count - 1]
           for (s, store) in k.stores.enumerated() { stored[s][i] = regs[store.register] }
+        }
+        if let r = k.reduction {
+          out = try compute(.reduceSum(axes: r.axes), [result], [domain], r.shape)
+        } else {
+          out = result
         }
       }
       return out

@@ -32,14 +32,22 @@ struct ElementwiseKernel {
   var stores: [(register: Int, into: UnsafeMutablePointer<Float>)]
   var shape: [Int]
   var count: Int
+  /// A sum closing the kernel: each element adds into output index
+  /// (i / after) % kept, or into its channel of an nChw16c domain (blockedHW > 0).
+  var reduction: (kept: Int, after: Int, blockedHW: Int)?
   /// The same program for the C loops, and the registers set from memory.
   var compiled: [ganc_ew_instruction]
   var setRegisters: [Int]
 
   init(
     code: [Instruction], operands: [UnsafeMutablePointer<Float>], operandShapes: [[Int]], output: UnsafeMutablePointer<Float>, shape: [Int],
-    stores: [(register: Int, into: UnsafeMutablePointer<Float>)] = [], layout: Layout = .plain
+    stores: [(register: Int, into: UnsafeMutablePointer<Float>)] = [], layout: Layout = .plain, sum: KernelReduction? = nil
   ) {
+    if let sum {
+      let kept = (0..<shape.count).filter { !sum.axes.contains($0) }
+      let after = kept.last.map { shape[($0 + 1)...].reduce(1, *) } ?? 1
+      reduction = (kept.reduce(1) { $0 * shape[$1] }, after, layout == .nChw16c ? shape[2] * shape[3] : 0)
+    }
     self.code = code
     self.operands = operands
     self.output = output
@@ -63,13 +71,13 @@ struct ElementwiseKernel {
     }
   }
 
-  /// Registers a thread needs (tile floats each).
-  var registerCount: Int { code.count }
+  /// Registers a thread needs (tile floats each), one more for a summed tile.
+  var registerCount: Int { code.count + 1 }
 
   /// Runs elements `range` using `scratch` (registerCount * tile floats):
   /// registers that read memory are set here, then the C loops compute the
   /// rest of each tile (see ckernels.h).
-  func run(_ range: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+  func run(_ range: Range<Int>, scratch: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Double>? = nil) {
     let tile = Self.tile
     let count = code.count
     withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: count) { regs in
@@ -102,8 +110,13 @@ struct ElementwiseKernel {
               break
             }
           }
+          // A summed tile goes to the spare register, then into the sums.
+          let result = reduction == nil ? output + start : scratch + count * tile
           compiled.withUnsafeBufferPointer { c in
-            ganc_ew_tile(c.baseAddress, Int32(count), regs.baseAddress, scalars.baseAddress, scratch, Int64(tile), output + start, Int64(n))
+            ganc_ew_tile(c.baseAddress, Int32(count), regs.baseAddress, scalars.baseAddress, scratch, Int64(tile), result, Int64(n))
+          }
+          if let (kept, after, blockedHW) = reduction, let sums {
+            ganc_accumulate(result, Int64(n), Int64(start), Int64(kept), Int64(after), Int64(blockedHW), sums)
           }
           // Every register of the tile is computed: the stores may now overwrite operands.
           for (r, into) in stores {

@@ -78,14 +78,14 @@ public final class Runtime: @unchecked Sendable {
     ganc_dnnl_set_threads(Int32(threads))
     // Sizes first: oneDNN ops and kernel registers need scratch space.
     var products: [(String, Int, OpaquePointer)] = []
-    var maxScratch = 0, maxRegisters = 1
+    var maxScratch = 0, maxRegisters = 4  // a lone binary op: two loads, its result, a spare
     for p in programs {
       for (i, node) in p.graph.nodes.enumerated() {
         if let op = try Self.makeProduct(node, in: p.graph) {
           products.append((p.name, i, op))
           maxScratch = max(maxScratch, ganc_op_scratch_size(op))
         }
-        if case .fused(let k) = node.op { maxRegisters = max(maxRegisters, k.code.count) }
+        if case .fused(let k) = node.op { maxRegisters = max(maxRegisters, k.code.count + 1) }
       }
     }
     registerBytesPerThread = maxRegisters * ElementwiseKernel.tile * 4
@@ -227,8 +227,11 @@ public final class Runtime: @unchecked Sendable {
           guard let offset = plan.persistentOffsets[store.name] else { throw RuntimeError("a kernel stores into unknown tensor '\(store.name)'") }
           return (register: store.register, into: (base + offset).assumingMemoryBound(to: Float.self))
         }
+        // A summing kernel runs over its domain, in its full-size operands' layout.
+        let domain = k.reduction?.domain ?? node.shape
+        let layout = k.reduction == nil ? node.layout : (node.inputs.first { g.shape($0) == domain }.map { g[$0].layout } ?? .plain)
         let kernel = ElementwiseKernel(
-          code: k.code, operands: ins, operandShapes: shapes, output: out, shape: node.shape, stores: stores, layout: node.layout)
+          code: k.code, operands: ins, operandShapes: shapes, output: out, shape: domain, stores: stores, layout: layout, sum: k.reduction)
         if k.head != nil {
           steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], out: out, epilogue: kernel))
         } else {
@@ -317,9 +320,27 @@ public final class Runtime: @unchecked Sendable {
     let perThread = registerBytesPerThread / 4
     let pool = self.pool
     func elementwise(_ k: ElementwiseKernel) {
-      pool.parallel(count: k.count, minimumPerThread: 16384, granularity: ElementwiseKernel.tile) { range in
-        let part = range.lowerBound == 0 ? 0 : Self.part(of: range.lowerBound, count: k.count, pool: pool)
-        k.run(range, scratch: registers + part * perThread)
+      guard let (kept, _, _) = k.reduction else {
+        pool.parallel(count: k.count, minimumPerThread: 16384, granularity: ElementwiseKernel.tile) { range in
+          let part = range.lowerBound == 0 ? 0 : Self.part(of: range.lowerBound, count: k.count, pool: pool)
+          k.run(range, scratch: registers + part * perThread)
+        }
+        return
+      }
+      // Each part sums into its own row; rows are added in part order, so the
+      // result depends only on the thread count.
+      let parts = min(pool.threads, max(1, k.count / 16384))
+      withUnsafeTemporaryAllocation(of: Double.self, capacity: parts * kept) { partial in
+        partial.initialize(repeating: 0)
+        pool.parallel(count: k.count, minimumPerThread: 16384, granularity: ElementwiseKernel.tile) { range in
+          let part = range.lowerBound == 0 ? 0 : Self.part(of: range.lowerBound, count: k.count, pool: pool)
+          k.run(range, scratch: registers + part * perThread, sums: partial.baseAddress! + part * kept)
+        }
+        for c in 0..<kept {
+          var total = 0.0
+          for p in 0..<parts { total += partial[p * kept + c] }
+          k.output[c] = Float(total)
+        }
       }
     }
     do {

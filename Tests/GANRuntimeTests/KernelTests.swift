@@ -176,6 +176,30 @@ struct KernelTests {
     expectClose(try runBoth(laid), tolerance: 1e-4, "nChw16c")
   }
 
+  @Test("elementwise programs summed as they run: per channel, per column, per row, everything; plain and nChw16c")
+  func summingKernels() throws {
+    var g = Graph()
+    let x = g.input("x", [5, 16, 3, 7]), b = g.input("b", [1, 16, 1, 1]), m = g.input("m", [9, 301])
+    let perChannel = g.sum(g.mul(g.addv(x, g.broadcast(b, [5, 16, 3, 7])), x), axes: [0, 2, 3])
+    let perColumn = g.sum(g.unary(.square, m), axes: [0])
+    let perRow = g.sum(g.unary(.neg, m), axes: [1])
+    let all = g.sum(g.unary(.abs, m), axes: [0, 1])
+    let c = ConvAttributes(stride: (1, 1), padding: (0, 0, 0, 0), dilation: (1, 1))
+    let y = try g.add(.conv(c), [x, g.input("w", [16, 16, 1, 1])])
+    // Read twice, the convolution's result is not its epilogue's alone: each sum reads it in nChw16c.
+    let blocked = g.sum(g.unary(.square, g.unary(.tanh, y)), axes: [0, 2, 3])
+    let blocked2 = g.sum(g.unary(.abs, y), axes: [0, 2, 3])
+    g.outputs = [perChannel, perColumn, perRow, all, blocked, blocked2]
+    g.outputNames = [perChannel: "channel", perColumn: "column", perRow: "row", all: "all", blocked: "blocked", blocked2: "blocked2"]
+    let fused = LayoutAssignment.run(Fusion.run(g))
+    try fused.verify()
+    let sums = fused.nodes.filter { if case .fused(let k) = $0.op { return k.reduction != nil }; return false }
+    #expect(sums.count == 6)
+    #expect(fused.nodes.contains { $0.layout == .nChw16c })
+    #expect(try Graph(parsing: fused.text).text == fused.text)
+    for threads in [1, 2] { expectClose(try runBoth(fused, threads: threads), tolerance: 1e-5, "summing kernels, \(threads) threads") }
+  }
+
   @Test("fused kernels with scalar, row, column and channel broadcasts")
   func fusedBroadcasts() throws {
     var g = Graph()

@@ -44,6 +44,11 @@ void ganc_nchw_blocks(const float *src, float *dst, int64_t c, int64_t hw, int64
  * pixels, for channel blocks first..<first+count; out has C entries. */
 void ganc_blocked_channel_reduce(const float *src, float *out, int64_t n, int64_t c, int64_t hw, int64_t first, int64_t count, int is_max);
 
+/* Adds elements start..<start+n of a tensor (values v[0..<n]) into acc, at
+ * index (i / after) % kept; or, when blocked_hw > 0, into the channel of
+ * element i of an nChw16c tensor with kept channels and blocked_hw pixels. */
+void ganc_accumulate(const float *v, int64_t n, int64_t start, int64_t kept, int64_t after, int64_t blocked_hw, double *acc);
+
 /* One unary function or binary function of floats, for scalar registers. */
 float ganc_ew_unary1(int32_t fn, float x, float param);
 float ganc_ew_binary1(int32_t fn, float a, float b);

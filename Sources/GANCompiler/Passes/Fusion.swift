@@ -8,6 +8,8 @@ import GANIR
 ///   the activation's derivative applied to the product that computes the
 ///   incoming gradient;
 /// - normalisation's final scale, shift and activation into one loop;
+/// - an elementwise program into the sum that alone reads it (batch norm's
+///   variance and its gradient's sums), so the summed tensor is never stored;
 /// - an optimizer's moment updates into the parameter update that reads
 ///   them: the `assign` of each moment becomes a store of the kernel, so one
 ///   pass over memory reads gradient, moments and parameter and writes all
@@ -31,6 +33,8 @@ public enum Fusion {
     var alive = true
     /// Values also written into persistent tensors (replacing their `assign`).
     var stores: [(value: ValueID, name: String)] = []
+    /// The sum that closes the kernel (nothing joins it after).
+    var reduction: KernelReduction? = nil
   }
 
   static func isHead(_ op: Op) -> Bool {
@@ -137,12 +141,23 @@ public enum Fusion {
         groupOf[i] = groups.count - 1
         continue
       }
+      // A sum whose input only it reads closes that input's kernel.
+      if case .reduceSum(let axes) = node.op, let v = node.inputs.first, uses[v] == 1, !outputs.contains(v),
+        let k = groupOf[v], groups[k].alive, groups[k].root == v, groups[k].head == nil, groups[k].stores.isEmpty,
+        groups[k].reduction == nil, KernelReduction.isSupported(axes: axes, rank: g.nodes[v].shape.count)
+      {
+        groups[k].reduction = KernelReduction(axes: axes, domain: g.nodes[v].shape)
+        groups[k].members.insert(i)
+        groups[k].root = i
+        groupOf[i] = k
+        continue
+      }
       guard isElementwise(node.op) else { continue }
       // Open groups whose root this node alone reads.
       var candidates: [Int] = []
       var newStores: [ValueID] = []
       for v in node.inputs {
-        guard let k = groupOf[v], groups[k].alive, groups[k].root == v, !candidates.contains(k) else { continue }
+        guard let k = groupOf[v], groups[k].alive, groups[k].root == v, groups[k].reduction == nil, !candidates.contains(k) else { continue }
         // A kernel that stores must keep covering the stored tensors.
         if !groups[k].stores.isEmpty && node.shape != g.nodes[v].shape { continue }
         if uses[v] == 1 && !outputs.contains(v) {
@@ -187,7 +202,8 @@ public enum Fusion {
       for v in group.members where v != group.root { keep[v] = false }
       let stores = group.stores.map { KernelStore(name: $0.name, register: group.registers[$0.value]!) }
       replacing[group.root] = Node(
-        op: .fused(FusedKernel(head: group.head, code: group.code, stores: stores)), inputs: group.operands, shape: g.nodes[group.root].shape)
+        op: .fused(FusedKernel(head: group.head, code: group.code, stores: stores, reduction: group.reduction)), inputs: group.operands,
+        shape: g.nodes[group.root].shape)
     }
     // Constants and broadcasts that only fused kernels read are no longer needed.
     var readers = [Int](repeating: 0, count: g.nodes.count)

@@ -76,6 +76,12 @@ public enum LayoutAssignment {
         n.layout = elementwiseLayout(epilogue, shape: node.shape, stores: !k.stores.isEmpty, preferred: head)
         n.inputs = productOperands(k.head!, Array(ins.prefix(2)), shape: node.shape)
           + elementwiseOperands(epilogue, shape: node.shape, layout: n.layout)
+      case .fused(let k) where k.reduction != nil:
+        // The program runs over its domain; the sum it makes is plain.
+        let r = k.reduction!
+        let domain = r.axes == [0, 2, 3] ? elementwiseLayout(ins, shape: r.domain, stores: false, preferred: nil) : .plain
+        n.inputs = elementwiseOperands(ins, shape: r.domain, layout: domain)
+        n.layout = .plain
       case .unary, .binary, .fused:
         var stores = false
         if case .fused(let k) = node.op { stores = !k.stores.isEmpty }

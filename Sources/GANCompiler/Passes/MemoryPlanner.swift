@@ -82,7 +82,7 @@ public enum MemoryPlanner {
   static func isElementwiseKernel(_ op: Op) -> Bool {
     switch op {
     case .unary, .binary: return true
-    case .fused(let k): return k.head == nil
+    case .fused(let k): return k.head == nil && k.reduction == nil
     default: return false
     }
   }
