@@ -27,6 +27,7 @@ struct ganc_dnnl_op {
   struct ganc_dnnl_op *gemm;
   ganc_conv_shape geometry;
   size_t cols_offset;
+  dnnl_memory_t bias;      /* the epilogue's bias, when it has one */
 };
 
 static dnnl_engine_t engine;
@@ -108,20 +109,47 @@ static dnnl_primitive_attr_t user_scratchpad(void) {
   return attr;
 }
 
+/* The attributes of a product: our scratchpad, and the epilogue's activation as an eltwise post-op. */
+static dnnl_primitive_attr_t product_attr(const ganc_epilogue *e) {
+  dnnl_primitive_attr_t attr = user_scratchpad();
+  if (!e || e->activation == GANC_ACT_NONE) return attr;
+  dnnl_alg_kind_t alg = dnnl_eltwise_relu;
+  float alpha = 0;
+  switch (e->activation) {
+  case GANC_ACT_RELU: alg = dnnl_eltwise_relu; alpha = e->alpha; break;
+  case GANC_ACT_TANH: alg = dnnl_eltwise_tanh; break;
+  case GANC_ACT_SIGMOID: alg = dnnl_eltwise_logistic; break;
+  case GANC_ACT_ELU: alg = dnnl_eltwise_elu; alpha = 1; break;
+  default: break;
+  }
+  dnnl_post_ops_t po;
+  dnnl_post_ops_create(&po);
+  dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, 0.0f);
+  dnnl_primitive_attr_set_post_ops(attr, po);
+  dnnl_post_ops_destroy(po);
+  return attr;
+}
+
+static void attach_bias(ganc_dnnl_op *op, const dnnl_memory_desc_t *md) {
+  if (op && md) dnnl_memory_create(&op->bias, md, engine, DNNL_MEMORY_NONE);
+}
+
 ganc_dnnl_op *ganc_matmul_create(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
-                                 char *error, size_t size) {
+                                 const ganc_epilogue *epilogue, char *error, size_t size) {
   if (ensure_engine(error, size)) return NULL;
-  dnnl_dims_t a_dims = {m, k}, b_dims = {k, n}, c_dims = {m, n};
-  dnnl_memory_desc_t a, b, c;
+  dnnl_dims_t a_dims = {m, k}, b_dims = {k, n}, c_dims = {m, n}, bias_dims = {1, n};
+  dnnl_memory_desc_t a, b, c, bias;
+  dnnl_memory_desc_init_by_tag(&bias, 2, bias_dims, dnnl_f32, dnnl_ab);
+  const dnnl_memory_desc_t *bias_md = epilogue && epilogue->bias ? &bias : NULL;
   dnnl_memory_desc_init_by_tag(&a, 2, a_dims, dnnl_f32, trans_a ? dnnl_ba : dnnl_ab);
   dnnl_memory_desc_init_by_tag(&b, 2, b_dims, dnnl_f32, trans_b ? dnnl_ba : dnnl_ab);
   dnnl_memory_desc_init_by_tag(&c, 2, c_dims, dnnl_f32, dnnl_ab);
   dnnl_matmul_desc_t desc;
-  if (dnnl_matmul_desc_init(&desc, &a, &b, NULL, &c) != dnnl_success) {
+  if (dnnl_matmul_desc_init(&desc, &a, &b, bias_md, &c) != dnnl_success) {
     snprintf(error, size, "oneDNN rejects a %lldx%lldx%lld matmul", (long long)m, (long long)n, (long long)k);
     return NULL;
   }
-  dnnl_primitive_attr_t attr = user_scratchpad();
+  dnnl_primitive_attr_t attr = product_attr(epilogue);
   dnnl_primitive_desc_t pd;
   dnnl_status_t s = dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL);
   dnnl_primitive_attr_destroy(attr);
@@ -132,7 +160,9 @@ ganc_dnnl_op *ganc_matmul_create(int64_t m, int64_t n, int64_t k, int trans_a, i
   const dnnl_memory_desc_t *user[3] = {&a, &b, &c};
   const int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
   const dnnl_query_t queries[3] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md};
-  return finish(pd, user, args, queries, error, size);
+  ganc_dnnl_op *op = finish(pd, user, args, queries, error, size);
+  attach_bias(op, bias_md);
+  return op;
 }
 
 /* columns[n] = W^T g[n]: W^T is the [C*KH*KW, F] transposed view of the
@@ -215,8 +245,10 @@ static ganc_dnnl_op *transposed_by_columns(const ganc_conv_shape *s, char *error
   return op;
 }
 
-ganc_dnnl_op *ganc_conv_create(ganc_conv_kind kind, const ganc_conv_shape *s, char *error, size_t size) {
+ganc_dnnl_op *ganc_conv_create(ganc_conv_kind kind, const ganc_conv_shape *s, const ganc_epilogue *epilogue,
+                               char *error, size_t size) {
   if (ensure_engine(error, size)) return NULL;
+  if (kind != GANC_CONV_FORWARD) epilogue = NULL;
   if (kind == GANC_CONV_BACKWARD_DATA && s->c <= s->columns_max_c && !s->x_blocked && !s->y_blocked) {
     ganc_dnnl_op *op = transposed_by_columns(s, error, size);
     if (op) return op;
@@ -224,7 +256,10 @@ ganc_dnnl_op *ganc_conv_create(ganc_conv_kind kind, const ganc_conv_shape *s, ch
   dnnl_dims_t x_dims = {s->n, s->c, s->h, s->w}, w_dims = {s->f, s->c, s->kh, s->kw}, y_dims = {s->n, s->f, s->oh, s->ow};
   dnnl_dims_t strides = {s->stride[0], s->stride[1]}, dil = {s->dilation[0] - 1, s->dilation[1] - 1};
   dnnl_dims_t pl = {s->pad_l[0], s->pad_l[1]}, pr = {s->pad_r[0], s->pad_r[1]};
-  dnnl_memory_desc_t x, w, y, xa, wa, ya;
+  dnnl_memory_desc_t x, w, y, xa, wa, ya, bias;
+  dnnl_dims_t bias_dims = {s->f};
+  dnnl_memory_desc_init_by_tag(&bias, 1, bias_dims, dnnl_f32, dnnl_a);
+  const dnnl_memory_desc_t *bias_md = epilogue && epilogue->bias ? &bias : NULL;
   dnnl_memory_desc_init_by_tag(&x, 4, x_dims, dnnl_f32, s->x_blocked ? dnnl_aBcd16b : dnnl_abcd);
   dnnl_memory_desc_init_by_tag(&w, 4, w_dims, dnnl_f32, dnnl_abcd);
   dnnl_memory_desc_init_by_tag(&y, 4, y_dims, dnnl_f32, s->y_blocked ? dnnl_aBcd16b : dnnl_abcd);
@@ -233,11 +268,11 @@ ganc_dnnl_op *ganc_conv_create(ganc_conv_kind kind, const ganc_conv_shape *s, ch
   dnnl_memory_desc_init_by_tag(&ya, 4, y_dims, dnnl_f32, dnnl_format_tag_any);
   dnnl_convolution_desc_t fwd, desc;
   if (dnnl_dilated_convolution_forward_desc_init(&fwd, dnnl_forward_training, dnnl_convolution_direct,
-                                                 &xa, &wa, NULL, &ya, strides, dil, pl, pr) != dnnl_success) {
+                                                 &xa, &wa, bias_md, &ya, strides, dil, pl, pr) != dnnl_success) {
     snprintf(error, size, "oneDNN rejects this convolution's shape");
     return NULL;
   }
-  dnnl_primitive_attr_t attr = user_scratchpad();
+  dnnl_primitive_attr_t attr = product_attr(epilogue);
   dnnl_primitive_desc_t hint = NULL, pd = NULL;
   dnnl_status_t st = dnnl_primitive_desc_create(&hint, &fwd, attr, engine, NULL);
   if (st == dnnl_success && kind == GANC_CONV_FORWARD) {
@@ -276,18 +311,20 @@ ganc_dnnl_op *ganc_conv_create(ganc_conv_kind kind, const ganc_conv_shape *s, ch
     queries[0] = dnnl_query_src_md; queries[1] = dnnl_query_diff_dst_md; queries[2] = dnnl_query_diff_weights_md;
     break;
   }
-  return finish(pd, user, args, queries, error, size);
+  ganc_dnnl_op *op = finish(pd, user, args, queries, error, size);
+  attach_bias(op, bias_md);
+  return op;
 }
 
 size_t ganc_op_scratch_size(const ganc_dnnl_op *op) { return op->scratch_size; }
 const char *ganc_op_implementation(const ganc_dnnl_op *op) { return op->impl; }
 
-int ganc_op_execute(ganc_dnnl_op *op, const float *in0, const float *in1, float *out, void *scratch) {
+int ganc_op_execute(ganc_dnnl_op *op, const float *in0, const float *in1, const float *bias, float *out, void *scratch) {
   void *user[3] = {(void *)in0, (void *)in1, out};
   char *base = scratch;
   if (op->gemm) {
     float *cols = (float *)(base + op->cols_offset);
-    if (ganc_op_execute(op->gemm, in1, in0, cols, scratch) != 0) return -1;
+    if (ganc_op_execute(op->gemm, in1, in0, NULL, cols, scratch) != 0) return -1;
     int parts = omp_get_max_threads();
     if (parts > op->geometry.n) parts = (int)op->geometry.n;
     col2im_job job = {&op->geometry, cols, out, parts > 0 ? parts : 1};
@@ -305,9 +342,16 @@ int ganc_op_execute(ganc_dnnl_op *op, const float *in0, const float *in1, float 
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, r->user}, {DNNL_ARG_TO, r->inner}};
     if (dnnl_primitive_execute(r->prim, stream, 2, a) != dnnl_success) return -1;
   }
-  dnnl_exec_arg_t args[4];
+  dnnl_exec_arg_t args[5];
   int count = 0;
   for (int i = 0; i < 3; i++) { args[count].arg = op->args[i]; args[count].memory = op->mem[i]; count++; }
+  if (op->bias) {
+    if (!bias) return -1;
+    dnnl_memory_set_data_handle(op->bias, (void *)bias);
+    args[count].arg = DNNL_ARG_BIAS;
+    args[count].memory = op->bias;
+    count++;
+  }
   if (op->scratch_mem) {
     dnnl_memory_set_data_handle(op->scratch_mem, base + op->scratchpad_offset);
     args[count].arg = DNNL_ARG_SCRATCHPAD;
@@ -334,6 +378,7 @@ void ganc_op_destroy(ganc_dnnl_op *op) {
     if (r->user) dnnl_memory_destroy(r->user);
   }
   if (op->scratch_mem) dnnl_memory_destroy(op->scratch_mem);
+  if (op->bias) dnnl_memory_destroy(op->bias);
   free(op);
 }
 

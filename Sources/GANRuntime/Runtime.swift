@@ -13,7 +13,10 @@ public struct RuntimeError: Error, CustomStringConvertible {
 
 /// One kernel call with its pointers fixed at build time.
 enum Step {
-  case product(op: OpaquePointer, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, epilogue: ElementwiseKernel?)
+  /// A oneDNN product; its epilogue runs inside oneDNN (bias, post-op) or after it as our kernel.
+  case product(
+    op: OpaquePointer, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
+    out: UnsafeMutablePointer<Float>, epilogue: ElementwiseKernel?)
   case elementwise(ElementwiseKernel)
   case reduce(ReduceKernel)
   case broadcast(UnsafeMutablePointer<Float>, from: [Int], to: [Int], UnsafeMutablePointer<Float>)
@@ -158,12 +161,48 @@ public final class Runtime: @unchecked Sendable {
     return s
   }
 
+  /// A fused kernel's epilogue as oneDNN runs it inside the product: a bias
+  /// (operand `bias`) and an activation, or nil when oneDNN cannot.
+  static func oneDNNEpilogue(_ k: FusedKernel, _ node: Node, in g: Graph) -> (ganc_epilogue, bias: Int?)? {
+    var e = ganc_epilogue()
+    var bias: Int? = nil
+    var code = k.code.dropFirst()
+    guard k.stores.isEmpty, k.code.first == .head else { return nil }
+    switch k.head {
+    case .matmul, .conv: break
+    default: return nil
+    }
+    if case .load(let j) = code.first, code.count >= 2, code[code.startIndex + 1] == .binary(.add, 0, 1) || code[code.startIndex + 1] == .binary(.add, 1, 0) {
+      let s = g.shape(node.inputs[j])
+      let wanted = node.shape.count == 2 ? [1, node.shape[1]] : [1, node.shape[1], 1, 1]
+      guard s == wanted else { return nil }
+      bias = j
+      e.bias = 1
+      code = code.dropFirst(2)
+    }
+    if let last = code.first {
+      guard code.count == 1, case .unary(let f, let a) = last, a == k.code.count - 2 else { return nil }
+      switch f {
+      case .leakyRelu(let slope):
+        e.activation = GANC_ACT_RELU
+        e.alpha = Float(slope)
+      case .tanh: e.activation = GANC_ACT_TANH
+      case .sigmoid: e.activation = GANC_ACT_SIGMOID
+      case .elu: e.activation = GANC_ACT_ELU
+      default: return nil
+      }
+    }
+    return (e, bias)
+  }
+
   /// The oneDNN primitive for a product node (or a fused kernel's head).
   static func makeProduct(_ node: Node, in g: Graph) throws -> OpaquePointer? {
     var op = node.op
+    var epilogue: ganc_epilogue? = nil
     if case .fused(let k) = node.op {
       guard let head = k.head else { return nil }
       op = head
+      epilogue = oneDNNEpilogue(k, node, in: g)?.0
     }
     var error = [CChar](repeating: 0, count: 256)
     let made: OpaquePointer?
@@ -171,17 +210,21 @@ public final class Runtime: @unchecked Sendable {
     case .matmul(let ta, let tb):
       let a = g.shape(node.inputs[0])
       let k = ta ? a[0] : a[1]
-      made = ganc_matmul_create(Int64(node.shape[0]), Int64(node.shape[1]), Int64(k), ta ? 1 : 0, tb ? 1 : 0, &error, 256)
+      made = withUnsafePointer(to: epilogue ?? ganc_epilogue()) { e in
+        ganc_matmul_create(Int64(node.shape[0]), Int64(node.shape[1]), Int64(k), ta ? 1 : 0, tb ? 1 : 0, epilogue == nil ? nil : e, &error, 256)
+      }
     case .conv(let c):
       var s = convShape(g.shape(node.inputs[0]), g.shape(node.inputs[1]), node.shape, c, xLayout: g[node.inputs[0]].layout, yLayout: node.layout)
-      made = ganc_conv_create(GANC_CONV_FORWARD, &s, &error, 256)
+      made = withUnsafePointer(to: epilogue ?? ganc_epilogue()) { e in
+        ganc_conv_create(GANC_CONV_FORWARD, &s, epilogue == nil ? nil : e, &error, 256)
+      }
     case .convTranspose(let c):
       var s = convShape(node.shape, g.shape(node.inputs[1]), g.shape(node.inputs[0]), c, xLayout: node.layout, yLayout: g[node.inputs[0]].layout)
-      made = ganc_conv_create(GANC_CONV_BACKWARD_DATA, &s, &error, 256)
+      made = ganc_conv_create(GANC_CONV_BACKWARD_DATA, &s, nil, &error, 256)
     case .convWeight(let c):
       var s = convShape(
         g.shape(node.inputs[0]), node.shape, g.shape(node.inputs[1]), c, xLayout: g[node.inputs[0]].layout, yLayout: g[node.inputs[1]].layout)
-      made = ganc_conv_create(GANC_CONV_BACKWARD_WEIGHTS, &s, &error, 256)
+      made = ganc_conv_create(GANC_CONV_BACKWARD_WEIGHTS, &s, nil, &error, 256)
     default:
       return nil
     }
@@ -221,7 +264,7 @@ public final class Runtime: @unchecked Sendable {
         let s = node.shape
         steps.append(.convert(ins[0], out, n: s[0], c: s[1], hw: s[2] * s[3], toBlocked: node.layout == .nChw16c))
       case .matmul, .conv, .convTranspose, .convWeight:
-        steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], out: out, epilogue: nil))
+        steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], bias: nil, out: out, epilogue: nil))
       case .fused(let k):
         let stores = try k.stores.map { store in
           guard let offset = plan.persistentOffsets[store.name] else { throw RuntimeError("a kernel stores into unknown tensor '\(store.name)'") }
@@ -232,8 +275,10 @@ public final class Runtime: @unchecked Sendable {
         let layout = k.reduction == nil ? node.layout : (node.inputs.first { g.shape($0) == domain }.map { g[$0].layout } ?? .plain)
         let kernel = ElementwiseKernel(
           code: k.code, operands: ins, operandShapes: shapes, output: out, shape: domain, stores: stores, layout: layout, sum: k.reduction)
-        if k.head != nil {
-          steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], out: out, epilogue: kernel))
+        if k.head != nil, let (_, bias) = Self.oneDNNEpilogue(k, node, in: g) {
+          steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], bias: bias.map { ins[$0] }, out: out, epilogue: nil))
+        } else if k.head != nil {
+          steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], bias: nil, out: out, epilogue: kernel))
         } else {
           steps.append(.elementwise(kernel))
         }
@@ -278,8 +323,8 @@ public final class Runtime: @unchecked Sendable {
   static func describe(_ step: Step, _ node: Node?) -> String {
     let shape = node.map { "[" + $0.shape.map(String.init).joined(separator: ",") + "]" } ?? ""
     switch step {
-    case .product: return "product " + (node.map { n -> String in
-      if case .fused(let k) = n.op { return (k.head?.mnemonic ?? "") + "+epilogue(\(k.code.count))" }
+    case .product(_, _, _, _, _, let epilogue): return "product " + (node.map { n -> String in
+      if case .fused(let k) = n.op { return (k.head?.mnemonic ?? "") + "+epilogue(\(k.code.count))" + (epilogue == nil ? " in oneDNN" : "") }
       return n.op.mnemonic
     } ?? "") + " " + shape
     case .elementwise(let k): return "elementwise(\(k.code.count)) " + shape
@@ -345,8 +390,8 @@ public final class Runtime: @unchecked Sendable {
     }
     do {
       switch step {
-      case .product(let op, let a, let b, let out, let epilogue):
-        guard ganc_op_execute(op, a, b, out, scratch) == 0 else { throw RuntimeError("oneDNN failed in \(program)") }
+      case .product(let op, let a, let b, let bias, let out, let epilogue):
+        guard ganc_op_execute(op, a, b, bias, out, scratch) == 0 else { throw RuntimeError("oneDNN failed in \(program)") }
         if let epilogue { elementwise(epilogue) }
       case .elementwise(let k):
         elementwise(k)

@@ -125,7 +125,7 @@ enum SgemmPeak {
   static func measure() -> Double {
     var error = [CChar](repeating: 0, count: 256)
     let n: Int64 = 1024
-    guard let op = ganc_matmul_create(n, n, n, 0, 0, &error, 256) else { return .nan }
+    guard let op = ganc_matmul_create(n, n, n, 0, 0, nil, &error, 256) else { return .nan }
     defer { ganc_op_destroy(op) }
     let count = Int(n * n)
     let a = [Float](repeating: 0.5, count: count), b = [Float](repeating: 0.25, count: count)
@@ -135,7 +135,7 @@ enum SgemmPeak {
     var best = Double.infinity
     let clock = ContinuousClock()
     for _ in 0..<8 {
-      let t = clock.measure { _ = ganc_op_execute(op, a, b, &c, scratch) }
+      let t = clock.measure { _ = ganc_op_execute(op, a, b, nil, &c, scratch) }
       best = min(best, t.seconds)
     }
     return 2 * Double(count) * Double(n) / best / 1e9

@@ -212,15 +212,36 @@ struct KernelTests {
     expectClose(try runBoth(g), "fused broadcasts")
   }
 
-  @Test("a product with an epilogue: bias and leaky ReLU after a matmul")
+  @Test("products with epilogues: bias and activations inside oneDNN (matmul, convolution), others after it")
   func epilogue() throws {
-    var g = Graph()
-    let a = g.input("in0", [9, 5]), b = g.input("in1", [11, 5]), bias = g.input("in2", [1, 11])
-    let code: [Instruction] = [.head, .load(2), .binary(.add, 0, 1), .unary(.leakyRelu(slope: 0.2), 2)]
-    let y = try g.add(.fused(FusedKernel(head: .matmul(transposeA: false, transposeB: true), code: code)), [a, b, bias])
-    g.outputs = [y]
-    g.outputNames = [y: "y"]
-    expectClose(try runBoth(g), "matmul epilogue")
+    let activations: [UnaryFunction?] = [nil, .leakyRelu(slope: 0), .leakyRelu(slope: 0.2), .tanh, .sigmoid, .elu, .exp]
+    for activation in activations {
+      for withBias in [true, false] where withBias || activation != nil {
+        var code: [Instruction] = [.head]
+        if withBias { code += [.load(2), .binary(.add, 0, 1)] }
+        if let activation { code.append(.unary(activation, code.count - 1)) }
+        let what = "\(activation?.rawValue ?? "none") bias \(withBias)"
+        // A matmul [9 5] x [11 5]^T with a [1 11] bias.
+        var g = Graph()
+        let a = g.input("in0", [9, 5]), b = g.input("in1", [11, 5]), bias = g.input("in2", [1, 11])
+        let y = try g.add(.fused(FusedKernel(head: .matmul(transposeA: false, transposeB: true), code: code)), withBias ? [a, b, bias] : [a, b])
+        g.outputs = [y]
+        g.outputNames = [y: "y"]
+        // exp has no oneDNN post-op here: it runs as our epilogue.
+        let kernel = FusedKernel(head: .matmul(transposeA: false, transposeB: true), code: code)
+        #expect((Runtime.oneDNNEpilogue(kernel, g[y], in: g) != nil) == (activation != .exp), "\(what)")
+        expectClose(try runBoth(g), "matmul epilogue \(what)")
+        // A convolution with a per-channel [1 F 1 1] bias, in both layouts.
+        var h = Graph()
+        let c = ConvAttributes(stride: (2, 1), padding: (1, 0, 1, 1), dilation: (1, 1))
+        let x = h.input("in0", [2, 3, 7, 6]), w = h.input("in1", [16, 3, 3, 3]), cb = h.input("in2", [1, 16, 1, 1])
+        let z = try h.add(.fused(FusedKernel(head: .conv(c), code: code)), withBias ? [x, w, cb] : [x, w], shape: [2, 16, 3, 6])
+        h.outputs = [z]
+        h.outputNames = [z: "z"]
+        expectClose(try runBoth(h), "conv epilogue \(what)")
+        expectClose(try runBoth(LayoutAssignment.run(h)), "nChw16c conv epilogue \(what)")
+      }
+    }
   }
 
   @Test("data movement: broadcast, concat, slice, pad, gather, scatter")

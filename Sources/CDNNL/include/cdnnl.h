@@ -26,15 +26,33 @@ typedef struct {
   int32_t columns_max_c;          ///< transposed convolutions to at most this many channels run as matmul + col2im
 } ganc_conv_shape;
 
+/// What oneDNN computes on a product's result before writing it (its bias
+/// argument and an eltwise post-op), so no second pass reads it back.
+typedef enum {
+  GANC_ACT_NONE = 0,
+  GANC_ACT_RELU = 1,      ///< leaky ReLU with slope alpha (0: ReLU)
+  GANC_ACT_TANH = 2,
+  GANC_ACT_SIGMOID = 3,
+  GANC_ACT_ELU = 4,       ///< with alpha 1
+} ganc_activation;
+
+typedef struct {
+  int32_t bias;           ///< add a bias: [1, N] for a matmul, [F] for a convolution
+  ganc_activation activation;
+  float alpha;
+} ganc_epilogue;
+
 /// C[M,N] = op(A) op(B), row-major; A is [M,K] (or [K,M] with trans_a).
+/// `epilogue` may be NULL.
 ganc_dnnl_op *ganc_matmul_create(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
-                                 char *error, size_t error_size);
-ganc_dnnl_op *ganc_conv_create(ganc_conv_kind kind, const ganc_conv_shape *shape,
+                                 const ganc_epilogue *epilogue, char *error, size_t error_size);
+/// `epilogue` (forward only) may be NULL.
+ganc_dnnl_op *ganc_conv_create(ganc_conv_kind kind, const ganc_conv_shape *shape, const ganc_epilogue *epilogue,
                                char *error, size_t error_size);
 /// Bytes of scratch space `execute` needs (64-byte aligned pointer).
 size_t ganc_op_scratch_size(const ganc_dnnl_op *op);
-/// Runs the op on plain row-major buffers; returns 0 on success.
-int ganc_op_execute(ganc_dnnl_op *op, const float *in0, const float *in1, float *out, void *scratch);
+/// Runs the op on its buffers (bias: NULL unless the epilogue adds one); returns 0 on success.
+int ganc_op_execute(ganc_dnnl_op *op, const float *in0, const float *in1, const float *bias, float *out, void *scratch);
 /// The implementation oneDNN chose, for reports ("brgemm:avx512_core", ...).
 const char *ganc_op_implementation(const ganc_dnnl_op *op);
 void ganc_op_destroy(ganc_dnnl_op *op);
