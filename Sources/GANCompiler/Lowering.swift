@@ -179,16 +179,18 @@ public struct Lowering {
           updates[meanName] = g.addv(g.scale(rm, 1 - momentum), g.scale(g.reshape(mean, [channels]), momentum))
           let unbiased = count > 1 ? count / (count - 1) : 1
           updates[varName] = g.addv(g.scale(rv, 1 - momentum), g.scale(g.reshape(variance, [channels]), momentum * unbiased))
-          y = g.mul(centred, g.broadcast(g.unary(.rsqrt, g.addv(variance, g.constant(epsilon))), shape))
         case .inference:
           mean = g.reshape(param(meanName, [channels]), statShape)
           variance = g.reshape(param(varName, [channels]), statShape)
-          y = g.mul(g.sub(x, g.broadcast(mean, shape)), g.broadcast(g.unary(.rsqrt, g.addv(variance, g.constant(epsilon))), shape))
         }
-        if affine {
-          y = g.mul(y, g.broadcast(g.reshape(param("\(name).weight", [channels]), statShape), shape))
-          y = g.addv(y, g.broadcast(g.reshape(param("\(name).bias", [channels]), statShape), shape))
-        }
+        // y = (x - mean) * rstd * gamma + beta as one per-channel affine map of
+        // x: the centred tensor is then read only by the variance's sum (so
+        // it is never stored), and y takes one pass over x.
+        var scale = g.unary(.rsqrt, g.addv(variance, g.constant(epsilon)))
+        if affine { scale = g.mul(scale, g.reshape(param("\(name).weight", [channels]), statShape)) }
+        var shift = g.unary(.neg, g.mul(mean, scale))
+        if affine { shift = g.addv(shift, g.reshape(param("\(name).bias", [channels]), statShape)) }
+        y = g.addv(g.mul(x, g.broadcast(scale, shape)), g.broadcast(shift, shape))
       case .layernorm(let epsilon, let affine):
         let shape = g.shape(x)
         let axes = Array(1..<shape.count)
