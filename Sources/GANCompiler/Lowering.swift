@@ -119,6 +119,9 @@ public struct Lowering {
       return v
     }
     let p = Self.prefix(net.role)
+    // A critic whose input gradient is differentiated again (the gradient
+    // penalty) needs every path exact to second order.
+    let secondOrder = net.role == .discriminator && spec.spec.training.loss == .wassersteinGP
     for (i, entry) in net.layers.enumerated() {
       let name = "\(p).\(i)"
       let sources: [ValueID] = entry.inputs.map { ref in
@@ -171,7 +174,11 @@ public struct Lowering {
         case .training:
           let count = Double(shape.reduce(1, *) / channels)
           mean = g.scale(g.sum(x, axes: axes), 1 / count)
-          let centred = g.sub(x, g.broadcast(mean, shape))
+          // The variance's derivative in the mean is -2/N * sum(x - mean) = 0,
+          // so no gradient need flow that way (as in every batch-norm
+          // backward): one full-size gradient term and one sum fewer.
+          let centre = secondOrder ? mean : try g.add(.stopGradient, [mean])
+          let centred = g.sub(x, g.broadcast(centre, shape))
           variance = g.scale(g.sum(g.unary(.square, centred), axes: axes), 1 / count)
           // Running statistics: PyTorch's update, with the unbiased variance.
           let rm = updates[meanName] ?? param(meanName, [channels])

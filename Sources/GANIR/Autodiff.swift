@@ -141,7 +141,7 @@ public enum Autodiff {
         if needed[x[0]] { accumulate(x[0], try g.add(.gather, [dy, x[1]]), &g) }
       case .fused:
         throw IRError("autodiff runs before fusion; %\(y) is already fused")
-      case .input, .parameter, .constant, .random, .assign:
+      case .input, .parameter, .constant, .random, .assign, .stopGradient:
         continue
       }
     }

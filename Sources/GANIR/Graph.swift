@@ -84,6 +84,8 @@ public struct Graph: Hashable, Sendable {
     switch op {
     case .convert:
       break
+    case .stopGradient:
+      if layout != ins[0].layout { throw IRError("stop_gradient keeps its input's layout") }
     case .matmul, .conv, .convTranspose, .convWeight:
       if case .convWeight = op, layout != .plain { throw IRError("weights are plain") }
     case .fused(let k) where k.head != nil:
@@ -230,7 +232,7 @@ public struct Graph: Hashable, Sendable {
       try need(2)
       guard let declared, declared.count == 2, s[0].count == 2, s[0][1] == declared[1] else { throw IRError("scatter_add shapes") }
       return declared
-    case .assign, .convert:
+    case .assign, .convert, .stopGradient:
       try need(1)
       return s[0]
     case .fused(let k):
@@ -285,6 +287,16 @@ public struct Graph: Hashable, Sendable {
       }
     }
     for o in outputs where o < 0 || o >= nodes.count { throw IRError("output %\(o) is not defined") }
+    // Kernels run in order and an assignment writes when it runs: no node
+    // may read a persistent tensor after the node that overwrites it.
+    var written: [String: Int] = [:]
+    for (i, n) in nodes.enumerated() {
+      for j in n.inputs {
+        if let name = parameterName(viewedBy: j), let w = written[name], w < i { throw IRError("%\(i) reads '\(name)' after %\(w) wrote it") }
+      }
+      if case .assign(let name) = n.op, written[name] == nil { written[name] = i }
+      if case .fused(let k) = n.op { for s in k.stores where written[s.name] == nil { written[s.name] = i } }
+    }
     for o in outputs where nodes[o].layout != .plain { throw IRError("output %\(o) is not plain") }
   }
 

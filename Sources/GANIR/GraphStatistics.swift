@@ -5,12 +5,22 @@ extension Graph {
   public func isKernel(_ id: ValueID) -> Bool {
     let n = nodes[id]
     switch n.op {
-    case .input, .parameter, .reshape: return false
+    case .input, .parameter, .reshape, .stopGradient: return false
     default: return true
     }
   }
 
   public var kernelCount: Int { nodes.indices.filter(isKernel).count }
+
+  /// The persistent tensor value `v` is, directly or through views (reshape,
+  /// stop_gradient): reading v reads that tensor's memory.
+  public func parameterName(viewedBy v: ValueID) -> String? {
+    switch nodes[v].op {
+    case .parameter(let name): return name
+    case .reshape, .stopGradient: return parameterName(viewedBy: nodes[v].inputs[0])
+    default: return nil
+    }
+  }
 
   /// Floating-point operations of one node (a multiply-add counts 2).
   public func flops(_ id: ValueID) -> Int {

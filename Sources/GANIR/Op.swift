@@ -128,6 +128,8 @@ public enum Op: Hashable, Sendable {
   case assign(String)
   /// The same value in the node's layout (a reorder in memory).
   case convert
+  /// The same value, through which no gradient flows (a view, like reshape).
+  case stopGradient
   /// A fused kernel: an optional product (its operands first) followed by an
   /// elementwise program over the product's output and the other operands.
   indirect case fused(FusedKernel)
@@ -156,6 +158,7 @@ public enum Op: Hashable, Sendable {
     case .scatterAdd: return "scatter_add"
     case .assign: return "assign"
     case .convert: return "convert"
+    case .stopGradient: return "stop_gradient"
     case .fused: return "fused"
     }
   }
@@ -166,7 +169,7 @@ public enum Op: Hashable, Sendable {
     case .unary, .binary: return true
     case .fused(let k): return k.head == nil && k.reduction == nil
     case .input, .parameter, .constant, .random, .matmul, .conv, .convTranspose, .convWeight,
-      .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .convert:
+      .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .convert, .stopGradient:
       return false
     }
   }
@@ -176,7 +179,7 @@ public enum Op: Hashable, Sendable {
     switch self {
     case .reduceSum, .reduceMax: return true
     case .input, .parameter, .constant, .random, .unary, .binary, .matmul, .conv, .convTranspose,
-      .convWeight, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .fused, .convert:
+      .convWeight, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .fused, .convert, .stopGradient:
       return false
     }
   }
@@ -187,7 +190,7 @@ public enum Op: Hashable, Sendable {
     case .unary, .binary, .reshape: return true
     case .fused(let k): return k.head == nil && k.reduction == nil
     case .input, .parameter, .constant, .random, .matmul, .conv, .convTranspose, .convWeight,
-      .reduceSum, .reduceMax, .broadcast, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .convert:
+      .reduceSum, .reduceMax, .broadcast, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .convert, .stopGradient:
       return false
     }
   }
@@ -197,7 +200,7 @@ public enum Op: Hashable, Sendable {
     switch self {
     case .input, .parameter, .constant, .random: return true
     case .unary, .binary, .matmul, .conv, .convTranspose, .convWeight, .reduceSum, .reduceMax,
-      .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .fused, .convert:
+      .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .fused, .convert, .stopGradient:
       return false
     }
   }
@@ -209,7 +212,7 @@ public enum Op: Hashable, Sendable {
     case .assign: return true
     case .fused(let k): return !k.stores.isEmpty
     case .input, .parameter, .constant, .random, .unary, .binary, .matmul, .conv, .convTranspose, .convWeight,
-      .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .convert:
+      .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .convert, .stopGradient:
       return false
     }
   }
@@ -217,7 +220,7 @@ public enum Op: Hashable, Sendable {
   /// Whether a gradient flows through the op at all (ids, masks and randomness stop it).
   public var isDifferentiable: Bool {
     switch self {
-    case .unary(.step), .binary(.equal), .input, .parameter, .constant, .random, .assign, .fused: return false
+    case .unary(.step), .binary(.equal), .input, .parameter, .constant, .random, .assign, .fused, .stopGradient: return false
     case .unary, .binary, .matmul, .conv, .convTranspose, .convWeight, .reduceSum, .reduceMax,
       .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .convert:
       return true

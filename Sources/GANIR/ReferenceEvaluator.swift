@@ -123,7 +123,7 @@ public struct ReferenceEvaluator {
             out[i] = ins[0][f]
           }
         }
-      case .reshape, .assign, .convert:
+      case .reshape, .assign, .convert, .stopGradient:
         out = ins[0]
       case .concat(let axis):
         var offset = 0

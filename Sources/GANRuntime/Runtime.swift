@@ -245,7 +245,7 @@ public final class Runtime: @unchecked Sendable {
       switch node.op {
       case .input(let name):
         inputs[name] = (out, node.elementCount)
-      case .parameter, .reshape:
+      case .parameter, .reshape, .stopGradient:
         break
       case .constant(let c):
         steps.append(.fill(out, count: node.elementCount, value: Float(c)))

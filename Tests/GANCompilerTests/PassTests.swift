@@ -134,7 +134,7 @@ struct PassTests {
           guard case .persistent(let name) = storage, !(p.graph[v].op == .parameter(name)) else { continue }
           if case .assign = p.graph[v].op { continue }
           for (j, node) in p.graph.nodes.enumerated() where j > v {
-            for i in node.inputs { #expect(p.graph[i].op != .parameter(name), "\(name) is read at %\(j) after being overwritten at %\(v)") }
+            for i in node.inputs { #expect(p.graph.parameterName(viewedBy: i) != name, "\(name) is read at %\(j) after being overwritten at %\(v)") }
           }
         }
       }

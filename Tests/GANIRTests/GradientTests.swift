@@ -170,6 +170,39 @@ struct VerifierTests {
     #expect(throws: IRError.self) { try g.add(.unary(.exp), [9]) }
   }
 
+  @Test("a persistent tensor read after the node that overwrites it is refused, through views too")
+  func readAfterWrite() throws {
+    for view in [false, true] {
+      var g = Graph()
+      let p = g.parameter("w", [4])
+      let q = view ? g.reshape(p, [2, 2]) : p
+      try g.add(.assign("w"), [g.unary(.neg, p)])
+      g.outputs = [g.unary(.exp, q)]
+      #expect(throws: IRError.self) { try g.verify() }
+    }
+    // Reading before the write, or in the storing kernel itself, is fine.
+    var g = Graph()
+    let p = g.parameter("m", [4])
+    let k = FusedKernel(head: nil, code: [.load(0), .unary(.neg, 0), .unary(.exp, 1)], stores: [KernelStore(name: "m", register: 1)])
+    g.outputs = [try g.add(.fused(k), [p], shape: [4])]
+    try g.verify()
+    #expect(try Graph(parsing: g.text).text == g.text)
+  }
+
+  @Test("layouts: nChw16c only where it fits, plain outputs, elementwise operands agree")
+  func layouts() throws {
+    var g = Graph()
+    let x = g.input("x", [2, 16, 3, 3])
+    let eight = g.input("y", [2, 8, 3, 3])
+    #expect(throws: IRError.self) { try g.add(.convert, [eight], layout: .nChw16c) }
+    let b = try g.add(.convert, [x], layout: .nChw16c)
+    #expect(throws: IRError.self) { try g.add(.binary(.add), [b, x], layout: .nChw16c) }
+    #expect(throws: IRError.self) { try g.add(.reshape, [b], shape: [2, 144]) }
+    let y = try g.add(.unary(.exp), [b], layout: .nChw16c)
+    g.outputs = [y]
+    #expect(throws: IRError.self) { try g.verify() }
+  }
+
   @Test("counter-based random numbers are pure and uniform")
   func random() {
     let a = (0..<10000).map { CounterRandom.uniform(seed: 3, stream: 1, index: $0) }

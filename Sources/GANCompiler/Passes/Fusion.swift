@@ -72,15 +72,60 @@ public enum Fusion {
     return out
   }
 
+  /// Values every reader recomputes instead of loading: an elementwise op
+  /// over one full-size tensor and broadcast or scalar values (batch norm's
+  /// x - mean), read several times, only by elementwise ops. A reader then
+  /// loads x instead of x - mean, the same bytes, and the op's own pass
+  /// (read x, write x - mean) is gone.
+  static func recomputable(_ g: Graph, uses: [Int]) -> Set<ValueID> {
+    var readers = [[Int]](repeating: [], count: g.nodes.count)
+    for (i, n) in g.nodes.enumerated() { for j in n.inputs { readers[j].append(i) } }
+    // A value read from a tensor the program overwrites stays computed where
+    // it is: a later reader recomputing it would see the new contents.
+    var written = Set<String>()
+    for n in g.nodes {
+      if case .assign(let name) = n.op { written.insert(name) }
+      if case .fused(let k) = n.op { for s in k.stores { written.insert(s.name) } }
+    }
+    let outputs = Set(g.outputs)
+    var out = Set<ValueID>()
+    /// Whether a kernel reads `j` without a full-size load (a constant, a
+    /// smaller operand, a broadcast it reads through strides).
+    func isCheap(_ j: ValueID, for n: Node) -> Bool {
+      let m = g.nodes[j]
+      if case .constant = m.op { return true }
+      if m.elementCount < n.elementCount { return true }
+      if case .broadcast = m.op {
+        let from = g.shape(m.inputs[0])
+        return from.isEmpty || from.count == m.shape.count
+      }
+      return false
+    }
+    for (v, n) in g.nodes.enumerated() where isElementwise(n.op) && uses[v] >= 2 && !outputs.contains(v) {
+      let full = n.inputs.filter { !isCheap($0, for: n) }
+      guard full.count <= 1, readers[v].allSatisfy({ isElementwise(g.nodes[$0].op) }),
+        !n.inputs.contains(where: { j in
+          // Kernels read a broadcast's source in place.
+          var source = j
+          if case .broadcast = g.nodes[j].op { source = g.nodes[j].inputs[0] }
+          return g.parameterName(viewedBy: source).map(written.contains) ?? false
+        })
+      else { continue }
+      out.insert(v)
+    }
+    return out
+  }
+
   public static func run(_ g: Graph) -> Graph {
     let uses = g.useCounts()
     let outputs = Set(g.outputs)
     var groupOf = [Int?](repeating: nil, count: g.nodes.count)
     var groups: [Group] = []
     let storable = storableAssignments(g, uses: uses)
+    let recomputed = recomputable(g, uses: uses)
     var parameterReaders: [String: [Int]] = [:]
     for (i, node) in g.nodes.enumerated() {
-      for j in node.inputs { if case .parameter(let name) = g.nodes[j].op { parameterReaders[name, default: []].append(i) } }
+      for j in node.inputs { if let name = g.parameterName(viewedBy: j) { parameterReaders[name, default: []].append(i) } }
     }
     var keep = [Bool](repeating: true, count: g.nodes.count)
     /// Whether node `i` may take value `v` (root of kernel `k`) by turning v's
@@ -102,7 +147,14 @@ public enum Fusion {
     func register(_ v: ValueID, in k: Int) -> Int {
       if let r = groups[k].registers[v] { return r }
       let node = g.nodes[v]
-      if case .constant(let c) = node.op {
+      if recomputed.contains(v) {
+        let regs = node.inputs.map { register($0, in: k) }
+        switch node.op {
+        case .unary(let f): groups[k].code.append(.unary(f, regs[0]))
+        case .binary(let f): groups[k].code.append(.binary(f, regs[0], regs[1]))
+        default: preconditionFailure("only elementwise ops are recomputed")
+        }
+      } else if case .constant(let c) = node.op {
         groups[k].code.append(.constant(c))
       } else {
         var source = v
@@ -153,6 +205,11 @@ public enum Fusion {
         continue
       }
       guard isElementwise(node.op) else { continue }
+      // Recomputed in each reader's kernel instead.
+      if recomputed.contains(i) {
+        keep[i] = false
+        continue
+      }
       // Open groups whose root this node alone reads.
       var candidates: [Int] = []
       var newStores: [ValueID] = []

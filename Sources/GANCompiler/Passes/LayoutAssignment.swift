@@ -87,6 +87,9 @@ public enum LayoutAssignment {
         if case .fused(let k) = node.op { stores = !k.stores.isEmpty }
         n.layout = elementwiseLayout(ins, shape: node.shape, stores: stores, preferred: nil)
         n.inputs = elementwiseOperands(ins, shape: node.shape, layout: n.layout)
+      case .stopGradient:
+        n.inputs = ins
+        n.layout = nodes[ins[0]].layout
       case .reduceSum(let axes), .reduceMax(let axes):
         n.inputs = axes == [0, 2, 3] ? ins : ins.map { value($0, in: .plain) }
         n.layout = .plain

@@ -94,7 +94,7 @@ public enum MemoryPlanner {
     // Persistent values, views, and new values computed straight into their parameter.
     var lastParameterRead: [String: Int] = [:]
     for (i, node) in g.nodes.enumerated() {
-      for j in node.inputs { if case .parameter(let name) = g.nodes[j].op { lastParameterRead[name] = i } }
+      for j in node.inputs { if let name = g.parameterName(viewedBy: j) { lastParameterRead[name] = i } }
     }
     var inPlace = 0
     var claimed = Set<ValueID>()
@@ -102,7 +102,7 @@ public enum MemoryPlanner {
       switch node.op {
       case .parameter(let name):
         storage[i] = .persistent(name: name)
-      case .reshape:
+      case .reshape, .stopGradient:
         storage[i] = .alias(node.inputs[0])
       case .assign(let name):
         let v = node.inputs[0]
