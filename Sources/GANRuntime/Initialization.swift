@@ -43,7 +43,7 @@ extension Runtime {
     // EMA weights start equal to the generator's.
     for info in persistentInfo where info.name.hasPrefix("ema.") {
       if let target = persistent(info.name), let source = persistent(String(info.name.dropFirst(4))) {
-        target.update(fromContentsOf: source)
+        _ = target.update(fromContentsOf: source)
       }
     }
   }

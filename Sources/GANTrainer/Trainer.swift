@@ -239,7 +239,7 @@ public final class Trainer {
   }
 
   func rollBack() {
-    runtime.persistentRegion.copyMemory(from: UnsafeRawBufferPointer(start: snapshot, count: snapshot.count))
+    snapshot.withUnsafeBytes { runtime.persistentRegion.copyMemory(from: $0) }
     (step, dUpdates, gUpdates) = snapshotState
   }
 

@@ -269,7 +269,7 @@ struct Eval: ParsableCommand {
       report["modes_covered"] = m.covered
       report["high_quality_share"] = m.highQualityShare
       report["kl_to_uniform"] = m.kl.isFinite ? m.kl : -1
-    case .idx, .npy where shape.count == 3:
+    case .idx where shape.count == 3, .npy where shape.count == 3:
       let n = min(samples, 1000, data.count)
       let generated = try trainer.generate(count: n, noiseStream: 300_000_000)
       var real = [Float](repeating: 0, count: n * data.sampleSize)
