@@ -202,7 +202,21 @@ struct ElementwiseKernel {
     while i < start + n {
       let end = Swift.min(start + n, (i / span + 1) * span)
       let channels = src + ((i / span) % blocks) * 16
-      for k in i..<end { dst[k - start] = channels[k & 15] }
+      var k = i
+      while k < end && k & 15 != 0 {
+        dst[k - start] = channels[k & 15]
+        k += 1
+      }
+      // Whole groups of 16 lanes: one vector of the block's 16 channels.
+      let lanes = UnsafeRawPointer(channels).loadUnaligned(as: SIMD16<Float>.self)
+      while k + 16 <= end {
+        UnsafeMutableRawPointer(dst + (k - start)).storeBytes(of: lanes, as: SIMD16<Float>.self)
+        k += 16
+      }
+      while k < end {
+        dst[k - start] = channels[k & 15]
+        k += 1
+      }
       i = end
     }
   }
@@ -210,37 +224,63 @@ struct ElementwiseKernel {
   /// Reads a broadcast operand `src` for output elements start..<start+n.
   static func gather(_ src: UnsafeMutablePointer<Float>, shape: [Int], strides: [Int], start: Int, n: Int, into dst: UnsafeMutablePointer<Float>) {
     let rank = shape.count
-    var index = [Int](repeating: 0, count: rank)
-    var rest = start
-    for d in stride(from: rank - 1, through: 0, by: -1) {
-      index[d] = rest % shape[d]
-      rest /= shape[d]
-    }
-    var offset = 0
-    for d in 0..<rank { offset += index[d] * strides[d] }
-    let innerStride = strides[rank - 1], innerSize = shape[rank - 1]
-    var k = 0
-    while k < n {
-      // Run along the innermost axis, then carry.
-      let run = min(innerSize - index[rank - 1], n - k)
-      if innerStride == 0 {
-        dst.advanced(by: k).update(repeating: src[offset], count: run)
-      } else if innerStride == 1 {
-        dst.advanced(by: k).update(from: src + offset, count: run)
-      } else {
-        for t in 0..<run { dst[k + t] = src[offset + t * innerStride] }
+    // The common two-axis cases: a row repeated down the rows ([1 C] over
+    // [N C]), or one value per row repeated along it ([N 1] over [N C]).
+    if rank == 2 && strides == [0, 1] {
+      let columns = shape[1]
+      var k = 0, column = start % columns
+      while k < n {
+        let run = min(columns - column, n - k)
+        (dst + k).update(from: src + column, count: run)
+        k += run
+        column = 0
       }
-      k += run
-      offset += run * innerStride
-      index[rank - 1] += run
-      var d = rank - 1
-      while d > 0 && index[d] == shape[d] {
-        offset -= index[d] * strides[d]
-        index[d] = 0
-        d -= 1
-        index[d] += 1
-        offset += strides[d]
+      return
+    }
+    if rank == 2 && strides == [1, 0] {
+      let columns = shape[1]
+      var k = 0
+      while k < n {
+        let row = (start + k) / columns
+        let run = min(columns - (start + k) % columns, n - k)
+        (dst + k).update(repeating: src[row], count: run)
+        k += run
+      }
+      return
+    }
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: rank) { index in
+      var rest = start
+      for d in stride(from: rank - 1, through: 0, by: -1) {
+        index[d] = rest % shape[d]
+        rest /= shape[d]
+      }
+      var offset = 0
+      for d in 0..<rank { offset += index[d] * strides[d] }
+      let innerStride = strides[rank - 1], innerSize = shape[rank - 1]
+      var k = 0
+      while k < n {
+        // Run along the innermost axis, then carry.
+        let run = min(innerSize - index[rank - 1], n - k)
+        if innerStride == 0 {
+          dst.advanced(by: k).update(repeating: src[offset], count: run)
+        } else if innerStride == 1 {
+          dst.advanced(by: k).update(from: src + offset, count: run)
+        } else {
+          for t in 0..<run { dst[k + t] = src[offset + t * innerStride] }
+        }
+        k += run
+        offset += run * innerStride
+        index[rank - 1] += run
+        var d = rank - 1
+        while d > 0 && index[d] == shape[d] {
+          offset -= index[d] * strides[d]
+          index[d] = 0
+          d -= 1
+          index[d] += 1
+          offset += strides[d]
+        }
       }
     }
   }
+
 }
