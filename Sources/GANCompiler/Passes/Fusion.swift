@@ -16,7 +16,9 @@ import GANIR
 ///   three back (instead of three kernels and ten passes).
 ///
 /// A value joins its consumer's kernel only when that consumer is its one
-/// reader and it is not a step output, so nothing is computed twice or lost.
+/// reader and it is not a step output, so nothing is lost; the one thing
+/// computed twice is a cheap value that several kernels recompute (see
+/// `recomputable`), which costs no extra memory traffic.
 public enum Fusion {
   public static let name = "fuse"
 
@@ -51,16 +53,22 @@ public enum Fusion {
     }
   }
 
-  /// Assignments that may become a store of the kernel reading the value:
-  /// value -> (assign node, persistent name). The value is elementwise, read
-  /// by the assignment and exactly one other node, and nothing else writes
-  /// that tensor.
-  static func storableAssignments(_ g: Graph, uses: [Int]) -> [ValueID: (node: Int, name: String)] {
+  /// How many nodes write each persistent tensor (assignments and stores).
+  static func writeCounts(_ g: Graph) -> [String: Int] {
     var writers: [String: Int] = [:]
     for n in g.nodes {
       if case .assign(let name) = n.op { writers[name, default: 0] += 1 }
       if case .fused(let k) = n.op { for s in k.stores { writers[s.name, default: 0] += 1 } }
     }
+    return writers
+  }
+
+  /// Assignments that may become a store of the kernel reading the value:
+  /// value -> (assign node, persistent name). The value is elementwise, read
+  /// by the assignment and exactly one other node, and nothing else writes
+  /// that tensor.
+  static func storableAssignments(_ g: Graph, uses: [Int]) -> [ValueID: (node: Int, name: String)] {
+    let writers = writeCounts(g)
     let outputs = Set(g.outputs)
     var out: [ValueID: (node: Int, name: String)] = [:]
     for (i, n) in g.nodes.enumerated() {
@@ -82,11 +90,7 @@ public enum Fusion {
     for (i, n) in g.nodes.enumerated() { for j in n.inputs { readers[j].append(i) } }
     // A value read from a tensor the program overwrites stays computed where
     // it is: a later reader recomputing it would see the new contents.
-    var written = Set<String>()
-    for n in g.nodes {
-      if case .assign(let name) = n.op { written.insert(name) }
-      if case .fused(let k) = n.op { for s in k.stores { written.insert(s.name) } }
-    }
+    let written = writeCounts(g)
     let outputs = Set(g.outputs)
     var out = Set<ValueID>()
     /// Whether a kernel reads `j` without a full-size load (a constant, a
@@ -108,7 +112,7 @@ public enum Fusion {
           // Kernels read a broadcast's source in place.
           var source = j
           if case .broadcast = g.nodes[j].op { source = g.nodes[j].inputs[0] }
-          return g.parameterName(viewedBy: source).map(written.contains) ?? false
+          return g.parameterName(viewedBy: source).map { written[$0] != nil } ?? false
         })
       else { continue }
       out.insert(v)
