@@ -186,6 +186,39 @@ struct PassTests {
   }
 }
 
+@Suite("What fusion must achieve on the shipped specs")
+struct FusionOutcomeTests {
+  @Test("Adam's moments are stores of the update kernel, and nothing is stored only to be summed",
+    arguments: ["ring", "grid", "fashion-mlp", "fashion-dcgan"])
+  func outcomes(_ name: String) throws {
+    let path = packageRoot.appendingPathComponent("specs/\(name).xml").path
+    let model = try Compiler.compile(try checked(try String(contentsOfFile: path, encoding: .utf8)))
+    for p in model.programs {
+      let g = p.graph
+      let uses = g.useCounts()
+      var stored: [String] = []
+      for n in g.nodes {
+        if case .assign(let target) = n.op {
+          #expect(!target.hasSuffix(".exp_avg") && !target.hasSuffix(".exp_avg_sq"), "\(name) \(p.name): \(target) is assigned, not stored")
+        }
+        if case .fused(let k) = n.op { stored += k.stores.map(\.name) }
+        if case .reduceSum = n.op, uses[n.inputs[0]] == 1, g[n.inputs[0]].op.isElementwise {
+          Issue.record("\(name) \(p.name): \(g.line(n.inputs[0])) is stored only to be summed")
+        }
+      }
+      if p.name == "d-step" || p.name == "g-step" {
+        #expect(!stored.isEmpty, "\(name) \(p.name): no optimizer stores")
+        // Both moments of a parameter come from the same kernel.
+        for n in g.nodes {
+          guard case .fused(let k) = n.op, !k.stores.isEmpty else { continue }
+          let names = Set(k.stores.map { $0.name.replacingOccurrences(of: ".exp_avg_sq", with: "").replacingOccurrences(of: ".exp_avg", with: "") })
+          #expect(names.count == 1 && k.stores.count == 2, "\(name) \(p.name): stores \(k.stores.map(\.name))")
+        }
+      }
+    }
+  }
+}
+
 @Suite("Golden IR of the shipped specs")
 struct GoldenIRTests {
   @Test("compiled IR matches the golden dump", arguments: ["ring", "grid", "fashion-mlp", "fashion-dcgan"])
