@@ -4,7 +4,12 @@
 #include <stdint.h>
 #include <string.h>
 
+/* On x86-64, one copy per vector level, chosen when the program loads; elsewhere the compiler's default. */
+#if defined(__x86_64__) && defined(__ELF__)
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
 
 /* exp for floats, vectorisable: n = round(x / ln 2), r = x - n ln 2 in two
  * parts, a degree-6 polynomial for e^r (Cephes expf, about 1 ulp), times 2^n
