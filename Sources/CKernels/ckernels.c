@@ -167,6 +167,31 @@ void ganc_accumulate(const float *v, int64_t n, int64_t start, int64_t kept, int
   }
 }
 
+CLONES
+void ganc_narrow_matmul_rows(int64_t m0, int64_t m1, int64_t n, int64_t k, int tb, const float *a, const float *b, float *c) {
+  for (int64_t i = m0; i < m1; i++) {
+    const float *ai = a + i * k;
+    for (int64_t j = 0; j < n; j++) {
+      /* 16 partial sums, so the loop vectorises without reassociating. */
+      float lanes[16] = {0};
+      int64_t p = 0;
+      if (tb) {
+        const float *bj = b + j * k;
+        for (; p + 16 <= k; p += 16)
+          for (int l = 0; l < 16; l++) lanes[l] += ai[p + l] * bj[p + l];
+        for (; p < k; p++) lanes[0] += ai[p] * bj[p];
+      } else {
+        for (; p + 16 <= k; p += 16)
+          for (int l = 0; l < 16; l++) lanes[l] += ai[p + l] * b[(p + l) * n + j];
+        for (; p < k; p++) lanes[0] += ai[p] * b[p * n + j];
+      }
+      float s = 0;
+      for (int l = 0; l < 16; l++) s += lanes[l];
+      c[i * n + j] = s;
+    }
+  }
+}
+
 /* One loop per function: each is a plain loop the compiler vectorises. */
 #define UNARY_LOOP(expr) for (int64_t i = 0; i < n; i++) { float x = a[i]; d[i] = (expr); } break;
 

@@ -49,6 +49,11 @@ void ganc_blocked_channel_reduce(const float *src, float *out, int64_t n, int64_
  * element i of an nChw16c tensor with kept channels and blocked_hw pixels. */
 void ganc_accumulate(const float *v, int64_t n, int64_t start, int64_t kept, int64_t after, int64_t blocked_hw, double *acc);
 
+/* Rows m0..<m1 of C[M,N] = A op(B) for a product with only a few output
+ * columns (A is [M,K] row-major; B is [K,N], or [N,K] with tb): one dot
+ * product per element, which oneDNN's per-call setup would dominate. */
+void ganc_narrow_matmul_rows(int64_t m0, int64_t m1, int64_t n, int64_t k, int tb, const float *a, const float *b, float *c);
+
 /* One unary function or binary function of floats, for scalar registers. */
 float ganc_ew_unary1(int32_t fn, float x, float param);
 float ganc_ew_binary1(int32_t fn, float a, float b);
