@@ -391,19 +391,17 @@ public final class Runtime: @unchecked Sendable {
     let pool = self.pool
     func elementwise(_ k: ElementwiseKernel) {
       guard let (kept, _, _) = k.reduction else {
-        pool.parallel(count: k.count, minimumPerThread: 16384, granularity: ElementwiseKernel.tile) { range in
-          let part = range.lowerBound == 0 ? 0 : Self.part(of: range.lowerBound, count: k.count, pool: pool)
+        pool.parallelParts(count: k.count, granularity: ElementwiseKernel.tile) { part, range in
           k.run(range, scratch: registers + part * perThread)
         }
         return
       }
       // Each part sums into its own row; rows are added in part order, so the
       // result depends only on the thread count.
-      let parts = min(pool.threads, max(1, k.count / 16384))
+      let parts = pool.parts(count: k.count, minimumPerThread: 16384)
       withUnsafeTemporaryAllocation(of: Double.self, capacity: parts * kept) { partial in
         partial.initialize(repeating: 0)
-        pool.parallel(count: k.count, minimumPerThread: 16384, granularity: ElementwiseKernel.tile) { range in
-          let part = range.lowerBound == 0 ? 0 : Self.part(of: range.lowerBound, count: k.count, pool: pool)
+        pool.parallelParts(count: k.count, minimumPerThread: 16384, granularity: ElementwiseKernel.tile) { part, range in
           k.run(range, scratch: registers + part * perThread, sums: partial.baseAddress! + part * kept)
         }
         for c in 0..<kept {
@@ -464,14 +462,5 @@ public final class Runtime: @unchecked Sendable {
         }
       }
     }
-  }
-
-  /// Which part of a `parallel` split starts at `start` (for per-thread scratch).
-  static func part(of start: Int, count: Int, pool: ThreadPool) -> Int {
-    let parts = min(pool.threads, max(1, count / 16384))
-    for part in 0..<parts where ThreadPool.chunk(count, part: part, parts: parts, granularity: ElementwiseKernel.tile).lowerBound == start {
-      return part
-    }
-    return 0
   }
 }

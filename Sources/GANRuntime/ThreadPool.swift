@@ -45,17 +45,28 @@ public final class ThreadPool: @unchecked Sendable {
     return min(lo, count)..<min(hi, count)
   }
 
+  /// How many parts `parallel` splits `count` items into.
+  public func parts(count: Int, minimumPerThread: Int) -> Int {
+    min(threads, max(1, count / max(1, minimumPerThread)))
+  }
+
   /// Splits `0..<count` across the threads (serially when it is small).
   public func parallel(count: Int, minimumPerThread: Int = 16384, granularity: Int = 16, _ body: (Range<Int>) -> Void) {
-    let parts = min(threads, max(1, count / max(1, minimumPerThread)))
+    parallelParts(count: count, minimumPerThread: minimumPerThread, granularity: granularity) { _, range in body(range) }
+  }
+
+  /// `parallel`, telling each call which part (0..<parts) it runs, for
+  /// per-part scratch and partial results.
+  public func parallelParts(count: Int, minimumPerThread: Int = 16384, granularity: Int = 16, _ body: (_ part: Int, Range<Int>) -> Void) {
+    let parts = parts(count: count, minimumPerThread: minimumPerThread)
     if parts == 1 {
-      body(0..<count)
+      body(0, 0..<count)
       return
     }
     run { part in
       guard part < parts else { return }
       let r = Self.chunk(count, part: part, parts: parts, granularity: granularity)
-      if !r.isEmpty { body(r) }
+      if !r.isEmpty { body(part, r) }
     }
   }
 }
