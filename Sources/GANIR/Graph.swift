@@ -18,6 +18,16 @@ public enum Layout: String, Hashable, Sendable, CaseIterable {
     case .nChw16c: return shape.count == 4 && shape[1] % 16 == 0
     }
   }
+
+  /// Whether an elementwise kernel running in this layout can read an
+  /// operand of shape `operand` broadcast to `shape` (nChw16c: a scalar or
+  /// a per-channel [1 C 1 1]).
+  public func readsBroadcast(_ operand: [Int], into shape: [Int]) -> Bool {
+    self == .plain || operand.reduce(1, *) == 1 || operand == [1, shape[1], 1, 1]
+  }
+
+  /// Whether a sum over `axes` can read values in this layout (nChw16c: per channel only).
+  public func sums(over axes: [Int]) -> Bool { self == .plain || axes == [0, 2, 3] }
 }
 
 /// One node: an op, its operands, its static shape (the batch included) and its layout.
@@ -88,20 +98,20 @@ public struct Graph: Hashable, Sendable {
       if layout != ins[0].layout { throw IRError("stop_gradient keeps its input's layout") }
     case .matmul, .conv, .convTranspose, .convWeight:
       if case .convWeight = op, layout != .plain { throw IRError("weights are plain") }
-    case .fused(let k) where k.head != nil:
-      try checkElementwise(Array(ins.dropFirst(2)), shape: shape, layout: layout)
-      if layout != .plain && !k.stores.isEmpty { throw IRError("a kernel that stores is plain") }
     case .fused(let k) where k.reduction != nil:
       let r = k.reduction!
       if layout != .plain { throw IRError("a kernel's sum is plain") }
       let domain = ins.first { $0.shape == r.domain }?.layout ?? .plain
-      if domain != .plain && r.axes != [0, 2, 3] { throw IRError("a kernel sums nChw16c only over axes 0,2,3") }
+      if !domain.sums(over: r.axes) { throw IRError("a kernel sums nChw16c only over axes 0,2,3") }
       try checkElementwise(ins, shape: r.domain, layout: domain)
-    case .unary, .binary, .fused:
+    case .fused(let k):
+      // The epilogue's operands follow the product's.
+      try checkElementwise(Array(ins.dropFirst(k.headArity)), shape: shape, layout: layout)
+      if layout != .plain && !k.stores.isEmpty { throw IRError("a kernel that stores is plain") }
+    case .unary, .binary:
       try checkElementwise(ins, shape: shape, layout: layout)
-      if case .fused(let k) = op, layout != .plain && !k.stores.isEmpty { throw IRError("a kernel that stores is plain") }
     case .reduceSum(let axes), .reduceMax(let axes):
-      if layout != .plain || (ins[0].layout != .plain && axes != [0, 2, 3]) {
+      if layout != .plain || !ins[0].layout.sums(over: axes) {
         throw IRError("a reduction reads nChw16c only over axes 0,2,3 and writes plain")
       }
     default:
@@ -116,7 +126,7 @@ public struct Graph: Hashable, Sendable {
         if n.layout != layout { throw IRError("an elementwise operand is \(n.layout.rawValue), the result \(layout.rawValue)") }
       } else if n.layout != .plain {
         throw IRError("a broadcast operand is plain")
-      } else if layout == .nChw16c && n.elementCount != 1 && n.shape != [1, shape[1], 1, 1] {
+      } else if !layout.readsBroadcast(n.shape, into: shape) {
         throw IRError("an nChw16c kernel broadcasts only scalars and [1 C 1 1]")
       }
     }

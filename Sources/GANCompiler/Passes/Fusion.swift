@@ -53,6 +53,15 @@ public enum Fusion {
     }
   }
 
+  /// What a kernel loads for value `v`: a broadcast's source when the kernel
+  /// can read it through strides (same rank, or a scalar), else `v` itself.
+  static func kernelSource(_ v: ValueID, in g: Graph) -> ValueID {
+    let node = g.nodes[v]
+    guard case .broadcast = node.op else { return v }
+    let from = g.shape(node.inputs[0])
+    return from.isEmpty || from.count == node.shape.count ? node.inputs[0] : v
+  }
+
   /// How many nodes write each persistent tensor (assignments and stores).
   static func writeCounts(_ g: Graph) -> [String: Int] {
     var writers: [String: Int] = [:]
@@ -96,24 +105,13 @@ public enum Fusion {
     /// Whether a kernel reads `j` without a full-size load (a constant, a
     /// smaller operand, a broadcast it reads through strides).
     func isCheap(_ j: ValueID, for n: Node) -> Bool {
-      let m = g.nodes[j]
-      if case .constant = m.op { return true }
-      if m.elementCount < n.elementCount { return true }
-      if case .broadcast = m.op {
-        let from = g.shape(m.inputs[0])
-        return from.isEmpty || from.count == m.shape.count
-      }
-      return false
+      if case .constant = g.nodes[j].op { return true }
+      return g.nodes[kernelSource(j, in: g)].elementCount < n.elementCount
     }
     for (v, n) in g.nodes.enumerated() where isElementwise(n.op) && uses[v] >= 2 && !outputs.contains(v) {
       let full = n.inputs.filter { !isCheap($0, for: n) }
       guard full.count <= 1, readers[v].allSatisfy({ isElementwise(g.nodes[$0].op) }),
-        !n.inputs.contains(where: { j in
-          // Kernels read a broadcast's source in place.
-          var source = j
-          if case .broadcast = g.nodes[j].op { source = g.nodes[j].inputs[0] }
-          return g.parameterName(viewedBy: source).map { written[$0] != nil } ?? false
-        })
+        !n.inputs.contains(where: { g.parameterName(viewedBy: kernelSource($0, in: g)).map { written[$0] != nil } ?? false })
       else { continue }
       out.insert(v)
     }
@@ -161,12 +159,7 @@ public enum Fusion {
       } else if case .constant(let c) = node.op {
         groups[k].code.append(.constant(c))
       } else {
-        var source = v
-        if case .broadcast = node.op {
-          let from = g.shape(node.inputs[0])
-          if from.isEmpty || from.count == node.shape.count { source = node.inputs[0] }
-        }
-        groups[k].code.append(.load(operandIndex(source, in: k)))
+        groups[k].code.append(.load(operandIndex(kernelSource(v, in: g), in: k)))
       }
       groups[k].registers[v] = groups[k].code.count - 1
       return groups[k].code.count - 1

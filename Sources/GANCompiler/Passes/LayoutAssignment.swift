@@ -34,10 +34,7 @@ public enum LayoutAssignment {
     func elementwiseLayout(_ operands: [ValueID], shape: [Int], stores: Bool, preferred: Layout?) -> Layout {
       guard Layout.nChw16c.fits(shape), !stores else { return .plain }
       let full = operands.filter { nodes[$0].shape == shape }
-      let readable = operands.allSatisfy { v in
-        let s = nodes[v].shape
-        return s == shape || s.reduce(1, *) == 1 || s == [1, shape[1], 1, 1]
-      }
+      let readable = operands.allSatisfy { v in nodes[v].shape == shape || Layout.nChw16c.readsBroadcast(nodes[v].shape, into: shape) }
       guard readable else { return .plain }
       if let preferred { return preferred }
       return full.contains { nodes[$0].layout == .nChw16c } ? .nChw16c : .plain
@@ -79,7 +76,7 @@ public enum LayoutAssignment {
       case .fused(let k) where k.reduction != nil:
         // The program runs over its domain; the sum it makes is plain.
         let r = k.reduction!
-        let domain = r.axes == [0, 2, 3] ? elementwiseLayout(ins, shape: r.domain, stores: false, preferred: nil) : .plain
+        let domain = Layout.nChw16c.sums(over: r.axes) ? elementwiseLayout(ins, shape: r.domain, stores: false, preferred: nil) : .plain
         n.inputs = elementwiseOperands(ins, shape: r.domain, layout: domain)
         n.layout = .plain
       case .unary, .binary, .fused:
@@ -91,7 +88,7 @@ public enum LayoutAssignment {
         n.inputs = ins
         n.layout = nodes[ins[0]].layout
       case .reduceSum(let axes), .reduceMax(let axes):
-        n.inputs = axes == [0, 2, 3] ? ins : ins.map { value($0, in: .plain) }
+        n.inputs = Layout.nChw16c.sums(over: axes) ? ins : ins.map { value($0, in: .plain) }
         n.layout = .plain
       default:
         n.inputs = ins.map { value($0, in: .plain) }
