@@ -24,14 +24,7 @@ struct Bench: ParsableCommand {
   @Option(help: "Worker threads (default: the spec's, else all cores).")
   var threads: Int?
 
-  @Flag(help: "Skip fusion.")
-  var noFuse = false
-
-  @Flag(help: "Give every value its own memory.")
-  var noPlan = false
-
-  @Flag(help: "Keep every value in plain NCHW (oneDNN reorders around each convolution).")
-  var noLayout = false
+  @OptionGroup var passes: PassSwitches
 
   @Flag(help: "Time every kernel and print where the time goes.")
   var profile = false
@@ -47,10 +40,7 @@ struct Bench: ParsableCommand {
 
   func run() throws {
     let checked = try checkedSpec(spec, colour: color)
-    var options = CompileOptions()
-    options.fuse = !noFuse
-    options.plan = !noPlan
-    options.layouts = !noLayout
+    let options = passes.options
     let model = try Compiler.compile(checked, options: options)
     let threadCount = threads ?? checked.spec.training.threads ?? ProcessInfo.processInfo.activeProcessorCount
     let runtime = try Runtime(model: model, threads: threadCount)
@@ -91,7 +81,7 @@ struct Bench: ParsableCommand {
     let gflops = flops / perIteration / 1e9
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
-    let mode = [noFuse ? "unfused" : "fused", noPlan ? "unplanned" : "planned", noLayout ? "plain layouts" : "blocked layouts"].joined(separator: ", ")
+    let mode = [passes.noFuse ? "unfused" : "fused", passes.noPlan ? "unplanned" : "planned", passes.noLayout ? "plain layouts" : "blocked layouts"].joined(separator: ", ")
     var out = "\(checked.spec.name): batch \(training.batch), \(threadCount) thread\(threadCount == 1 ? "" : "s"), \(mode), \(iterations) iterations\n"
     out += String(format: "  ms per iteration    %.3f  (%d D-step%@ %.3f ms + G-step %.3f ms)\n", perIteration * 1000, training.dSteps,
       training.dSteps == 1 ? "" : "s", dSeconds / Double(iterations) * 1000, gSeconds / Double(iterations) * 1000)

@@ -38,14 +38,7 @@ struct Compile: ParsableCommand {
   @Option(help: "Print the IR of every program after this pass: \(Compiler.passNames.joined(separator: ", ")).")
   var dumpIrAfter: String?
 
-  @Flag(help: "Skip fusion (to see what it buys).")
-  var noFuse = false
-
-  @Flag(help: "Give every value its own memory (to see what planning buys).")
-  var noPlan = false
-
-  @Flag(help: "Keep every value in plain NCHW (to see what the layout pass buys).")
-  var noLayout = false
+  @OptionGroup var passes: PassSwitches
 
   @Option(help: "Colour for diagnostics: auto, always or never.")
   var color: ColourChoice = .auto
@@ -58,10 +51,7 @@ struct Compile: ParsableCommand {
 
   func run() throws {
     let checked = try checkedSpec(spec, colour: color)
-    var options = CompileOptions()
-    options.fuse = !noFuse
-    options.plan = !noPlan
-    options.layouts = !noLayout
+    var options = passes.options
     options.dumpAfter = dumpIrAfter
     let model: CompiledModel
     do {
