@@ -52,15 +52,17 @@ let package = Package(
     .executableTarget(
       name: "GenerateSamples", dependencies: ["GANTrainer", "GANSpec", "GANDiagnostics"],
       path: "Examples/GenerateSamples"),
+    // The package root, temporary folders and the built ganc, for every test target.
+    .target(name: "GANTestSupport", path: "Tests/GANTestSupport"),
     .testTarget(name: "GANIRTests", dependencies: ["GANIR"]),
-    .testTarget(name: "GANTrainerTests", dependencies: ["GANTrainer", "GANSpec", "GANDiagnostics", "CZlib", "ganc"]),
-    .testTarget(name: "GANRuntimeTests", dependencies: ["GANRuntime", "GANCompiler", "GANIR", "GANSpec", "GANDiagnostics"]),
+    .testTarget(name: "GANTrainerTests", dependencies: ["GANTrainer", "GANSpec", "GANDiagnostics", "CZlib", "ganc", "GANTestSupport"]),
+    .testTarget(name: "GANRuntimeTests", dependencies: ["GANRuntime", "GANCompiler", "GANIR", "GANSpec", "GANDiagnostics", "GANTestSupport"]),
     .testTarget(
-      name: "GANCompilerTests", dependencies: ["GANCompiler", "GANIR", "GANSpec", "GANDiagnostics", "GANTrainer"],
+      name: "GANCompilerTests", dependencies: ["GANCompiler", "GANIR", "GANSpec", "GANDiagnostics", "GANTrainer", "GANTestSupport"],
       exclude: ["Snapshots"]),
     .testTarget(
       name: "GANSpecTests",
-      dependencies: ["GANSpec", "GANDiagnostics", "ganc"],
+      dependencies: ["GANSpec", "GANDiagnostics", "ganc", "GANTestSupport"],
       exclude: ["Snapshots"]),
   ]
 )

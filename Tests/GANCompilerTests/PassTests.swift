@@ -1,4 +1,5 @@
 import Foundation
+import GANTestSupport
 import GANIR
 import Testing
 @testable import GANCompiler

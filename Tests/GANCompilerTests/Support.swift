@@ -1,4 +1,5 @@
 import Foundation
+import GANTestSupport
 import GANDiagnostics
 import GANIR
 import GANTrainer
@@ -6,14 +7,6 @@ import Testing
 @testable import GANCompiler
 @testable import GANSpec
 
-let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-  .deletingLastPathComponent().deletingLastPathComponent()
-
-func temporaryFolder() -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent("ganc-compiler-\(UUID().uuidString)")
-  try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-  return url
-}
 
 /// Lints `text` (written to a fresh folder with `files`) and returns the checked spec.
 func checked(_ text: String, files: [String: Data] = [:]) throws -> CheckedSpec {

@@ -1,13 +1,11 @@
 import Foundation
+import GANTestSupport
 import GANCompiler
 import GANDiagnostics
 import GANIR
 import Testing
 @testable import GANRuntime
 @testable import GANSpec
-
-let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-  .deletingLastPathComponent().deletingLastPathComponent()
 
 func checkedSpec(_ text: String) throws -> CheckedSpec {
   let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ganc-rt-\(UUID().uuidString)")

@@ -1,4 +1,5 @@
 import Foundation
+import GANTestSupport
 import GANDiagnostics
 import Testing
 @testable import GANSpec

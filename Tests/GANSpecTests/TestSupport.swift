@@ -1,17 +1,7 @@
 import Foundation
+import GANTestSupport
 import GANDiagnostics
 @testable import GANSpec
-
-/// The package root, found from this file's path.
-let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-  .deletingLastPathComponent().deletingLastPathComponent()
-
-/// A fresh temporary folder for one test.
-func temporaryFolder() -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent("ganc-tests-\(UUID().uuidString)")
-  try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-  return url
-}
 
 /// Writes `text` to `name` in `folder` and returns its path.
 @discardableResult
@@ -51,16 +41,6 @@ let baseSpec = """
 
   """
 
-/// The path of the built `ganc` executable beside the test bundle.
-let gancBinary: String = {
-  var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-  for _ in 0..<4 {
-    let candidate = dir.appendingPathComponent("ganc").path
-    if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    dir = dir.deletingLastPathComponent()
-  }
-  return packageRoot.appendingPathComponent(".build/debug/ganc").path
-}()
 
 /// Runs ganc with `arguments`, returning its exit code and standard output.
 func runGanc(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) -> (code: Int32, out: String, err: String) {

@@ -1,17 +1,8 @@
 import Foundation
+import GANTestSupport
 import Testing
 @testable import GANTrainer
 
-/// The built `ganc` executable beside the test bundle.
-let gancBinary: String = {
-  var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-  for _ in 0..<4 {
-    let candidate = dir.appendingPathComponent("ganc").path
-    if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    dir = dir.deletingLastPathComponent()
-  }
-  return "ganc"
-}()
 
 func ganc(_ arguments: [String], wait: Bool = true) throws -> Process {
   let p = Process()

@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import GANTestSupport
 import GANDiagnostics
 import Testing
 @testable import GANSpec

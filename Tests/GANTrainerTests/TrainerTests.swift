@@ -1,14 +1,10 @@
 import Foundation
+import GANTestSupport
 import GANDiagnostics
 import Testing
 @testable import GANSpec
 @testable import GANTrainer
 
-func temporaryFolder() -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent("ganc-train-\(UUID().uuidString)")
-  try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-  return url
-}
 
 /// A small ring spec that trains in seconds even in a debug build.
 func ringSpec(steps: Int = 300, extra: String = "", lr: String = "2e-3") -> String {
