@@ -11,12 +11,17 @@
 #define CLONES
 #endif
 
+/* Helpers of cloned functions are always inlined: target_clones compiles only
+ * the cloned function itself for each vector level, so a helper left as a
+ * call runs at the default (SSE2) width in every clone. */
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
 /* exp for floats, vectorisable: n = round(x / ln 2), r = x - n ln 2 in two
  * parts, a degree-6 polynomial for e^r (Cephes expf, about 1 ulp), times 2^n
  * built in the exponent bits (as 2^(n-1) * 2, so n = 128 still works). NaN
  * passes through, above 88.72 is infinity, below -87.3 (where e^x is no
  * longer a normal float) is zero. */
-static inline float ganc_exp(float x) {
+ALWAYS_INLINE float ganc_exp(float x) {
   float c = fminf(fmaxf(x, -87.3f), 88.72f);
   float k = floorf(c * 1.44269504088896341f + 0.5f);
   float r = c - k * 0.693359375f + k * 2.12194440e-4f;
@@ -34,7 +39,7 @@ static inline float ganc_exp(float x) {
 }
 
 /* tanh: an odd polynomial near zero (Cephes tanhf), 1 - 2 / (e^2|x| + 1) beyond. */
-static inline float ganc_tanh(float x) {
+ALWAYS_INLINE float ganc_tanh(float x) {
   float ax = fabsf(x);
   float z = x * x;
   float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z -
@@ -46,7 +51,7 @@ static inline float ganc_tanh(float x) {
 }
 
 /* sigmoid from e^-|x|, so neither branch overflows. */
-static inline float ganc_sigmoid(float x) {
+ALWAYS_INLINE float ganc_sigmoid(float x) {
   float e = ganc_exp(-fabsf(x));
   float s = 1.0f / (1.0f + e);
   return x >= 0 ? s : e * s;
@@ -192,10 +197,45 @@ void ganc_narrow_matmul_rows(int64_t m0, int64_t m1, int64_t n, int64_t k, int t
   }
 }
 
+/* Each statement one rounding, in the program's order: no contraction into
+ * FMAs, which would change the bits against the interpreted program. Every
+ * iteration reads element i before writing it, so in-place outputs are safe
+ * to vectorise (without the hint the compiler's overlap check would fall back
+ * to scalar code when an output is its input). */
+CLONES
+void ganc_adam(const float *g, const float *m, const float *v, const float *p, float *m_out, float *v_out, float *p_out,
+               int64_t first, int64_t count, float b1, float c1, float b2, float c2, float eps, float bias1, float bias2,
+               float lr) {
+#pragma STDC FP_CONTRACT OFF
+#if defined(__clang__)
+#pragma clang loop vectorize(assume_safety)
+#endif
+  for (int64_t i = first; i < first + count; i++) {
+    float gi = g[i];
+    float mi = m[i] * b1;
+    float gm = gi * c1;
+    mi = mi + gm;
+    float vi = v[i] * b2;
+    float g2 = gi * gi;
+    g2 = g2 * c2;
+    vi = vi + g2;
+    float mh = mi * bias1;
+    float vh = vi * bias2;
+    float d = sqrtf(vh);
+    d = d + eps;
+    float q = mh / d;
+    q = q * lr;
+    float pi = p[i] - q;
+    m_out[i] = mi;
+    v_out[i] = vi;
+    p_out[i] = pi;
+  }
+}
+
 /* One loop per function: each is a plain loop the compiler vectorises. */
 #define UNARY_LOOP(expr) for (int64_t i = 0; i < n; i++) { float x = a[i]; d[i] = (expr); } break;
 
-static inline void unary(int32_t fn, const float *a, float *d, int64_t n, float s) {
+ALWAYS_INLINE void unary(int32_t fn, const float *a, float *d, int64_t n, float s) {
   switch (fn) {
   case GANC_NEG: UNARY_LOOP(-x)
   case GANC_EXP: UNARY_LOOP(ganc_exp(x))
@@ -227,9 +267,9 @@ static inline void unary(int32_t fn, const float *a, float *d, int64_t n, float 
   case GANC_EQUAL: for (int64_t i = 0; i < n; i++) d[i] = (A) == (B) ? 1.0f : 0.0f; break;  \
   }
 
-static inline void binary_vv(int32_t fn, const float *a, const float *b, float *d, int64_t n) { BINARY_LOOPS(a[i], b[i]) }
-static inline void binary_vs(int32_t fn, const float *a, float c, float *d, int64_t n) { BINARY_LOOPS(a[i], c) }
-static inline void binary_sv(int32_t fn, float c, const float *b, float *d, int64_t n) { BINARY_LOOPS(c, b[i]) }
+ALWAYS_INLINE void binary_vv(int32_t fn, const float *a, const float *b, float *d, int64_t n) { BINARY_LOOPS(a[i], b[i]) }
+ALWAYS_INLINE void binary_vs(int32_t fn, const float *a, float c, float *d, int64_t n) { BINARY_LOOPS(a[i], c) }
+ALWAYS_INLINE void binary_sv(int32_t fn, float c, const float *b, float *d, int64_t n) { BINARY_LOOPS(c, b[i]) }
 
 CLONES
 void ganc_ew_tile(const ganc_ew_instruction *code, int32_t count, const float **regs, float *scalars,
@@ -237,7 +277,7 @@ void ganc_ew_tile(const ganc_ew_instruction *code, int32_t count, const float **
   for (int32_t r = 0; r < count; r++) {
     const ganc_ew_instruction *in = &code[r];
     if (in->kind == GANC_EW_SET) continue;
-    float *d = r == count - 1 ? out : scratch + (int64_t)r * tile;
+    float *d = r == count - 1 ? out : scratch + (int64_t)in->slot * tile;
     const float *a = regs[in->a];
     if (in->kind == GANC_EW_UNARY) {
       if (a) {

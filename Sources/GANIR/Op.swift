@@ -238,6 +238,15 @@ public enum Instruction: Hashable, Sendable {
   case constant(Double)
   case unary(UnaryFunction, Int)
   case binary(BinaryFunction, Int, Int)
+
+  /// The registers this instruction reads.
+  public var reads: [Int] {
+    switch self {
+    case .head, .load, .constant: return []
+    case .unary(_, let a): return [a]
+    case .binary(_, let a, let b): return [a, b]
+    }
+  }
 }
 
 /// A second result of a fused kernel: register `register`, written into the

@@ -18,6 +18,8 @@ enum Step {
     op: OpaquePointer, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
     out: UnsafeMutablePointer<Float>, epilogue: ElementwiseKernel?)
   case elementwise(ElementwiseKernel)
+  /// A fused kernel recognised as a whole Adam update (see AdamKernel).
+  case adam(AdamKernel)
   case reduce(ReduceKernel)
   case broadcast(UnsafeMutablePointer<Float>, from: [Int], to: [Int], UnsafeMutablePointer<Float>)
   case fill(UnsafeMutablePointer<Float>, count: Int, value: Float)
@@ -303,6 +305,10 @@ public final class Runtime: @unchecked Sendable {
           steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], bias: bias.map { ins[$0] }, out: out, epilogue: nil))
         } else if k.head != nil {
           steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], bias: nil, out: out, epilogue: kernel))
+        } else if k.reduction == nil,
+          let adam = AdamKernel.recognise(k.code, operands: ins, operandShapes: shapes, stores: stores, output: out, shape: node.shape)
+        {
+          steps.append(.adam(adam))
         } else {
           steps.append(.elementwise(kernel))
         }
@@ -352,6 +358,7 @@ public final class Runtime: @unchecked Sendable {
       return n.op.mnemonic
     } ?? "") + " " + shape
     case .elementwise(let k): return "elementwise(\(k.code.count)) " + shape
+    case .adam: return "adam update " + shape
     case .reduce(let r): return "reduce axes=\(r.axes) of [" + r.shape.map(String.init).joined(separator: ",") + "]"
     case .broadcast: return "broadcast " + shape
     case .fill: return "fill"
@@ -418,6 +425,8 @@ public final class Runtime: @unchecked Sendable {
         if let epilogue { elementwise(epilogue) }
       case .elementwise(let k):
         elementwise(k)
+      case .adam(let k):
+        pool.parallel(count: k.count, granularity: 16) { range in k.run(range) }
       case .narrowMatmul(let a, let b, let out, let m, let n, let k, let tb, let epilogue):
         pool.parallel(count: m, minimumPerThread: max(1, 65536 / max(n * k, 1)), granularity: 1) { rows in
           ganc_narrow_matmul_rows(Int64(rows.lowerBound), Int64(rows.upperBound), Int64(n), Int64(k), tb ? 1 : 0, a, b, out)

@@ -26,13 +26,15 @@ typedef struct {
   int32_t fn;     /* a unary or binary function */
   int32_t a, b;   /* argument registers */
   float param;    /* leaky_relu's slope */
+  int32_t slot;   /* where in scratch the register's values go (tile floats each) */
 } ganc_ew_instruction;
 
 /* Runs the computing instructions of a program over one tile of n elements.
  * regs[r] points at register r's n values, or is NULL when the register holds
  * one value for the whole tile, in scalars[r]. Register r is computed into
- * scratch + r * tile, the last one into out. Registers set by the caller are
- * left as they are. */
+ * scratch + slot * tile (registers share slots once read for the last time,
+ * so the tile's working set stays in L1), the last one into out. Registers
+ * set by the caller are left as they are. */
 void ganc_ew_tile(const ganc_ew_instruction *code, int32_t count, const float **regs, float *scalars,
                   float *scratch, int64_t tile, float *out, int64_t n);
 
@@ -53,6 +55,15 @@ void ganc_accumulate(const float *v, int64_t n, int64_t start, int64_t kept, int
  * columns (A is [M,K] row-major; B is [K,N], or [N,K] with tb): one dot
  * product per element, which oneDNN's per-call setup would dominate. */
 void ganc_narrow_matmul_rows(int64_t m0, int64_t m1, int64_t n, int64_t k, int tb, const float *a, const float *b, float *c);
+
+/* Elements first..<first+count of one Adam update, the operations and their
+ * order exactly those of the elementwise program it replaces (so the bits
+ * are the same): m' = m*b1 + g*c1, v' = v*b2 + (g*g)*c2,
+ * p' = p - ((m'*bias1) / (sqrt(v'*bias2) + eps)) * lr. The outputs may be
+ * the inputs (updated in place). */
+void ganc_adam(const float *g, const float *m, const float *v, const float *p, float *m_out, float *v_out, float *p_out,
+               int64_t first, int64_t count, float b1, float c1, float b2, float c2, float eps, float bias1, float bias2,
+               float lr);
 
 /* One unary function or binary function of floats, for scalar registers. */
 float ganc_ew_unary1(int32_t fn, float x, float param);
