@@ -91,6 +91,35 @@ float ganc_ew_binary1(int32_t fn, float a, float b) {
   return NAN;
 }
 
+#if defined(__clang__)
+typedef float ganc_v16 __attribute__((ext_vector_type(16)));
+
+/* Shuffles that swap the off-diagonal s x s blocks of two rows s apart. */
+#define GANC_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define GANC_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+#define GANC_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define GANC_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define GANC_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define GANC_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define GANC_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define GANC_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define GANC_SWAP(s)                                                    \
+  for (int i = 0; i < 16; i++) {                                        \
+    if (i & s) continue;                                                \
+    ganc_v16 a = r[i], b = r[i + s];                                    \
+    r[i] = __builtin_shufflevector(a, b, GANC_LO##s);                   \
+    r[i + s] = __builtin_shufflevector(a, b, GANC_HI##s);               \
+  }
+
+/* A 16 x 16 transpose in registers: four rounds of block swaps. */
+ALWAYS_INLINE void transpose16(ganc_v16 r[16]) {
+  GANC_SWAP(8)
+  GANC_SWAP(4)
+  GANC_SWAP(2)
+  GANC_SWAP(1)
+}
+#endif
+
 CLONES
 void ganc_nchw_blocks(const float *src, float *dst, int64_t c, int64_t hw, int64_t first, int64_t count, int to_blocked) {
   int64_t cb = c / 16;
@@ -100,12 +129,28 @@ void ganc_nchw_blocks(const float *src, float *dst, int64_t c, int64_t hw, int64
     float *plain_out = dst + (n * c + k * 16) * hw;
     const float *blocked_in = src + b * 16 * hw;
     float *blocked_out = dst + b * 16 * hw;
+    int64_t p = 0;
+#if defined(__clang__)
+    /* 16 pixels x 16 channels at a time, transposed in registers. */
+    for (; p + 16 <= hw; p += 16) {
+      ganc_v16 r[16];
+      if (to_blocked) {
+        for (int l = 0; l < 16; l++) memcpy(&r[l], plain_in + l * hw + p, sizeof r[l]);
+        transpose16(r);
+        for (int q = 0; q < 16; q++) memcpy(blocked_out + (p + q) * 16, &r[q], sizeof r[q]);
+      } else {
+        for (int q = 0; q < 16; q++) memcpy(&r[q], blocked_in + (p + q) * 16, sizeof r[q]);
+        transpose16(r);
+        for (int l = 0; l < 16; l++) memcpy(plain_out + l * hw + p, &r[l], sizeof r[l]);
+      }
+    }
+#endif
     if (to_blocked) {
-      for (int64_t p = 0; p < hw; p++)
-        for (int64_t l = 0; l < 16; l++) blocked_out[p * 16 + l] = plain_in[l * hw + p];
+      for (int64_t q = p; q < hw; q++)
+        for (int64_t l = 0; l < 16; l++) blocked_out[q * 16 + l] = plain_in[l * hw + q];
     } else {
       for (int64_t l = 0; l < 16; l++)
-        for (int64_t p = 0; p < hw; p++) plain_out[l * hw + p] = blocked_in[p * 16 + l];
+        for (int64_t q = p; q < hw; q++) plain_out[l * hw + q] = blocked_in[q * 16 + l];
     }
   }
 }
@@ -310,5 +355,118 @@ void ganc_ew_tile(const ganc_ew_instruction *code, int32_t count, const float **
     for (int64_t i = 0; i < n; i++) out[i] = v;
   } else if (count > 0 && regs[count - 1] != out) {
     memmove(out, regs[count - 1], (size_t)n * sizeof(float));
+  }
+}
+
+/* Elements start..<start+n of a broadcast operand, run by run along the innermost axis. */
+static void gather_broadcast(const ganc_ew_source *s, int64_t start, int64_t n, float *dst) {
+  const int32_t rank = s->rank;
+  const float *src = s->ptr;
+  if (rank == 2 && s->strides[0] == 0 && s->strides[1] == 1) {
+    /* A row repeated down the rows ([1 C] over [N C]). */
+    int64_t columns = s->shape[1], k = 0, column = start % columns;
+    while (k < n) {
+      int64_t run = columns - column < n - k ? columns - column : n - k;
+      memcpy(dst + k, src + column, (size_t)run * sizeof(float));
+      k += run;
+      column = 0;
+    }
+    return;
+  }
+  if (rank == 2 && s->strides[0] == 1 && s->strides[1] == 0) {
+    /* One value per row repeated along it ([N 1] over [N C]). */
+    int64_t columns = s->shape[1], k = 0;
+    while (k < n) {
+      int64_t row = (start + k) / columns, run = columns - (start + k) % columns;
+      if (run > n - k) run = n - k;
+      float v = src[row];
+      for (int64_t t = 0; t < run; t++) dst[k + t] = v;
+      k += run;
+    }
+    return;
+  }
+  int64_t index[GANC_MAX_RANK], rest = start, offset = 0;
+  for (int32_t d = rank - 1; d >= 0; d--) {
+    index[d] = rest % s->shape[d];
+    rest /= s->shape[d];
+  }
+  for (int32_t d = 0; d < rank; d++) offset += index[d] * s->strides[d];
+  const int64_t inner_stride = s->strides[rank - 1], inner_size = s->shape[rank - 1];
+  int64_t k = 0;
+  while (k < n) {
+    int64_t run = inner_size - index[rank - 1];
+    if (run > n - k) run = n - k;
+    if (inner_stride == 0) {
+      float v = src[offset];
+      for (int64_t t = 0; t < run; t++) dst[k + t] = v;
+    } else if (inner_stride == 1) {
+      memcpy(dst + k, src + offset, (size_t)run * sizeof(float));
+    } else {
+      for (int64_t t = 0; t < run; t++) dst[k + t] = src[offset + t * inner_stride];
+    }
+    k += run;
+    offset += run * inner_stride;
+    index[rank - 1] += run;
+    int32_t d = rank - 1;
+    while (d > 0 && index[d] == s->shape[d]) {
+      offset -= index[d] * s->strides[d];
+      index[d] = 0;
+      d -= 1;
+      index[d] += 1;
+      offset += s->strides[d];
+    }
+  }
+}
+
+/* Elements start..<start+n of a per-channel operand over an nChw16c domain:
+ * runs of the block's 16 channels, repeated for every pixel. */
+static void gather_blocked_channels(const ganc_ew_source *s, int64_t start, int64_t n, float *dst) {
+  const int64_t span = 16 * s->hw;
+  int64_t i = start;
+  while (i < start + n) {
+    int64_t end = (i / span + 1) * span;
+    if (end > start + n) end = start + n;
+    const float *channels = s->ptr + ((i / span) % s->blocks) * 16;
+    int64_t k = i;
+    for (; k < end && (k & 15) != 0; k++) dst[k - start] = channels[k & 15];
+    for (; k + 16 <= end; k += 16) memcpy(dst + (k - start), channels, 16 * sizeof(float));
+    for (; k < end; k++) dst[k - start] = channels[k & 15];
+    i = end;
+  }
+}
+
+void ganc_ew_run(const ganc_ew_instruction *code, int32_t count, const ganc_ew_source *sources, int32_t source_count,
+                 const ganc_ew_store *stores, int32_t store_count, const ganc_ew_sum *sum, double *sums, float *out,
+                 int64_t first, int64_t end, float *scratch, int64_t tile, int32_t slot_count) {
+  const float *regs[count > 0 ? count : 1];
+  float scalars[count > 0 ? count : 1];
+  for (int64_t start = first; start < end; start += tile) {
+    const int64_t n = end - start < tile ? end - start : tile;
+    for (int32_t k = 0; k < source_count; k++) {
+      const ganc_ew_source *s = &sources[k];
+      float *slot = scratch + (int64_t)code[s->reg].slot * tile;
+      switch (s->kind) {
+      case GANC_SRC_HEAD: regs[s->reg] = out + start; break;
+      case GANC_SRC_CONSTANT: regs[s->reg] = NULL; scalars[s->reg] = s->value; break;
+      case GANC_SRC_CONTIGUOUS: regs[s->reg] = s->ptr + start; break;
+      case GANC_SRC_SCALAR: regs[s->reg] = NULL; scalars[s->reg] = s->ptr[0]; break;
+      case GANC_SRC_BROADCAST: gather_broadcast(s, start, n, slot); regs[s->reg] = slot; break;
+      case GANC_SRC_BLOCKED: gather_blocked_channels(s, start, n, slot); regs[s->reg] = slot; break;
+      }
+    }
+    /* A summed tile goes to the spare slot, then into the sums. */
+    float *result = sum ? scratch + (int64_t)slot_count * tile : out + start;
+    ganc_ew_tile(code, count, regs, scalars, scratch, tile, result, n);
+    if (sum) ganc_accumulate(result, n, start, sum->kept, sum->after, sum->blocked_hw, sums);
+    /* Every register of the tile is computed: the stores may now overwrite operands. */
+    for (int32_t k = 0; k < store_count; k++) {
+      float *into = stores[k].into + start;
+      const float *values = regs[stores[k].reg];
+      if (values) {
+        memcpy(into, values, (size_t)n * sizeof(float));
+      } else {
+        for (int64_t i = 0; i < n; i++) into[i] = scalars[stores[k].reg];
+      }
+    }
   }
 }

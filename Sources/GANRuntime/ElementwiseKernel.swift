@@ -35,9 +35,11 @@ struct ElementwiseKernel {
   /// A sum closing the kernel: each element adds into output index
   /// (i / after) % kept, or into its channel of an nChw16c domain (blockedHW > 0).
   var reduction: (kept: Int, after: Int, blockedHW: Int)?
-  /// The same program for the C loops, and the registers set from memory.
+  /// The same program for the C loops, and where the registers set from memory read.
   var compiled: [ganc_ew_instruction]
-  var setRegisters: [Int]
+  var sources: [ganc_ew_source]
+  var cStores: [ganc_ew_store]
+  var summing: ganc_ew_sum?
   /// The scratch slot (tile floats) of each register that needs one, and how many.
   var slots: [Int]
   var slotCount: Int
@@ -81,7 +83,43 @@ struct ElementwiseKernel {
     var compiled = Self.compile(code)
     for r in compiled.indices { compiled[r].slot = Int32(max(slots[r], 0)) }
     self.compiled = compiled
-    setRegisters = code.indices.filter { compiled[$0].kind == Int32(GANC_EW_SET) }
+    sources = code.indices.compactMap { r in Self.source(register: r, code[r], patterns: patterns, operands: operands) }
+    cStores = stores.map { ganc_ew_store(reg: Int32($0.register), into: $0.into) }
+    summing = reduction.map { ganc_ew_sum(kept: Int64($0.kept), after: Int64($0.after), blocked_hw: Int64($0.blockedHW)) }
+  }
+
+  /// Where register `r`, set by `instruction`, reads each tile (nil for computed registers).
+  static func source(register r: Int, _ instruction: Instruction, patterns: [LoadPattern], operands: [UnsafeMutablePointer<Float>]) -> ganc_ew_source? {
+    var s = ganc_ew_source()
+    s.reg = Int32(r)
+    switch instruction {
+    case .unary, .binary:
+      return nil
+    case .head:
+      s.kind = Int32(GANC_SRC_HEAD)
+    case .constant(let c):
+      s.kind = Int32(GANC_SRC_CONSTANT)
+      s.value = Float(c)
+    case .load(let j):
+      s.ptr = UnsafePointer(operands[j])
+      switch patterns[j] {
+      case .contiguous:
+        s.kind = Int32(GANC_SRC_CONTIGUOUS)
+      case .scalar:
+        s.kind = Int32(GANC_SRC_SCALAR)
+      case .broadcast(let shape, let strides):
+        precondition(shape.count <= Int(GANC_MAX_RANK), "a broadcast of rank \(shape.count)")
+        s.kind = Int32(GANC_SRC_BROADCAST)
+        s.rank = Int32(shape.count)
+        withUnsafeMutableBytes(of: &s.shape) { b in for (d, n) in shape.enumerated() { b.storeBytes(of: Int64(n), toByteOffset: d * 8, as: Int64.self) } }
+        withUnsafeMutableBytes(of: &s.strides) { b in for (d, n) in strides.enumerated() { b.storeBytes(of: Int64(n), toByteOffset: d * 8, as: Int64.self) } }
+      case .blockedChannels(let hw, let blocks):
+        s.kind = Int32(GANC_SRC_BLOCKED)
+        s.hw = Int64(hw)
+        s.blocks = Int64(blocks)
+      }
+    }
+    return s
   }
 
   /// Registers a thread needs (tile floats each), one more for a summed tile.
@@ -119,59 +157,18 @@ struct ElementwiseKernel {
     return (slots, count)
   }
 
-  /// Runs elements `range` using `scratch` (at least registerCount * tile floats):
-  /// registers that read memory are set here, then the C loops compute the
-  /// rest of each tile (see ckernels.h).
+  /// Runs elements `range` using `scratch` (at least registerCount * tile
+  /// floats), the whole tile loop in C (see ganc_ew_run).
   func run(_ range: Range<Int>, scratch: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Double>? = nil) {
-    let tile = Self.tile
-    let count = code.count
-    withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: count) { regs in
-      withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { scalars in
-        var start = range.lowerBound
-        while start < range.upperBound {
-          let n = min(tile, range.upperBound - start)
-          for r in setRegisters {
-            switch code[r] {
-            case .head:
-              regs[r] = UnsafePointer(output + start)
-            case .constant(let c):
-              regs[r] = nil
-              scalars[r] = Float(c)
-            case .load(let j):
-              switch patterns[j] {
-              case .contiguous:
-                regs[r] = UnsafePointer(operands[j] + start)
-              case .scalar:
-                regs[r] = nil
-                scalars[r] = operands[j][0]
-              case .broadcast(let shape, let strides):
-                Self.gather(operands[j], shape: shape, strides: strides, start: start, n: n, into: scratch + slots[r] * tile)
-                regs[r] = UnsafePointer(scratch + slots[r] * tile)
-              case .blockedChannels(let hw, let blocks):
-                Self.gatherBlockedChannels(operands[j], hw: hw, blocks: blocks, start: start, n: n, into: scratch + slots[r] * tile)
-                regs[r] = UnsafePointer(scratch + slots[r] * tile)
-              }
-            case .unary, .binary:
-              break
-            }
+    compiled.withUnsafeBufferPointer { code in
+      sources.withUnsafeBufferPointer { sources in
+        cStores.withUnsafeBufferPointer { stores in
+          withUnsafePointer(to: summing ?? ganc_ew_sum()) { summed in
+            ganc_ew_run(
+              code.baseAddress, Int32(code.count), sources.baseAddress, Int32(sources.count), stores.baseAddress, Int32(stores.count),
+              summing == nil ? nil : summed, sums, output, Int64(range.lowerBound), Int64(range.upperBound), scratch, Int64(Self.tile),
+              Int32(slotCount))
           }
-          // A summed tile goes to the spare register, then into the sums.
-          let result = reduction == nil ? output + start : scratch + slotCount * tile
-          compiled.withUnsafeBufferPointer { c in
-            ganc_ew_tile(c.baseAddress, Int32(count), regs.baseAddress, scalars.baseAddress, scratch, Int64(tile), result, Int64(n))
-          }
-          if let (kept, after, blockedHW) = reduction, let sums {
-            ganc_accumulate(result, Int64(n), Int64(start), Int64(kept), Int64(after), Int64(blockedHW), sums)
-          }
-          // Every register of the tile is computed: the stores may now overwrite operands.
-          for (r, into) in stores {
-            if let values = regs[r] {
-              (into + start).update(from: values, count: n)
-            } else {
-              (into + start).update(repeating: scalars[r], count: n)
-            }
-          }
-          start += n
         }
       }
     }
@@ -238,94 +235,4 @@ struct ElementwiseKernel {
     if dims.isEmpty { dims = [(1, 0)] }
     return .broadcast(shape: dims.map(\.size), strides: dims.map(\.stride))
   }
-
-  /// Reads a per-channel operand for elements start..<start+n of an nChw16c
-  /// tensor: runs of 16 channels, repeated for every pixel of a block.
-  static func gatherBlockedChannels(_ src: UnsafeMutablePointer<Float>, hw: Int, blocks: Int, start: Int, n: Int, into dst: UnsafeMutablePointer<Float>) {
-    let span = 16 * hw
-    var i = start
-    while i < start + n {
-      let end = Swift.min(start + n, (i / span + 1) * span)
-      let channels = src + ((i / span) % blocks) * 16
-      var k = i
-      while k < end && k & 15 != 0 {
-        dst[k - start] = channels[k & 15]
-        k += 1
-      }
-      // Whole groups of 16 lanes: one vector of the block's 16 channels.
-      let lanes = UnsafeRawPointer(channels).loadUnaligned(as: SIMD16<Float>.self)
-      while k + 16 <= end {
-        UnsafeMutableRawPointer(dst + (k - start)).storeBytes(of: lanes, as: SIMD16<Float>.self)
-        k += 16
-      }
-      while k < end {
-        dst[k - start] = channels[k & 15]
-        k += 1
-      }
-      i = end
-    }
-  }
-
-  /// Reads a broadcast operand `src` for output elements start..<start+n.
-  static func gather(_ src: UnsafeMutablePointer<Float>, shape: [Int], strides: [Int], start: Int, n: Int, into dst: UnsafeMutablePointer<Float>) {
-    let rank = shape.count
-    // The common two-axis cases: a row repeated down the rows ([1 C] over
-    // [N C]), or one value per row repeated along it ([N 1] over [N C]).
-    if rank == 2 && strides == [0, 1] {
-      let columns = shape[1]
-      var k = 0, column = start % columns
-      while k < n {
-        let run = min(columns - column, n - k)
-        (dst + k).update(from: src + column, count: run)
-        k += run
-        column = 0
-      }
-      return
-    }
-    if rank == 2 && strides == [1, 0] {
-      let columns = shape[1]
-      var k = 0
-      while k < n {
-        let row = (start + k) / columns
-        let run = min(columns - (start + k) % columns, n - k)
-        (dst + k).update(repeating: src[row], count: run)
-        k += run
-      }
-      return
-    }
-    withUnsafeTemporaryAllocation(of: Int.self, capacity: rank) { index in
-      var rest = start
-      for d in stride(from: rank - 1, through: 0, by: -1) {
-        index[d] = rest % shape[d]
-        rest /= shape[d]
-      }
-      var offset = 0
-      for d in 0..<rank { offset += index[d] * strides[d] }
-      let innerStride = strides[rank - 1], innerSize = shape[rank - 1]
-      var k = 0
-      while k < n {
-        // Run along the innermost axis, then carry.
-        let run = min(innerSize - index[rank - 1], n - k)
-        if innerStride == 0 {
-          dst.advanced(by: k).update(repeating: src[offset], count: run)
-        } else if innerStride == 1 {
-          dst.advanced(by: k).update(from: src + offset, count: run)
-        } else {
-          for t in 0..<run { dst[k + t] = src[offset + t * innerStride] }
-        }
-        k += run
-        offset += run * innerStride
-        index[rank - 1] += run
-        var d = rank - 1
-        while d > 0 && index[d] == shape[d] {
-          offset -= index[d] * strides[d]
-          index[d] = 0
-          d -= 1
-          index[d] += 1
-          offset += strides[d]
-        }
-      }
-    }
-  }
-
 }

@@ -38,6 +38,48 @@ typedef struct {
 void ganc_ew_tile(const ganc_ew_instruction *code, int32_t count, const float **regs, float *scalars,
                   float *scratch, int64_t tile, float *out, int64_t n);
 
+/* Where a register set from memory gets a tile's values. */
+enum {
+  GANC_SRC_HEAD = 0,       /* the kernel's output (its product's result), read in place */
+  GANC_SRC_CONSTANT = 1,   /* value */
+  GANC_SRC_CONTIGUOUS = 2, /* ptr, the output's shape: read in place */
+  GANC_SRC_SCALAR = 3,     /* ptr[0] for every element */
+  GANC_SRC_BROADCAST = 4,  /* element i reads ptr[sum(index_d * strides[d])] over shape[0..<rank] */
+  GANC_SRC_BLOCKED = 5,    /* a per-channel operand of an nChw16c domain with hw pixels and blocks channel blocks */
+};
+
+#define GANC_MAX_RANK 8
+
+typedef struct {
+  int32_t reg;
+  int32_t kind;  /* GANC_SRC_* */
+  const float *ptr;
+  float value;
+  int32_t rank;
+  int64_t shape[GANC_MAX_RANK], strides[GANC_MAX_RANK];
+  int64_t hw, blocks;
+} ganc_ew_source;
+
+typedef struct {
+  int32_t reg;
+  float *into;
+} ganc_ew_store;
+
+/* A sum closing a kernel: element i adds into sums[(i / after) % kept], or
+ * into its channel of an nChw16c domain when blocked_hw > 0. */
+typedef struct {
+  int64_t kept, after, blocked_hw;
+} ganc_ew_sum;
+
+/* Runs a whole elementwise kernel over elements first..<end, tile by tile:
+ * sets the registers read from memory (gathering broadcasts into their
+ * slots), runs the program (ganc_ew_tile), then writes the stores; with a
+ * sum, each tile's result (in slot slot_count) is added into sums. scratch
+ * holds (slot_count + 1) * tile floats. */
+void ganc_ew_run(const ganc_ew_instruction *code, int32_t count, const ganc_ew_source *sources, int32_t source_count,
+                 const ganc_ew_store *stores, int32_t store_count, const ganc_ew_sum *sum, double *sums, float *out,
+                 int64_t first, int64_t end, float *scratch, int64_t tile, int32_t slot_count);
+
 /* Blocks first..<first+count of an [N C H W] tensor between NCHW and
  * nChw16c; block b is image b / (C/16), channels 16 * (b % (C/16)) on. */
 void ganc_nchw_blocks(const float *src, float *dst, int64_t c, int64_t hw, int64_t first, int64_t count, int to_blocked);
