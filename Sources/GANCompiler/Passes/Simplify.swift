@@ -2,7 +2,8 @@ import GANIR
 
 /// Folds arithmetic on scalar constants and removes identities (x * 1,
 /// x + 0, x - 0, x / 1, a reshape to the same shape), so that gradient
-/// seeds and optimizer coefficients cost nothing at run time.
+/// seeds and optimizer coefficients cost nothing at run time; a matrix
+/// product over a single term becomes a broadcast multiplication.
 public enum Simplify {
   public static let name = "simplify"
 
@@ -35,6 +36,16 @@ public enum Simplify {
           continue
         default: break
         }
+      case .matmul(let transposeA, _) where node.shape.count == 2 && out.shape(inputs[0]).count == 2
+        && out.shape(inputs[0])[transposeA ? 0 : 1] == 1:
+        // A product over one term is an outer product: each element is one
+        // multiplication, the same bits as the matmul, and fusion can read
+        // both factors as broadcasts instead of calling the BLAS (a
+        // discriminator's logit gradient times its last weight row).
+        let (m, n) = (node.shape[0], node.shape[1])
+        func shaped(_ v: ValueID, _ s: [Int]) -> ValueID { out.shape(v) == s ? v : out.reshape(v, s) }
+        map[i] = out.mul(out.broadcast(shaped(inputs[0], [m, 1]), [m, n]), out.broadcast(shaped(inputs[1], [1, n]), [m, n]))
+        continue
       case .reshape where out.shape(inputs[0]) == node.shape:
         map[i] = inputs[0]
         continue
