@@ -219,6 +219,17 @@ void ganc_accumulate(const float *v, int64_t n, int64_t start, int64_t kept, int
 
 CLONES
 void ganc_narrow_matmul_rows(int64_t m0, int64_t m1, int64_t n, int64_t k, int tb, const float *a, const float *b, float *c) {
+  /* B as [N,K] rows, so each output is a contiguous dot product: a B stored
+   * [K,N] is transposed into a small local copy first (read with stride N it
+   * ran at half oneDNN's speed). */
+  enum { LOCAL = 8192 };
+  float local[LOCAL];
+  if (!tb && n * k <= LOCAL) {
+    for (int64_t p = 0; p < k; p++)
+      for (int64_t j = 0; j < n; j++) local[j * k + p] = b[p * n + j];
+    b = local;
+    tb = 1;
+  }
   for (int64_t i = m0; i < m1; i++) {
     const float *ai = a + i * k;
     for (int64_t j = 0; j < n; j++) {
@@ -274,6 +285,34 @@ void ganc_adam(const float *g, const float *m, const float *v, const float *p, f
     m_out[i] = mi;
     v_out[i] = vi;
     p_out[i] = pi;
+  }
+}
+
+CLONES
+void ganc_narrow_matmul_ta_rows(int64_t m0, int64_t m1, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c) {
+  enum { BLOCK = 64 };
+  for (int64_t i = m0; i < m1; i += BLOCK) {
+    int64_t w = m1 - i < BLOCK ? m1 - i : BLOCK;
+    float acc0[BLOCK] = {0}, acc1[BLOCK] = {0};
+    for (int64_t p = 0; p < k; p++) {
+      const float *ap = a + p * m + i;
+      float b0 = b[p * n], b1 = n > 1 ? b[p * n + 1] : 0.0f;
+      if (w == BLOCK) {
+        for (int l = 0; l < BLOCK; l++) {
+          acc0[l] += ap[l] * b0;
+          acc1[l] += ap[l] * b1;
+        }
+      } else {
+        for (int64_t l = 0; l < w; l++) {
+          acc0[l] += ap[l] * b0;
+          acc1[l] += ap[l] * b1;
+        }
+      }
+    }
+    for (int64_t l = 0; l < w; l++) {
+      c[(i + l) * n] = acc0[l];
+      if (n > 1) c[(i + l) * n + 1] = acc1[l];
+    }
   }
 }
 

@@ -28,14 +28,20 @@ enum Step {
   case gather(table: UnsafeMutablePointer<Float>, ids: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int, dim: Int, count: Int)
   case scatterAdd(UnsafeMutablePointer<Float>, ids: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int, dim: Int, count: Int)
   case copy(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, count: Int)
-  /// A matmul with at most `Runtime.narrowColumns` output columns, on our dot-product loop.
+  /// A matmul with at most `Runtime.narrowColumns` output columns, on our own loops.
   case narrowMatmul(
     a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
-    m: Int, n: Int, k: Int, transB: Bool, epilogue: ElementwiseKernel?)
+    NarrowProduct, epilogue: ElementwiseKernel?)
   /// An [N C H W] tensor between NCHW and nChw16c.
   case convert(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, n: Int, c: Int, hw: Int, toBlocked: Bool)
   /// Per-channel sums or maxima of an nChw16c tensor.
   case channelReduce(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, n: Int, c: Int, hw: Int, isMax: Bool)
+}
+
+/// C[M,N] = op(A) op(B) with N <= `Runtime.narrowColumns`, for our own loops.
+struct NarrowProduct {
+  var m, n, k: Int
+  var transA, transB: Bool
 }
 
 /// A program ready to run: a flat list of kernel calls over the arena.
@@ -202,16 +208,22 @@ public final class Runtime: @unchecked Sendable {
   }
 
   /// Matmuls with at most this many output columns (a discriminator's
-  /// logit, a 2-D generator's output) run as dot products on our own loop:
-  /// oneDNN spent 0.03-0.06 ms a call on them, the loop 0.01-0.02.
+  /// logit, a 2-D generator's output, the input gradient and weight
+  /// gradient of a layer reading 2-D points) run on our own loops: oneDNN
+  /// spent 0.02-0.06 ms a call on them, the loops 0.01-0.015.
   static let narrowColumns = 2
 
-  /// (M, N, K, transB) of a matmul node for the dot-product loop.
-  static func narrowMatmul(_ node: Node, in g: Graph) -> (Int, Int, Int, Bool)? {
+  /// The product of a matmul node for the narrow loops, if it is one.
+  static func narrowMatmul(_ node: Node, in g: Graph) -> NarrowProduct? {
     var op = node.op
     if case .fused(let k) = node.op, let head = k.head { op = head }
-    guard case .matmul(let ta, let tb) = op, !ta, tb, node.shape[1] <= narrowColumns else { return nil }
-    return (node.shape[0], node.shape[1], g.shape(node.inputs[0])[1], tb)
+    guard case .matmul(let ta, let tb) = op, node.shape[1] <= narrowColumns else { return nil }
+    let a = g.shape(node.inputs[0])
+    let p = NarrowProduct(m: node.shape[0], n: node.shape[1], k: ta ? a[0] : a[1], transA: ta, transB: tb)
+    // Rows of A against rows of B (B transposed, or small enough to transpose
+    // on the fly), or A^T B summed in registers down A's rows.
+    let supported = ta ? !tb : (tb || p.n * p.k <= 8192)
+    return supported ? p : nil
   }
 
   /// The oneDNN primitive for a product node (or a fused kernel's head).
@@ -284,8 +296,8 @@ public final class Runtime: @unchecked Sendable {
         let s = node.shape
         steps.append(.convert(ins[0], out, n: s[0], c: s[1], hw: s[2] * s[3], toBlocked: node.layout == .nChw16c))
       case .matmul, .conv, .convTranspose, .convWeight:
-        if let (m, n, k, tb) = Self.narrowMatmul(node, in: g) {
-          steps.append(.narrowMatmul(a: ins[0], b: ins[1], out: out, m: m, n: n, k: k, transB: tb, epilogue: nil))
+        if let product = Self.narrowMatmul(node, in: g) {
+          steps.append(.narrowMatmul(a: ins[0], b: ins[1], out: out, product, epilogue: nil))
         } else {
           steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], bias: nil, out: out, epilogue: nil))
         }
@@ -299,8 +311,8 @@ public final class Runtime: @unchecked Sendable {
         let layout = k.reduction == nil ? node.layout : (node.inputs.first { g.shape($0) == domain }.map { g[$0].layout } ?? .plain)
         let kernel = ElementwiseKernel(
           code: k.code, operands: ins, operandShapes: shapes, output: out, shape: domain, stores: stores, layout: layout, sum: k.reduction)
-        if let (m, n, kk, tb) = Self.narrowMatmul(node, in: g) {
-          steps.append(.narrowMatmul(a: ins[0], b: ins[1], out: out, m: m, n: n, k: kk, transB: tb, epilogue: kernel))
+        if let product = Self.narrowMatmul(node, in: g) {
+          steps.append(.narrowMatmul(a: ins[0], b: ins[1], out: out, product, epilogue: kernel))
         } else if k.head != nil, let (_, bias) = Self.oneDNNEpilogue(k, node, in: g) {
           steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], bias: bias.map { ins[$0] }, out: out, epilogue: nil))
         } else if k.head != nil {
@@ -367,7 +379,7 @@ public final class Runtime: @unchecked Sendable {
     case .gather: return "gather"
     case .scatterAdd: return "scatter_add"
     case .copy: return "copy " + shape
-    case .narrowMatmul(_, _, _, _, _, _, _, let epilogue): return "narrow matmul" + (epilogue == nil ? " " : "+epilogue ") + shape
+    case .narrowMatmul(_, _, _, _, let epilogue): return "narrow matmul" + (epilogue == nil ? " " : "+epilogue ") + shape
     case .convert(_, _, _, _, _, let toBlocked): return (toBlocked ? "convert to nChw16c " : "convert to NCHW ") + shape
     case .channelReduce: return "channel reduce of nChw16c " + (node.map { "[" + $0.shape.map(String.init).joined(separator: ",") + "]" } ?? "")
     }
@@ -427,9 +439,14 @@ public final class Runtime: @unchecked Sendable {
         elementwise(k)
       case .adam(let k):
         pool.parallel(count: k.count, granularity: 16) { range in k.run(range) }
-      case .narrowMatmul(let a, let b, let out, let m, let n, let k, let tb, let epilogue):
-        pool.parallel(count: m, minimumPerThread: max(1, 65536 / max(n * k, 1)), granularity: 1) { rows in
-          ganc_narrow_matmul_rows(Int64(rows.lowerBound), Int64(rows.upperBound), Int64(n), Int64(k), tb ? 1 : 0, a, b, out)
+      case .narrowMatmul(let a, let b, let out, let p, let epilogue):
+        let (m, n, k) = (Int64(p.m), Int64(p.n), Int64(p.k))
+        pool.parallel(count: p.m, minimumPerThread: max(1, 65536 / max(p.n * p.k, 1)), granularity: p.transA ? 16 : 1) { rows in
+          if p.transA {
+            ganc_narrow_matmul_ta_rows(Int64(rows.lowerBound), Int64(rows.upperBound), m, n, k, a, b, out)
+          } else {
+            ganc_narrow_matmul_rows(Int64(rows.lowerBound), Int64(rows.upperBound), n, k, p.transB ? 1 : 0, a, b, out)
+          }
         }
         if let epilogue { elementwise(epilogue) }
       case .reduce(let r):

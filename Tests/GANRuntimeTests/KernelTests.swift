@@ -62,13 +62,17 @@ func single(_ op: Op, _ shapes: [[Int]], declared: [Int]? = nil) throws -> Graph
 
 @Suite("Kernels against the float64 reference")
 struct KernelTests {
-  @Test("matmul, every transpose, odd sizes (narrow ones on our dot-product loop)", arguments: [(1, 1, 1), (7, 13, 5), (33, 17, 65), (64, 1, 300), (3, 200, 2), (33, 2, 37)])
+  @Test("matmul, every transpose, odd sizes (narrow ones on our own loops)",
+    arguments: [(1, 1, 1), (7, 13, 5), (33, 17, 65), (64, 1, 300), (3, 200, 2), (33, 2, 37), (130, 2, 70), (5, 2, 5000)])
   func matmul(_ size: (Int, Int, Int)) throws {
     let (m, n, k) = size
     for ta in [false, true] {
       for tb in [false, true] {
         let g = try single(.matmul(transposeA: ta, transposeB: tb), [ta ? [k, m] : [m, k], tb ? [n, k] : [k, n]])
         expectClose(try runBoth(g), "matmul \(m)x\(n)x\(k) \(ta) \(tb)")
+        // One or two columns go to our loops, except A^T B^T and a B too big to transpose on the fly.
+        let narrow = Runtime.narrowMatmul(g.nodes.last!, in: g) != nil
+        #expect(narrow == (n <= 2 && (ta ? !tb : (tb || n * k <= 8192))), "matmul \(m)x\(n)x\(k) \(ta) \(tb): narrow \(narrow)")
       }
     }
   }

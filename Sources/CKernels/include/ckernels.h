@@ -98,6 +98,11 @@ void ganc_accumulate(const float *v, int64_t n, int64_t start, int64_t kept, int
  * product per element, which oneDNN's per-call setup would dominate. */
 void ganc_narrow_matmul_rows(int64_t m0, int64_t m1, int64_t n, int64_t k, int tb, const float *a, const float *b, float *c);
 
+/* Rows m0..<m1 of C[M,N] = A^T B with A stored [K,M] and B [K,N], N <= 2
+ * (the weight gradient of a layer with one or two inputs): each row block of
+ * C is summed over K in registers, reading A's rows along M. */
+void ganc_narrow_matmul_ta_rows(int64_t m0, int64_t m1, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c);
+
 /* Elements first..<first+count of one Adam update, the operations and their
  * order exactly those of the elementwise program it replaces (so the bits
  * are the same): m' = m*b1 + g*c1, v' = v*b2 + (g*g)*c2,
