@@ -156,6 +156,21 @@ void ganc_nchw_blocks(const float *src, float *dst, int64_t c, int64_t hw, int64
 }
 
 CLONES
+void ganc_column_reduce(const float *src, float *dst, int64_t rows, int64_t columns, int64_t c0, int64_t c1, int is_max) {
+  float *d = dst + c0;
+  const int64_t n = c1 - c0;
+  memcpy(d, src + c0, (size_t)n * sizeof(float));
+  for (int64_t r = 1; r < rows; r++) {
+    const float *row = src + r * columns + c0;
+    if (is_max) {
+      for (int64_t k = 0; k < n; k++) d[k] = row[k] > d[k] || row[k] != row[k] ? row[k] : d[k];
+    } else {
+      for (int64_t k = 0; k < n; k++) d[k] += row[k];
+    }
+  }
+}
+
+CLONES
 void ganc_blocked_channel_reduce(const float *src, float *out, int64_t n, int64_t c, int64_t hw, int64_t first, int64_t count, int is_max) {
   int64_t cb = c / 16;
   for (int64_t k = first; k < first + count; k++) {

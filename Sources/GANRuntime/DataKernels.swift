@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import GANIR
 
@@ -81,17 +82,8 @@ struct ReduceKernel {
           while c < cols.upperBound {
             let (o, i) = c.quotientAndRemainder(dividingBy: inner)
             let n = Swift.min(inner - i, cols.upperBound - c)
-            let dst = output + c
-            let src = input + o * reduced * inner + i
-            dst.update(from: src, count: n)
-            for r in 1..<Swift.max(reduced, 1) {
-              let row = src + r * inner
-              if isMax {
-                for k in 0..<n { dst[k] = Swift.max(dst[k], row[k]) }
-              } else {
-                for k in 0..<n { dst[k] += row[k] }
-              }
-            }
+            let block = input + o * reduced * inner
+            ganc_column_reduce(block, output + o * inner, Int64(Swift.max(reduced, 1)), Int64(inner), Int64(i), Int64(i + n), isMax ? 1 : 0)
             c += n
           }
         }

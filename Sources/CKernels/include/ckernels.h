@@ -84,6 +84,10 @@ void ganc_ew_run(const ganc_ew_instruction *code, int32_t count, const ganc_ew_s
  * nChw16c; block b is image b / (C/16), channels 16 * (b % (C/16)) on. */
 void ganc_nchw_blocks(const float *src, float *dst, int64_t c, int64_t hw, int64_t first, int64_t count, int to_blocked);
 
+/* Columns c0..<c1 of the sums (or maxima) over the rows of a [rows, columns]
+ * block: dst[c] = src[0][c] + src[1][c] + ..., row by row (a bias gradient). */
+void ganc_column_reduce(const float *src, float *dst, int64_t rows, int64_t columns, int64_t c0, int64_t c1, int is_max);
+
 /* Per-channel sums (or maxima) of an nChw16c tensor over the batch and the
  * pixels, for channel blocks first..<first+count; out has C entries. */
 void ganc_blocked_channel_reduce(const float *src, float *out, int64_t n, int64_t c, int64_t hw, int64_t first, int64_t count, int is_max);
