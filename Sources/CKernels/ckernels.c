@@ -57,6 +57,76 @@ ALWAYS_INLINE float ganc_sigmoid(float x) {
   return x >= 0 ? s : e * s;
 }
 
+/* Random normals: contraction off from here, so the vector loop and the
+ * scalar function (which are compiled for different targets) round alike. */
+#pragma STDC FP_CONTRACT OFF
+
+/* CounterRandom.mix: SplitMix64's finaliser. */
+ALWAYS_INLINE uint64_t ganc_mix(uint64_t x) {
+  uint64_t z = x + 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/* log of a normal positive float (Cephes logf, about 1 ulp): x = m 2^e with
+ * m in [sqrt(1/2), sqrt(2)), a polynomial in m - 1. */
+ALWAYS_INLINE float ganc_log_positive(float x) {
+  int32_t bits;
+  memcpy(&bits, &x, sizeof bits);
+  int32_t e = ((bits >> 23) & 0xff) - 126;
+  int32_t mb = (bits & 0x807fffff) | 0x3f000000; /* m in [0.5, 1) */
+  float m;
+  memcpy(&m, &mb, sizeof m);
+  int small = m < 0.707106781186547524f;
+  float fe = (float)(small ? e - 1 : e);
+  float t = small ? m + m - 1.0f : m - 1.0f;
+  float z = t * t;
+  float y = ((((((((7.0376836292e-2f * t - 1.1514610310e-1f) * t + 1.1676998740e-1f) * t - 1.2420140846e-1f) * t +
+                 1.4249322787e-1f) * t - 1.6668057665e-1f) * t + 2.0000714765e-1f) * t - 2.4999993993e-1f) * t +
+             3.3333331174e-1f) * t * z;
+  y = y + -2.12194440e-4f * fe;
+  y = y + -0.5f * z;
+  return (t + y) + 0.693359375f * fe;
+}
+
+/* cos(2 pi u) for u in [0, 1): u - round(u) in [-1/2, 1/2], folded to
+ * |s| <= 1/4 (cos(2 pi t) = -cos(2 pi (1/2 - |t|))), then the even Taylor
+ * series of cos to x^12 on |x| <= pi/2 (truncation below 1e-8). */
+ALWAYS_INLINE float ganc_cos_2pi(float u) {
+  float t = fabsf(u - floorf(u + 0.5f));
+  int flip = t > 0.25f;
+  float s = flip ? 0.5f - t : t;
+  float x = 6.28318530717958648f * s;
+  float z = x * x;
+  float c = (((((2.08767569878681e-9f * z - 2.75573192239859e-7f) * z + 2.48015873015873e-5f) * z -
+              1.38888888888889e-3f) * z + 4.16666666666667e-2f) * z - 0.5f) * z + 1.0f;
+  return flip ? -c : c;
+}
+
+ALWAYS_INLINE float ganc_normal(uint64_t base, int64_t index) {
+  float u1 = (float)(ganc_mix(base + (uint64_t)(2 * index)) >> 40) * 0x1p-24f;
+  float u2 = (float)(ganc_mix(base + (uint64_t)(2 * index + 1)) >> 40) * 0x1p-24f;
+  u1 = u1 > 0x1p-25f ? u1 : 0x1p-25f;
+  return sqrtf(-2.0f * ganc_log_positive(u1)) * ganc_cos_2pi(u2);
+}
+
+ALWAYS_INLINE uint64_t ganc_stream_base(uint64_t seed, int64_t stream) {
+  return ganc_mix(seed ^ ((uint64_t)stream * 0xD1B54A32D192ED03ull));
+}
+
+CLONES
+void ganc_normal_fill(float *out, int64_t first, int64_t count, uint64_t seed, int64_t stream) {
+  const uint64_t base = ganc_stream_base(seed, stream);
+  for (int64_t j = 0; j < count; j++) out[j] = ganc_normal(base, first + j);
+}
+
+float ganc_normal_at(int64_t index, uint64_t seed, int64_t stream) {
+  return ganc_normal(ganc_stream_base(seed, stream), index);
+}
+
+#pragma STDC FP_CONTRACT ON
+
 float ganc_ew_unary1(int32_t fn, float x, float param) {
   switch (fn) {
   case GANC_NEG: return -x;

@@ -158,7 +158,7 @@ public final class Trainer {
     if checked.spec.latent.distribution == .uniform {
       for i in 0..<buffer.count { buffer[i] = Float(random.uniform(i) * 2 - 1) }
     } else {
-      for i in 0..<buffer.count { buffer[i] = Float(random.normal(i)) }
+      random.fillNormal(buffer)
     }
   }
 

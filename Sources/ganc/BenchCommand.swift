@@ -53,7 +53,7 @@ struct Bench: ParsableCommand {
         guard let buffer = runtime.input(input.name, of: p.name) else { continue }
         let random = SeededStream(seed: UInt64(step), stream: input.name.hashValue & 0xFFFF)
         switch input.kind {
-        case .latent: for i in 0..<buffer.count { buffer[i] = Float(random.normal(i)) }
+        case .latent: random.fillNormal(buffer)
         case .data: for i in 0..<buffer.count { buffer[i] = Float(random.uniform(i) * 2 - 1) }
         case .labels, .generatedLabels: for i in 0..<buffer.count { buffer[i] = Float(Int(random.uniform(i) * Double(classes))) }
         case .scalar: break

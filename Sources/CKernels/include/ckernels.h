@@ -116,6 +116,14 @@ void ganc_adam(const float *g, const float *m, const float *v, const float *p, f
                int64_t first, int64_t count, float b1, float c1, float b2, float c2, float eps, float bias1, float bias2,
                float lr);
 
+/* Standard normal numbers of one counter-based stream (GANIR's
+ * CounterRandom): number i is Box-Muller over uniforms 2i and 2i+1 (24 bits
+ * each, the first at least 2^-25), computed in float with our own log and
+ * cos, without contraction, so the vector and scalar versions give the same
+ * bits. out[j] is number first + j. */
+void ganc_normal_fill(float *out, int64_t first, int64_t count, uint64_t seed, int64_t stream);
+float ganc_normal_at(int64_t index, uint64_t seed, int64_t stream);
+
 /* One unary function or binary function of floats, for scalar registers. */
 float ganc_ew_unary1(int32_t fn, float x, float param);
 float ganc_ew_binary1(int32_t fn, float a, float b);
