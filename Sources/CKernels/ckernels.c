@@ -482,80 +482,84 @@ void ganc_ew_tile(const ganc_ew_instruction *code, int32_t count, const float **
   }
 }
 
-/* Elements start..<start+n of a broadcast operand, run by run along the innermost axis. */
-static void gather_broadcast(const ganc_ew_source *s, int64_t start, int64_t n, float *dst) {
-  const int32_t rank = s->rank;
-  const float *src = s->ptr;
-  if (rank == 2 && s->strides[0] == 0 && s->strides[1] == 1) {
-    /* A row repeated down the rows ([1 C] over [N C]). */
-    int64_t columns = s->shape[1], k = 0, column = start % columns;
-    while (k < n) {
-      int64_t run = columns - column < n - k ? columns - column : n - k;
-      memcpy(dst + k, src + column, (size_t)run * sizeof(float));
-      k += run;
-      column = 0;
-    }
-    return;
-  }
-  if (rank == 2 && s->strides[0] == 1 && s->strides[1] == 0) {
-    /* One value per row repeated along it ([N 1] over [N C]). */
-    int64_t columns = s->shape[1], k = 0;
-    while (k < n) {
-      int64_t row = (start + k) / columns, run = columns - (start + k) % columns;
-      if (run > n - k) run = n - k;
-      float v = src[row];
-      for (int64_t t = 0; t < run; t++) dst[k + t] = v;
-      k += run;
-    }
-    return;
-  }
-  int64_t index[GANC_MAX_RANK], rest = start, offset = 0;
-  for (int32_t d = rank - 1; d >= 0; d--) {
-    index[d] = rest % s->shape[d];
+/* Where a broadcast operand is read: the output element's index over the
+ * operand's merged axes and the offset it reads. Set once per call (with
+ * divisions), then moved along tile by tile without dividing. */
+typedef struct {
+  int64_t index[GANC_MAX_RANK];
+  int64_t offset;
+} ganc_cursor;
+
+static void cursor_at(const ganc_ew_source *s, int64_t start, ganc_cursor *c) {
+  int64_t rest = start;
+  c->offset = 0;
+  for (int32_t d = s->rank - 1; d >= 0; d--) {
+    c->index[d] = rest % s->shape[d];
     rest /= s->shape[d];
+    c->offset += c->index[d] * s->strides[d];
   }
-  for (int32_t d = 0; d < rank; d++) offset += index[d] * s->strides[d];
-  const int64_t inner_stride = s->strides[rank - 1], inner_size = s->shape[rank - 1];
+}
+
+/* Moves the cursor by `run` elements that stay within one innermost run. */
+static inline void cursor_step(const ganc_ew_source *s, ganc_cursor *c, int64_t run) {
+  const int32_t last = s->rank - 1;
+  c->offset += run * s->strides[last];
+  c->index[last] += run;
+  int32_t d = last;
+  while (d > 0 && c->index[d] == s->shape[d]) {
+    c->offset -= c->index[d] * s->strides[d];
+    c->index[d] = 0;
+    d -= 1;
+    c->index[d] += 1;
+    c->offset += s->strides[d];
+  }
+}
+
+/* n elements of a broadcast operand from the cursor into dst, run by run
+ * along the innermost axis; leaves the cursor n elements on. */
+static void gather_broadcast(const ganc_ew_source *s, ganc_cursor *c, int64_t n, float *dst) {
+  const int32_t last = s->rank - 1;
+  const float *src = s->ptr;
+  const int64_t inner_stride = s->strides[last], inner_size = s->shape[last];
   int64_t k = 0;
   while (k < n) {
-    int64_t run = inner_size - index[rank - 1];
+    int64_t run = inner_size - c->index[last];
     if (run > n - k) run = n - k;
+    const float *from = src + c->offset;
     if (inner_stride == 0) {
-      float v = src[offset];
+      float v = *from;
       for (int64_t t = 0; t < run; t++) dst[k + t] = v;
     } else if (inner_stride == 1) {
-      memcpy(dst + k, src + offset, (size_t)run * sizeof(float));
+      memcpy(dst + k, from, (size_t)run * sizeof(float));
     } else {
-      for (int64_t t = 0; t < run; t++) dst[k + t] = src[offset + t * inner_stride];
+      for (int64_t t = 0; t < run; t++) dst[k + t] = from[t * inner_stride];
     }
     k += run;
-    offset += run * inner_stride;
-    index[rank - 1] += run;
-    int32_t d = rank - 1;
-    while (d > 0 && index[d] == s->shape[d]) {
-      offset -= index[d] * s->strides[d];
-      index[d] = 0;
-      d -= 1;
-      index[d] += 1;
-      offset += s->strides[d];
-    }
+    cursor_step(s, c, run);
   }
 }
 
 /* Elements start..<start+n of a per-channel operand over an nChw16c domain:
  * runs of the block's 16 channels, repeated for every pixel. */
-static void gather_blocked_channels(const ganc_ew_source *s, int64_t start, int64_t n, float *dst) {
+static void gather_blocked_channels(const ganc_ew_source *s, ganc_cursor *c, int64_t n, float *dst) {
+  /* The cursor holds the position within the current channel block's
+   * pixels (index[0], a multiple of 16 plus the lane) and the block (index[1]). */
   const int64_t span = 16 * s->hw;
-  int64_t i = start;
-  while (i < start + n) {
-    int64_t end = (i / span + 1) * span;
-    if (end > start + n) end = start + n;
-    const float *channels = s->ptr + ((i / span) % s->blocks) * 16;
-    int64_t k = i;
-    for (; k < end && (k & 15) != 0; k++) dst[k - start] = channels[k & 15];
-    for (; k + 16 <= end; k += 16) memcpy(dst + (k - start), channels, 16 * sizeof(float));
-    for (; k < end; k++) dst[k - start] = channels[k & 15];
-    i = end;
+  int64_t k = 0;
+  while (k < n) {
+    int64_t run = span - c->index[0];
+    if (run > n - k) run = n - k;
+    const float *channels = s->ptr + c->index[1] * 16;
+    int64_t lane = c->index[0] & 15, t = 0;
+    for (; t < run && lane != 0; t++, lane = (lane + 1) & 15) dst[k + t] = channels[lane];
+    for (; t + 16 <= run; t += 16) memcpy(dst + k + t, channels, 16 * sizeof(float));
+    for (; t < run; t++, lane = (lane + 1) & 15) dst[k + t] = channels[lane];
+    k += run;
+    c->index[0] += run;
+    if (c->index[0] == span) {
+      c->index[0] = 0;
+      c->index[1] = c->index[1] + 1 == s->blocks ? 0 : c->index[1] + 1;
+    }
   }
 }
 
@@ -564,6 +568,15 @@ void ganc_ew_run(const ganc_ew_instruction *code, int32_t count, const ganc_ew_s
                  int64_t first, int64_t end, float *scratch, int64_t tile, int32_t slot_count) {
   const float *regs[count > 0 ? count : 1];
   float scalars[count > 0 ? count : 1];
+  ganc_cursor cursors[source_count > 0 ? source_count : 1];
+  for (int32_t k = 0; k < source_count; k++)
+    if (sources[k].kind == GANC_SRC_BROADCAST) {
+      cursor_at(&sources[k], first, &cursors[k]);
+    } else if (sources[k].kind == GANC_SRC_BLOCKED) {
+      const int64_t span = 16 * sources[k].hw;
+      cursors[k].index[0] = first % span;
+      cursors[k].index[1] = (first / span) % sources[k].blocks;
+    }
   for (int64_t start = first; start < end; start += tile) {
     const int64_t n = end - start < tile ? end - start : tile;
     for (int32_t k = 0; k < source_count; k++) {
@@ -574,8 +587,27 @@ void ganc_ew_run(const ganc_ew_instruction *code, int32_t count, const ganc_ew_s
       case GANC_SRC_CONSTANT: regs[s->reg] = NULL; scalars[s->reg] = s->value; break;
       case GANC_SRC_CONTIGUOUS: regs[s->reg] = s->ptr + start; break;
       case GANC_SRC_SCALAR: regs[s->reg] = NULL; scalars[s->reg] = s->ptr[0]; break;
-      case GANC_SRC_BROADCAST: gather_broadcast(s, start, n, slot); regs[s->reg] = slot; break;
-      case GANC_SRC_BLOCKED: gather_blocked_channels(s, start, n, slot); regs[s->reg] = slot; break;
+      case GANC_SRC_BROADCAST: {
+        /* Within one run of the innermost axis the tile reads one value
+         * (a scalar register) or consecutive values (read in place). */
+        ganc_cursor *c = &cursors[k];
+        const int32_t last = s->rank - 1;
+        const int64_t stride = s->strides[last];
+        if (s->shape[last] - c->index[last] >= n && (stride == 0 || stride == 1)) {
+          if (stride == 0) {
+            regs[s->reg] = NULL;
+            scalars[s->reg] = s->ptr[c->offset];
+          } else {
+            regs[s->reg] = s->ptr + c->offset;
+          }
+          cursor_step(s, c, n);
+        } else {
+          gather_broadcast(s, c, n, slot);
+          regs[s->reg] = slot;
+        }
+        break;
+      }
+      case GANC_SRC_BLOCKED: gather_blocked_channels(s, &cursors[k], n, slot); regs[s->reg] = slot; break;
       }
     }
     /* A summed tile goes to the spare slot, then into the sums. */
