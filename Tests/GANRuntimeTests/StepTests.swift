@@ -88,6 +88,49 @@ struct StepTests {
     }
   }
 
+  /// The ring spec with other optimizers and training options (the update
+  /// kernels they fuse into differ from Adam's and run interpreted, or as
+  /// Adam with its gradient formed first).
+  static let variants: [(String, [(String, String)])] = [
+    ("rmsprop, momentum, wasserstein clip", [
+      (#"loss="non-saturating""#, #"loss="wasserstein" clip="0.05""#),
+      (#"kind="adam" lr="1e-3" beta1="0.5" beta2="0.999"/>"#, #"kind="rmsprop" lr="1e-3" beta2="0.9" momentum="0.5"/>"#),
+    ]),
+    ("sgd with momentum and weight decay, hinge", [
+      (#"loss="non-saturating""#, #"loss="hinge""#),
+      (#"kind="adam" lr="1e-3" beta1="0.5" beta2="0.999"/>"#, #"kind="sgd" lr="1e-2" momentum="0.9" weight-decay="1e-3"/>"#),
+    ]),
+    ("adam with weight decay, generator EMA, least squares", [
+      (#"loss="non-saturating""#, #"loss="least-squares" ema="0.99""#),
+      (#"beta2="0.999"/>"#, #"beta2="0.999" weight-decay="0.01"/>"#),
+    ]),
+  ]
+
+  @Test("optimizer and loss variants: the updates match the float64 reference", arguments: 0..<3)
+  func variantsMatchReference(_ index: Int) throws {
+    let (what, edits) = Self.variants[index]
+    var text = try String(contentsOfFile: packageRoot.appendingPathComponent("specs/ring.xml").path, encoding: .utf8)
+    text = text.replacingOccurrences(of: #"batch="\d+""#, with: #"batch="16""#, options: .regularExpression)
+    for (from, to) in edits {
+      #expect(text.contains(from), "\(what): the edit \(from) does not apply")
+      text = text.replacingOccurrences(of: from, with: to)
+    }
+    let model = try Compiler.compile(try checkedSpec(text))
+    let runtime = try Runtime(model: model, threads: 2)
+    for program in model.programs where ["d-step", "g-step"].contains(program.name) {
+      let feeds = feedAll(runtime, program, seed: 100)
+      let evaluation = try ReferenceEvaluator(feeds: feeds, seed: 5).evaluate(program.graph)
+      try runtime.run(program.name, seed: 5)
+      #expect(!evaluation.updates.isEmpty)
+      var worst = 0.0
+      for (target, values) in evaluation.updates {
+        let got = runtime.persistent(target)!
+        for (x, y) in zip(got, values) { worst = max(worst, abs(Double(x) - y) / max(1, abs(y))) }
+      }
+      #expect(worst <= 2e-3, "\(what) \(program.name): updates differ by \(worst)")
+    }
+  }
+
   @Test("the same seed and thread count give the same bits; the thread pool does not change results run to run")
   func deterministic() throws {
     let model = try Compiler.compile(try shipped("fashion-dcgan", batch: 4))
