@@ -2,7 +2,8 @@ import CKernels
 import GANIR
 
 /// A whole optimizer update recognised in a fused elementwise program and run
-/// as one C loop instead of the interpreter.
+/// as one C loop instead of the interpreter: Adam, RMSprop (with or without
+/// momentum) or SGD with momentum, each optionally clipped (a WGAN critic).
 ///
 /// The interpreter runs a program one instruction at a time across a tile, so
 /// the 14 arithmetic steps of Adam are 14 passes over L1, and the four cold
@@ -10,65 +11,117 @@ import GANIR
 /// measured on fashion-mlp's [784, 1024] weight it ran at about half the speed
 /// of a single loop that reads every stream each iteration. The recognised
 /// update does the same operations in the same order (the same bits); any
-/// program that is not exactly the pattern stays on the interpreter.
-struct AdamKernel {
-  var gradient, exp_avg, exp_avg_sq, parameter: UnsafeMutablePointer<Float>
-  var expAvgOut, expAvgSqOut, output: UnsafeMutablePointer<Float>
-  /// Scalars fed each step (read when the kernel runs).
-  var bias1, bias2, lr: UnsafeMutablePointer<Float>
-  var beta1, oneMinusBeta1, beta2, oneMinusBeta2, epsilon: Float
+/// program that is not exactly one of the patterns stays on the interpreter.
+struct OptimizerKernel {
+  /// Everything but the scalars fed each step.
+  var update: ganc_update
+  /// Those scalars (Adam's bias corrections, the learning rate), read when the kernel runs.
+  var bias1, bias2: UnsafeMutablePointer<Float>?
+  var lr: UnsafeMutablePointer<Float>
   var count: Int
+
+  /// "adam", "rmsprop" or "sgd", for profiles.
+  var name: String {
+    switch update.kind {
+    case Int32(GANC_UPDATE_ADAM): return "adam"
+    case Int32(GANC_UPDATE_RMSPROP): return "rmsprop"
+    default: return "sgd"
+    }
+  }
 
   /// Runs elements `range`.
   func run(_ range: Range<Int>) {
-    ganc_adam(
-      gradient, exp_avg, exp_avg_sq, parameter, expAvgOut, expAvgSqOut, output, Int64(range.lowerBound), Int64(range.count),
-      beta1, oneMinusBeta1, beta2, oneMinusBeta2, epsilon, bias1[0], bias2[0], lr[0])
+    var u = update
+    u.bias1 = bias1?[0] ?? 1
+    u.bias2 = bias2?[0] ?? 1
+    u.lr = lr[0]
+    ganc_optimizer_update(&u, Int64(range.lowerBound), Int64(range.count))
   }
 
-  /// The update `TrainingGraph` lowers Adam to, with its two moment stores:
-  /// m' = m*b1 + g*c1; v' = v*b2 + square(g)*c2;
-  /// p' = p - ((m'*bias1) / (sqrt(v'*bias2) + eps)) * lr.
-  static let pattern: ProgramPattern = {
-    let g = ProgramPattern.operand("g")
-    let m = ProgramPattern.captured("m'", .add(.mul(.operand("m"), .constant("b1")), .mul(g, .constant("c1"))))
-    let v = ProgramPattern.captured("v'", .add(.mul(.operand("v"), .constant("b2")), .mul(.unary(.square, g), .constant("c2"))))
-    let denominator = ProgramPattern.add(.unary(.sqrt, .mul(v, .operand("bias2"))), .constant("eps"))
-    return .binary(.sub, .operand("p"), .mul(.binary(.div, .mul(m, .operand("bias1")), denominator), .operand("lr")))
+  /// The updates `TrainingGraph` lowers the optimizers to, with the moment
+  /// stores each makes (by captured name, in the order of s1 and s2), for a
+  /// gradient read as it is or with weight decay added (g + p*wd).
+  static let patterns: [(kind: Int32, momentum: Bool, decay: Bool, stores: [String], pattern: ProgramPattern)] = {
+    var all: [(Int32, Bool, Bool, [String], ProgramPattern)] = []
+    for decay in [false, true] {
+      let g: ProgramPattern = decay ? .add(.operand("g"), .mul(.operand("p"), .constant("wd"))) : .operand("g")
+      func step(_ x: ProgramPattern) -> ProgramPattern { .binary(.sub, .operand("p"), .mul(x, .operand("lr"))) }
+      // Adam: m' = m*b1 + g*c1; v' = v*b2 + square(g)*c2; p' = p - ((m'*bias1) / (sqrt(v'*bias2) + eps)) * lr.
+      let m = ProgramPattern.captured("s1'", .add(.mul(.operand("s1"), .constant("b1")), .mul(g, .constant("c1"))))
+      let v = ProgramPattern.captured("s2'", .add(.mul(.operand("s2"), .constant("b2")), .mul(.unary(.square, g), .constant("c2"))))
+      let adam = step(.binary(.div, .mul(m, .operand("bias1")), .add(.unary(.sqrt, .mul(v, .operand("bias2"))), .constant("eps"))))
+      // RMSprop: v' = v*b2 + square(g)*c2; step = g / (sqrt(v') + eps); optionally buf' = buf*mu + step.
+      let square = ProgramPattern.captured("s1'", .add(.mul(.operand("s1"), .constant("b2")), .mul(.unary(.square, g), .constant("c2"))))
+      let rmsStep = ProgramPattern.binary(.div, g, .add(.unary(.sqrt, square), .constant("eps")))
+      let rmspropMomentum = step(.captured("s2'", .add(.mul(.operand("s2"), .constant("mu")), rmsStep)))
+      // SGD with momentum: buf' = buf*mu + g.
+      let sgd = step(.captured("s1'", .add(.mul(.operand("s1"), .constant("mu")), g)))
+      all += [
+        (Int32(GANC_UPDATE_ADAM), false, decay, ["s1'", "s2'"], adam),
+        (Int32(GANC_UPDATE_RMSPROP), false, decay, ["s1'"], step(rmsStep)),
+        (Int32(GANC_UPDATE_RMSPROP), true, decay, ["s1'", "s2'"], rmspropMomentum),
+        (Int32(GANC_UPDATE_SGD), false, decay, ["s1'"], sgd),
+      ]
+    }
+    return all.map { (kind: $0.0, momentum: $0.1, decay: $0.2, stores: $0.3, pattern: $0.4) }
   }()
 
-  /// The Adam update `kernel` computes, or nil when it computes anything else.
-  /// `operands` are the kernel's operand pointers and shapes, `stores` its
-  /// moment stores, `output` the updated parameter.
+  /// The optimizer update `code` computes, or nil when it computes anything
+  /// else. `operands` are the kernel's operand pointers and shapes, `stores`
+  /// its moment stores, `output` the updated parameter.
   static func recognise(
     _ code: [Instruction], operands: [UnsafeMutablePointer<Float>], operandShapes: [[Int]],
     stores: [(register: Int, into: UnsafeMutablePointer<Float>)], output: UnsafeMutablePointer<Float>, shape: [Int]
-  ) -> AdamKernel? {
-    guard stores.count == 2, let last = code.indices.last,
-      let match = pattern.match(register: last, in: code)
-    else { return nil }
+  ) -> OptimizerKernel? {
+    guard let last = code.indices.last else { return nil }
     let count = shape.reduce(1, *)
-    func tensor(_ name: String) -> UnsafeMutablePointer<Float>? {
-      guard let j = match.operands[name], operandShapes[j].reduce(1, *) == count, operandShapes[j] == shape else { return nil }
-      return operands[j]
+    for candidate in patterns where candidate.stores.count == stores.count {
+      // The update itself, or clipped into [lo, hi] after it.
+      for clipped in [false, true] {
+        let pattern = clipped ? .binary(.max, .binary(.min, candidate.pattern, .constant("hi")), .constant("lo")) : candidate.pattern
+        guard let match = pattern.match(register: last, in: code) else { continue }
+        func tensor(_ name: String) -> UnsafeMutablePointer<Float>? {
+          guard let j = match.operands[name], operandShapes[j] == shape else { return nil }
+          return operands[j]
+        }
+        func scalar(_ name: String) -> UnsafeMutablePointer<Float>? {
+          guard let j = match.operands[name], operandShapes[j].reduce(1, *) == 1 else { return nil }
+          return operands[j]
+        }
+        func store(_ name: String) -> UnsafeMutablePointer<Float>? {
+          stores.first { $0.register == match.registers[name] }?.into
+        }
+        func constant(_ name: String) -> Float { Float(match.constants[name] ?? 0) }
+        let outs = candidate.stores.map(store)
+        guard let g = tensor("g"), let p = tensor("p"), let s1 = tensor("s1"), let lr = scalar("lr"),
+          outs.allSatisfy({ $0 != nil }), Set(outs.map { $0! }).count == outs.count
+        else { continue }
+        var u = ganc_update()
+        u.kind = candidate.kind
+        u.momentum = candidate.momentum ? 1 : 0
+        u.decay = candidate.decay ? 1 : 0
+        u.clip = clipped ? 1 : 0
+        u.g = UnsafePointer(g)
+        u.p = UnsafePointer(p)
+        u.s1 = UnsafePointer(s1)
+        u.s1_out = outs[0]
+        u.p_out = output
+        if outs.count > 1 {
+          guard let s2 = tensor("s2") else { continue }
+          u.s2 = UnsafePointer(s2)
+          u.s2_out = outs[1]
+        }
+        (u.b1, u.c1, u.b2, u.c2, u.eps, u.mu) = (constant("b1"), constant("c1"), constant("b2"), constant("c2"), constant("eps"), constant("mu"))
+        (u.clip_hi, u.clip_lo, u.wd) = (constant("hi"), constant("lo"), constant("wd"))
+        var bias1: UnsafeMutablePointer<Float>? = nil, bias2: UnsafeMutablePointer<Float>? = nil
+        if candidate.kind == Int32(GANC_UPDATE_ADAM) {
+          guard let b1 = scalar("bias1"), let b2 = scalar("bias2") else { continue }
+          (bias1, bias2) = (b1, b2)
+        }
+        return OptimizerKernel(update: u, bias1: bias1, bias2: bias2, lr: lr, count: count)
+      }
     }
-    func scalar(_ name: String) -> UnsafeMutablePointer<Float>? {
-      guard let j = match.operands[name], operandShapes[j].reduce(1, *) == 1 else { return nil }
-      return operands[j]
-    }
-    func store(_ name: String) -> UnsafeMutablePointer<Float>? {
-      stores.first { $0.register == match.registers[name] }?.into
-    }
-    guard let g = tensor("g"), let m = tensor("m"), let v = tensor("v"), let p = tensor("p"),
-      let mOut = store("m'"), let vOut = store("v'"), mOut != vOut,
-      let bias1 = scalar("bias1"), let bias2 = scalar("bias2"), let lr = scalar("lr"),
-      let b1 = match.constants["b1"], let c1 = match.constants["c1"], let b2 = match.constants["b2"],
-      let c2 = match.constants["c2"], let eps = match.constants["eps"]
-    else { return nil }
-    return AdamKernel(
-      gradient: g, exp_avg: m, exp_avg_sq: v, parameter: p, expAvgOut: mOut, expAvgSqOut: vOut, output: output,
-      bias1: bias1, bias2: bias2, lr: lr, beta1: Float(b1), oneMinusBeta1: Float(c1), beta2: Float(b2),
-      oneMinusBeta2: Float(c2), epsilon: Float(eps), count: count)
+    return nil
   }
 }
 

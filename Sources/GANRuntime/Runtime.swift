@@ -18,8 +18,8 @@ enum Step {
     op: OpaquePointer, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
     out: UnsafeMutablePointer<Float>, epilogue: ElementwiseKernel?)
   case elementwise(ElementwiseKernel)
-  /// A fused kernel recognised as a whole Adam update (see AdamKernel).
-  case adam(AdamKernel)
+  /// A fused kernel recognised as a whole optimizer update (see OptimizerKernel).
+  case optimizer(OptimizerKernel)
   case reduce(ReduceKernel)
   case broadcast(UnsafeMutablePointer<Float>, from: [Int], to: [Int], UnsafeMutablePointer<Float>)
   case fill(UnsafeMutablePointer<Float>, count: Int, value: Float)
@@ -318,9 +318,9 @@ public final class Runtime: @unchecked Sendable {
         } else if k.head != nil {
           steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], bias: nil, out: out, epilogue: kernel))
         } else if k.reduction == nil,
-          let adam = AdamKernel.recognise(k.code, operands: ins, operandShapes: shapes, stores: stores, output: out, shape: node.shape)
+          let update = OptimizerKernel.recognise(k.code, operands: ins, operandShapes: shapes, stores: stores, output: out, shape: node.shape)
         {
-          steps.append(.adam(adam))
+          steps.append(.optimizer(update))
         } else {
           steps.append(.elementwise(kernel))
         }
@@ -370,7 +370,7 @@ public final class Runtime: @unchecked Sendable {
       return n.op.mnemonic
     } ?? "") + " " + shape
     case .elementwise(let k): return "elementwise(\(k.code.count)) " + shape
-    case .adam: return "adam update " + shape
+    case .optimizer(let k): return k.name + " update " + shape
     case .reduce(let r): return "reduce axes=\(r.axes) of [" + r.shape.map(String.init).joined(separator: ",") + "]"
     case .broadcast: return "broadcast " + shape
     case .fill: return "fill"
@@ -437,7 +437,7 @@ public final class Runtime: @unchecked Sendable {
         if let epilogue { elementwise(epilogue) }
       case .elementwise(let k):
         elementwise(k)
-      case .adam(let k):
+      case .optimizer(let k):
         pool.parallel(count: k.count, granularity: 16) { range in k.run(range) }
       case .narrowMatmul(let a, let b, let out, let p, let epilogue):
         let (m, n, k) = (Int64(p.m), Int64(p.n), Int64(p.k))

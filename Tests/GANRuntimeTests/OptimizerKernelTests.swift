@@ -1,17 +1,21 @@
 import Foundation
 import GANCompiler
 import GANIR
+import GANSpec
 import Testing
 @testable import GANRuntime
 
-/// The fused Adam kernels of a compiled spec: (program, code, operand shapes, shape).
-private func compiledAdamKernels(_ spec: String) throws -> [(String, FusedKernel, [[Int]], [Int])] {
-  let model = try Compiler.compile(try shipped(spec, batch: 4))
+/// The fused optimizer-update kernels (those storing moments) of a compiled spec: (program, kernel, operand shapes, shape).
+private func compiledUpdateKernels(_ spec: CheckedSpec) throws -> [(String, FusedKernel, [[Int]], [Int])] {
+  let model = try Compiler.compile(spec)
+  let moments = [".exp_avg", ".exp_avg_sq", ".square_avg", ".momentum_buffer"]
   var found: [(String, FusedKernel, [[Int]], [Int])] = []
   for program in model.programs {
     let g = program.graph
     for node in g.nodes {
-      if case .fused(let k) = node.op, k.head == nil, k.stores.count == 2, k.stores.allSatisfy({ $0.name.hasSuffix(".exp_avg") || $0.name.hasSuffix(".exp_avg_sq") }) {
+      if case .fused(let k) = node.op, k.head == nil, !k.stores.isEmpty,
+        k.stores.allSatisfy({ store in moments.contains { store.name.hasSuffix($0) } })
+      {
         found.append((program.name, k, node.inputs.map { g.shape($0) }, node.shape))
       }
     }
@@ -20,9 +24,9 @@ private func compiledAdamKernels(_ spec: String) throws -> [(String, FusedKernel
 }
 
 /// Runs `code` over seeded operands twice, interpreted and (if recognised) as
-/// an Adam kernel; returns the parameter and both moments from each, or nil
-/// for the second when the program is not recognised.
-private func interpretedAndAdam(_ code: [Instruction], operandShapes: [[Int]], shape: [Int], stores: [Int]) -> ([[Float]], [[Float]]?) {
+/// an optimizer kernel; returns the parameter and the stored moments from
+/// each, or nil for the second when the program is not recognised.
+private func interpretedAndKernel(_ code: [Instruction], operandShapes: [[Int]], shape: [Int], stores: [Int]) -> ([[Float]], [[Float]]?) {
   let count = shape.reduce(1, *)
   func operands(seed: UInt64) -> [[Float]] {
     operandShapes.enumerated().map { j, s in
@@ -42,7 +46,7 @@ private func interpretedAndAdam(_ code: [Instruction], operandShapes: [[Int]], s
     defer { for p in pointers + out + [scratch] { p.deallocate() } }
     let storeTargets = stores.enumerated().map { (register: $0.element, into: out[$0.offset + 1]) }
     if adam {
-      guard let k = AdamKernel.recognise(code, operands: pointers, operandShapes: operandShapes, stores: storeTargets, output: out[0], shape: shape)
+      guard let k = OptimizerKernel.recognise(code, operands: pointers, operandShapes: operandShapes, stores: storeTargets, output: out[0], shape: shape)
       else { return nil }
       k.run(0..<count)
     } else {
@@ -61,26 +65,39 @@ private func differing(_ a: [Float], _ b: [Float]) -> Int {
 
 @Suite("Whole optimizer updates as one loop")
 struct OptimizerKernelTests {
-  @Test("every Adam update of the shipped specs is recognised and gives the interpreter's bits", arguments: ["ring", "fashion-mlp", "fashion-dcgan"])
-  func shippedUpdates(_ spec: String) throws {
-    let kernels = try compiledAdamKernels(spec)
-    #expect(kernels.count >= 8, "\(spec): \(kernels.count) Adam kernels")
+  /// The shipped specs (Adam), then the ring variants of StepTests (RMSprop +
+  /// momentum + clipping, SGD + momentum, Adam + weight decay + EMA).
+  static let specNames = ["ring", "fashion-mlp", "fashion-dcgan", "ring variant 0", "ring variant 1", "ring variant 2"]
+  static func spec(_ index: Int) throws -> CheckedSpec {
+    index < 3 ? try shipped(specNames[index], batch: 4) : try StepTests.variant(index - 3)
+  }
+
+  @Test("every optimizer update of these specs is recognised and gives the interpreter's bits", arguments: 0..<6)
+  func updates(_ index: Int) throws {
+    let spec = Self.specNames[index]
+    let kernels = try compiledUpdateKernels(try Self.spec(index))
+    #expect(kernels.count >= 6, "\(spec): \(kernels.count) update kernels")
+    var recognised = 0
     for (program, k, shapes, shape) in kernels {
       // An odd element count: not a multiple of the vector width or the tile.
       let odd = [shape.reduce(1, *) % 1000 + 37]
       let oddShapes = shapes.map { $0 == shape ? odd : $0 }
-      let (interpreted, adam) = interpretedAndAdam(k.code, operandShapes: oddShapes, shape: odd, stores: k.stores.map(\.register))
-      let got = try #require(adam, "\(spec) \(program): an Adam kernel of \(shape) was not recognised")
+      let (interpreted, kernel) = interpretedAndKernel(k.code, operandShapes: oddShapes, shape: odd, stores: k.stores.map(\.register))
+      // The EMA of the generator's weights is a third store: that update stays interpreted.
+      if k.stores.contains(where: { $0.name.hasPrefix("ema.") }) { continue }
+      let got = try #require(kernel, "\(spec) \(program): the update of \(shape) was not recognised")
+      recognised += 1
       for (a, b) in zip(interpreted, got) {
         #expect(a.allSatisfy { $0.isFinite }, "\(spec) \(program): the test values give non-numbers")
         #expect(differing(a, b) == 0, "\(spec) \(program) \(shape): \(differing(a, b)) of \(a.count) elements differ")
       }
     }
+    #expect(recognised >= 6, "\(spec): only \(recognised) updates recognised")
   }
 
   @Test("a program changed anywhere is either not taken for Adam or computes the same bits; swapped add/mul arguments still match")
   func mutations() throws {
-    let (_, k, shapes, shape) = try #require(try compiledAdamKernels("ring").first)
+    let (_, k, shapes, shape) = try #require(try compiledUpdateKernels(try shipped("ring", batch: 4)).first)
     let odd = [101]
     let oddShapes = shapes.map { $0 == shape ? odd : $0 }
     let stores = k.stores.map(\.register)
@@ -101,7 +118,7 @@ struct OptimizerKernelTests {
       for (mutant, stillAdam) in variants {
         var code = k.code
         code[i] = mutant
-        let (interpreted, adam) = interpretedAndAdam(code, operandShapes: oddShapes, shape: odd, stores: stores)
+        let (interpreted, adam) = interpretedAndKernel(code, operandShapes: oddShapes, shape: odd, stores: stores)
         if stillAdam { #expect(adam != nil, "instruction \(i) as \(mutant) should still be Adam") }
         // Whatever is recognised computes the interpreter's bits (with beta1 = 0.5
         // the moment and the gradient are interchangeable in m', so a mutant may
@@ -115,7 +132,7 @@ struct OptimizerKernelTests {
     }
     #expect(changed >= 30, "only \(changed) mutants rejected")
     // A kernel with its moments stored the other way round is not Adam either.
-    let (_, swapped) = interpretedAndAdam(k.code, operandShapes: oddShapes, shape: odd, stores: [stores[0]])
+    let (_, swapped) = interpretedAndKernel(k.code, operandShapes: oddShapes, shape: odd, stores: [stores[0]])
     #expect(swapped == nil)
   }
 

@@ -106,16 +106,22 @@ struct StepTests {
     ]),
   ]
 
-  @Test("optimizer and loss variants: the updates match the float64 reference", arguments: 0..<3)
-  func variantsMatchReference(_ index: Int) throws {
-    let (what, edits) = Self.variants[index]
+  /// Variant `index` of the ring spec, batch 16.
+  static func variant(_ index: Int) throws -> CheckedSpec {
+    let (what, edits) = variants[index]
     var text = try String(contentsOfFile: packageRoot.appendingPathComponent("specs/ring.xml").path, encoding: .utf8)
     text = text.replacingOccurrences(of: #"batch="\d+""#, with: #"batch="16""#, options: .regularExpression)
     for (from, to) in edits {
-      #expect(text.contains(from), "\(what): the edit \(from) does not apply")
+      guard text.contains(from) else { throw RuntimeError("\(what): the edit \(from) does not apply") }
       text = text.replacingOccurrences(of: from, with: to)
     }
-    let model = try Compiler.compile(try checkedSpec(text))
+    return try checkedSpec(text)
+  }
+
+  @Test("optimizer and loss variants: the updates match the float64 reference", arguments: 0..<3)
+  func variantsMatchReference(_ index: Int) throws {
+    let (what, _) = Self.variants[index]
+    let model = try Compiler.compile(try Self.variant(index))
     let runtime = try Runtime(model: model, threads: 2)
     for program in model.programs where ["d-step", "g-step"].contains(program.name) {
       let feeds = feedAll(runtime, program, seed: 100)

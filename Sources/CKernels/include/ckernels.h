@@ -107,14 +107,31 @@ void ganc_narrow_matmul_rows(int64_t m0, int64_t m1, int64_t n, int64_t k, int t
  * C is summed over K in registers, reading A's rows along M. */
 void ganc_narrow_matmul_ta_rows(int64_t m0, int64_t m1, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c);
 
-/* Elements first..<first+count of one Adam update, the operations and their
- * order exactly those of the elementwise program it replaces (so the bits
- * are the same): m' = m*b1 + g*c1, v' = v*b2 + (g*g)*c2,
- * p' = p - ((m'*bias1) / (sqrt(v'*bias2) + eps)) * lr. The outputs may be
- * the inputs (updated in place). */
-void ganc_adam(const float *g, const float *m, const float *v, const float *p, float *m_out, float *v_out, float *p_out,
-               int64_t first, int64_t count, float b1, float c1, float b2, float c2, float eps, float bias1, float bias2,
-               float lr);
+/* One optimizer update over a parameter, the operations and their order
+ * exactly those of the elementwise program it replaces (so the bits are the
+ * same). Outputs may be their inputs (updated in place).
+ *   Adam:      s1' = s1*b1 + g*c1; s2' = s2*b2 + (g*g)*c2;
+ *              p' = p - ((s1'*bias1) / (sqrt(s2'*bias2) + eps)) * lr
+ *   RMSprop:   s1' = s1*b2 + (g*g)*c2; step = g / (sqrt(s1') + eps);
+ *              with momentum s2' = s2*mu + step and p' = p - s2'*lr,
+ *              else p' = p - step*lr
+ *   SGD:       s1' = s1*mu + g; p' = p - s1'*lr (with momentum only)
+ * with g replaced by g + p*wd under weight decay, and with clip,
+ * p' = max(min(p', clip_hi), clip_lo) (a WGAN critic). */
+enum { GANC_UPDATE_ADAM = 0, GANC_UPDATE_RMSPROP = 1, GANC_UPDATE_SGD = 2 };
+
+typedef struct {
+  int32_t kind;
+  int32_t momentum; /* RMSprop with a momentum buffer in s2 */
+  int32_t decay;    /* weight decay added to the gradient */
+  int32_t clip;
+  const float *g, *p, *s1, *s2;
+  float *s1_out, *s2_out, *p_out;
+  float b1, c1, b2, c2, eps, mu, wd, clip_hi, clip_lo;
+  float bias1, bias2, lr; /* fed each step */
+} ganc_update;
+
+void ganc_optimizer_update(const ganc_update *u, int64_t first, int64_t count);
 
 /* Standard normal numbers of one counter-based stream (GANIR's
  * CounterRandom): number i is Box-Muller over uniforms 2i and 2i+1 (24 bits
