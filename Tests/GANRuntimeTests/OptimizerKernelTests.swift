@@ -95,7 +95,7 @@ struct OptimizerKernelTests {
     #expect(recognised >= 6, "\(spec): only \(recognised) updates recognised")
   }
 
-  @Test("a program changed anywhere is either not taken for Adam or computes the same bits; swapped add/mul arguments still match")
+  @Test("a program changed anywhere is either not taken for an optimizer update or computes the same bits; swapped add/mul arguments still match")
   func mutations() throws {
     let (_, k, shapes, shape) = try #require(try compiledUpdateKernels(try shipped("ring", batch: 4)).first)
     let odd = [101]
