@@ -3,10 +3,12 @@
 
 #include <stdint.h>
 
-/* Vectorised elementwise loops for fused kernels. Each function is compiled
- * for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and baseline x86-64, and the
- * loader picks the best one this CPU runs (GNU ifunc), so the shipped binary
- * stays portable while using the whole vector width where it exists. */
+/* Our own vectorised loops (no library): the elementwise interpreter of
+ * fused kernels, whole optimizer updates, layout conversion, sums, narrow
+ * products and random normals. Each hot function is compiled for x86-64-v4
+ * (AVX-512), x86-64-v3 (AVX2 + FMA) and baseline x86-64, and the loader picks
+ * the best one this CPU runs (GNU ifunc), so the shipped binary stays
+ * portable while using the whole vector width where it exists. */
 
 enum {
   GANC_EW_SET = 0,    /* register filled by the caller (product, load, constant) */
