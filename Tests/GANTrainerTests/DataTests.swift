@@ -79,6 +79,35 @@ struct DataTests {
     #expect(throws: DataError.self) { try Dataset(dataSpec(.npy(path: short)), shape: [2], seed: 1) }
   }
 
+  @Test("an npy file with more than 12 axes per sample is refused with a clear error, 12 are read")
+  func npyAxes() throws {
+    let folder = temporaryFolder()
+    for (axes, refused) in [(13, true), (12, false)] {
+      let shape = [3] + [Int](repeating: 1, count: axes - 1) + [2]
+      var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))), }"
+      while (10 + header.count + 1) % 64 != 0 { header += " " }
+      header += "\n"
+      var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count), 0])
+      data += Data(header.utf8) + Data(count: 4 * 6)
+      try data.write(to: folder.appendingPathComponent("d.npy"))
+      let spec = """
+        <gan name="t" version="1">
+          <data source="npy" path="d.npy"/>
+          <latent size="4"/>
+          <generator><dense units="2"/><reshape shape="\(shape.dropFirst().map(String.init).joined(separator: " "))"/></generator>
+          <discriminator><flatten/><dense units="1"/></discriminator>
+          <training steps="1" batch="2"><optimizer net="generator" lr="1e-3"/><optimizer net="discriminator" lr="1e-3"/></training>
+        </gan>
+        """
+      let path = folder.appendingPathComponent("t.xml").path
+      try spec.write(toFile: path, atomically: true, encoding: .utf8)
+      let result = Linter.lint(path, sources: SourceStore())
+      let axisError = result.diagnostics.first { $0.message.contains("axes per sample") }
+      #expect((axisError != nil) == refused, "\(axes) axes: \(result.diagnostics.map(\.message))")
+      if refused { #expect(axisError?.help?.contains("reshape") == true) } else { #expect(result.checked != nil, "\(result.diagnostics.map(\.message))") }
+    }
+  }
+
   @Test("shuffled epochs visit every sample once, in an order fixed by the seed")
   func epochs() throws {
     let folder = temporaryFolder()

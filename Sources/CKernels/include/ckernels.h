@@ -50,7 +50,7 @@ enum {
   GANC_SRC_BLOCKED = 5,    /* a per-channel operand of an nChw16c domain with hw pixels and blocks channel blocks */
 };
 
-#define GANC_MAX_RANK 8
+#define GANC_MAX_RANK 16 /* a tensor has at most 13 axes (12 per sample, see DataProbe) */
 
 typedef struct {
   int32_t reg;

@@ -248,6 +248,11 @@ enum DataProbe {
         help: "the first axis is the sample axis"))
       return nil
     }
+    guard h.shape.count <= 13 else {
+      d.append(.error(.dataFormat, "\(path) has \(h.shape.count - 1) axes per sample; ganc reads at most 12", at: data.location(of: "path"),
+        help: "reshape the samples to fewer axes (a feature vector, or C H W images) before saving"))
+      return nil
+    }
     var total = size
     for s in h.shape {
       let (p, o) = total.multipliedReportingOverflow(by: s)
