@@ -644,6 +644,10 @@ void ganc_ew_run(const ganc_ew_instruction *code, int32_t count, const ganc_ew_s
   const float *regs[count > 0 ? count : 1];
   float scalars[count > 0 ? count : 1];
   ganc_cursor cursors[source_count > 0 ? source_count : 1];
+  /* What a blocked operand's slot holds: n elements of block filled_block from filled_lane (0: nothing reusable). */
+  int64_t filled[source_count > 0 ? source_count : 1], filled_block[source_count > 0 ? source_count : 1],
+      filled_lane[source_count > 0 ? source_count : 1];
+  for (int32_t k = 0; k < source_count; k++) filled[k] = 0;
   for (int32_t k = 0; k < source_count; k++)
     if (sources[k].kind == GANC_SRC_BROADCAST) {
       cursor_at(&sources[k], first, &cursors[k]);
@@ -682,7 +686,29 @@ void ganc_ew_run(const ganc_ew_instruction *code, int32_t count, const ganc_ew_s
         }
         break;
       }
-      case GANC_SRC_BLOCKED: gather_blocked_channels(s, &cursors[k], n, slot); regs[s->reg] = slot; break;
+      case GANC_SRC_BLOCKED: {
+        /* A tile inside one channel block is the block's 16 channels
+         * repeated from a lane: the slot (which no other register shares)
+         * still holds it from the previous tile when the block and the lane
+         * are the same and that tile was at least as long. */
+        ganc_cursor *c = &cursors[k];
+        const int64_t span = 16 * s->hw, lane = c->index[0] & 15;
+        const int within = span - c->index[0] >= n;
+        if (within && filled[k] >= n && filled_block[k] == c->index[1] && filled_lane[k] == lane) {
+          c->index[0] += n;
+          if (c->index[0] == span) {
+            c->index[0] = 0;
+            c->index[1] = c->index[1] + 1 == s->blocks ? 0 : c->index[1] + 1;
+          }
+        } else {
+          filled_block[k] = c->index[1];
+          filled_lane[k] = lane;
+          filled[k] = within ? n : 0;
+          gather_blocked_channels(s, c, n, slot);
+        }
+        regs[s->reg] = slot;
+        break;
+      }
       }
     }
     /* A summed tile goes to the spare slot, then into the sums. */

@@ -79,7 +79,13 @@ struct ElementwiseKernel {
       case .broadcast, .blockedChannels: return true
       }
     }
-    (slots, slotCount) = Self.assignSlots(code, gathered: gathered, keep: Set(stores.map(\.register)))
+    // Per-channel nChw16c operands keep their slot for the whole program:
+    // the C loop reuses a gathered tile while the channel block is the same.
+    let blocked = code.indices.filter { r in
+      if case .load(let j) = code[r], case .blockedChannels = patterns[j] { return true }
+      return false
+    }
+    (slots, slotCount) = Self.assignSlots(code, gathered: gathered, keep: Set(stores.map(\.register) + blocked))
     var compiled = Self.compile(code)
     for r in compiled.indices { compiled[r].slot = Int32(max(slots[r], 0)) }
     self.compiled = compiled
