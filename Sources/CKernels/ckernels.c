@@ -616,6 +616,16 @@ static void gather_broadcast(const ganc_ew_source *s, ganc_cursor *c, int64_t n,
 
 /* Elements start..<start+n of a per-channel operand over an nChw16c domain:
  * runs of the block's 16 channels, repeated for every pixel. */
+/* Moves a per-channel cursor by `run` elements within the current block's
+ * pixels, on to the next block (cyclically over the batch) at its end. */
+static inline void blocked_step(const ganc_ew_source *s, ganc_cursor *c, int64_t run) {
+  c->index[0] += run;
+  if (c->index[0] == 16 * s->hw) {
+    c->index[0] = 0;
+    c->index[1] = c->index[1] + 1 == s->blocks ? 0 : c->index[1] + 1;
+  }
+}
+
 static void gather_blocked_channels(const ganc_ew_source *s, ganc_cursor *c, int64_t n, float *dst) {
   /* The cursor holds the position within the current channel block's
    * pixels (index[0], a multiple of 16 plus the lane) and the block (index[1]). */
@@ -630,11 +640,7 @@ static void gather_blocked_channels(const ganc_ew_source *s, ganc_cursor *c, int
     for (; t + 16 <= run; t += 16) memcpy(dst + k + t, channels, 16 * sizeof(float));
     for (; t < run; t++, lane = (lane + 1) & 15) dst[k + t] = channels[lane];
     k += run;
-    c->index[0] += run;
-    if (c->index[0] == span) {
-      c->index[0] = 0;
-      c->index[1] = c->index[1] + 1 == s->blocks ? 0 : c->index[1] + 1;
-    }
+    blocked_step(s, c, run);
   }
 }
 
@@ -695,11 +701,7 @@ void ganc_ew_run(const ganc_ew_instruction *code, int32_t count, const ganc_ew_s
         const int64_t span = 16 * s->hw, lane = c->index[0] & 15;
         const int within = span - c->index[0] >= n;
         if (within && filled[k] >= n && filled_block[k] == c->index[1] && filled_lane[k] == lane) {
-          c->index[0] += n;
-          if (c->index[0] == span) {
-            c->index[0] = 0;
-            c->index[1] = c->index[1] + 1 == s->blocks ? 0 : c->index[1] + 1;
-          }
+          blocked_step(s, c, n);
         } else {
           filled_block[k] = c->index[1];
           filled_lane[k] = lane;
