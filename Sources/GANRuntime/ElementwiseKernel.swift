@@ -25,39 +25,32 @@ struct ElementwiseKernel {
   static let tile = 256
 
   var code: [Instruction]
-  var operands: [UnsafeMutablePointer<Float>]
-  var patterns: [LoadPattern]
   var output: UnsafeMutablePointer<Float>
-  /// Registers also written out, element for element (a kernel's stores).
-  var stores: [(register: Int, into: UnsafeMutablePointer<Float>)]
-  var shape: [Int]
   var count: Int
-  /// A sum closing the kernel: each element adds into output index
-  /// (i / after) % kept, or into its channel of an nChw16c domain (blockedHW > 0).
-  var reduction: (kept: Int, after: Int, blockedHW: Int)?
-  /// The same program for the C loops, and where the registers set from memory read.
+  /// The same program for the C loops (each register's scratch slot set),
+  /// where the registers set from memory read, and the registers also
+  /// written out element for element (a kernel's stores).
   var compiled: [ganc_ew_instruction]
   var sources: [ganc_ew_source]
   var cStores: [ganc_ew_store]
+  /// A sum closing the kernel: each element adds into output index
+  /// (i / after) % kept, or into its channel of an nChw16c domain (blocked_hw > 0).
   var summing: ganc_ew_sum?
-  /// The scratch slot (tile floats) of each register that needs one, and how many.
-  var slots: [Int]
+  /// How many scratch slots (tile floats each) the registers share.
   var slotCount: Int
 
   init(
     code: [Instruction], operands: [UnsafeMutablePointer<Float>], operandShapes: [[Int]], output: UnsafeMutablePointer<Float>, shape: [Int],
     stores: [(register: Int, into: UnsafeMutablePointer<Float>)] = [], layout: Layout = .plain, sum: KernelReduction? = nil
   ) {
-    if let sum {
+    summing = sum.map { sum in
       let kept = (0..<shape.count).filter { !sum.axes.contains($0) }
       let after = kept.last.map { shape[($0 + 1)...].reduce(1, *) } ?? 1
-      reduction = (kept.reduce(1) { $0 * shape[$1] }, after, layout == .nChw16c ? shape[2] * shape[3] : 0)
+      return ganc_ew_sum(
+        kept: Int64(kept.reduce(1) { $0 * shape[$1] }), after: Int64(after), blocked_hw: Int64(layout == .nChw16c ? shape[2] * shape[3] : 0))
     }
     self.code = code
-    self.operands = operands
     self.output = output
-    self.stores = stores
-    self.shape = shape
     count = shape.reduce(1, *)
     let patterns = operandShapes.map { s -> LoadPattern in
       if s == shape { return .contiguous }
@@ -71,27 +64,26 @@ struct ElementwiseKernel {
       }
       return Self.collapsed(shape: shape, strides: strides)
     }
-    self.patterns = patterns
-    let gathered = code.map { instruction -> Bool in
-      guard case .load(let j) = instruction else { return false }
+    // Broadcast operands are gathered into a slot; per-channel nChw16c ones
+    // keep theirs for the whole program, since the C loop reuses a gathered
+    // tile while the channel block is the same.
+    var gathered = [Bool](repeating: false, count: code.count)
+    var keep = Set(stores.map(\.register))
+    for (r, instruction) in code.enumerated() {
+      guard case .load(let j) = instruction else { continue }
       switch patterns[j] {
-      case .contiguous, .scalar: return false
-      case .broadcast, .blockedChannels: return true
+      case .contiguous, .scalar: break
+      case .broadcast: gathered[r] = true
+      case .blockedChannels: gathered[r] = true; keep.insert(r)
       }
     }
-    // Per-channel nChw16c operands keep their slot for the whole program:
-    // the C loop reuses a gathered tile while the channel block is the same.
-    let blocked = code.indices.filter { r in
-      if case .load(let j) = code[r], case .blockedChannels = patterns[j] { return true }
-      return false
-    }
-    (slots, slotCount) = Self.assignSlots(code, gathered: gathered, keep: Set(stores.map(\.register) + blocked))
+    let slots: [Int]
+    (slots, slotCount) = Self.assignSlots(code, gathered: gathered, keep: keep)
     var compiled = Self.compile(code)
     for r in compiled.indices { compiled[r].slot = Int32(max(slots[r], 0)) }
     self.compiled = compiled
     sources = code.indices.compactMap { r in Self.source(register: r, code[r], patterns: patterns, operands: operands) }
     cStores = stores.map { ganc_ew_store(reg: Int32($0.register), into: $0.into) }
-    summing = reduction.map { ganc_ew_sum(kept: Int64($0.kept), after: Int64($0.after), blocked_hw: Int64($0.blockedHW)) }
   }
 
   /// Where register `r`, set by `instruction`, reads each tile (nil for computed registers).
@@ -127,9 +119,6 @@ struct ElementwiseKernel {
     }
     return s
   }
-
-  /// Registers a thread needs (tile floats each), one more for a summed tile.
-  var registerCount: Int { slotCount + 1 }
 
   /// Scratch slots for the registers, so a tile's working set is a few
   /// slots rather than one per instruction (a 27-instruction Adam update

@@ -100,6 +100,7 @@ public final class Runtime: @unchecked Sendable {
           products.append((p.name, i, op))
           maxScratch = max(maxScratch, ganc_op_scratch_size(op))
         }
+        // A kernel's registers share at most one slot per instruction, plus a spare for a summed tile.
         if case .fused(let k) = node.op { maxRegisters = max(maxRegisters, k.code.count + 1) }
       }
     }
@@ -309,20 +310,23 @@ public final class Runtime: @unchecked Sendable {
         // A summing kernel runs over its domain, in its full-size operands' layout.
         let domain = k.reduction?.domain ?? node.shape
         let layout = k.reduction == nil ? node.layout : (node.inputs.first { g.shape($0) == domain }.map { g[$0].layout } ?? .plain)
-        let kernel = ElementwiseKernel(
-          code: k.code, operands: ins, operandShapes: shapes, output: out, shape: domain, stores: stores, layout: layout, sum: k.reduction)
+        // The program on our interpreter, built only where nothing else runs it.
+        func interpreted() -> ElementwiseKernel {
+          ElementwiseKernel(
+            code: k.code, operands: ins, operandShapes: shapes, output: out, shape: domain, stores: stores, layout: layout, sum: k.reduction)
+        }
         if let product = Self.narrowMatmul(node, in: g) {
-          steps.append(.narrowMatmul(a: ins[0], b: ins[1], out: out, product, epilogue: kernel))
+          steps.append(.narrowMatmul(a: ins[0], b: ins[1], out: out, product, epilogue: interpreted()))
         } else if k.head != nil, let (_, bias) = Self.oneDNNEpilogue(k, node, in: g) {
           steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], bias: bias.map { ins[$0] }, out: out, epilogue: nil))
         } else if k.head != nil {
-          steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], bias: nil, out: out, epilogue: kernel))
+          steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], bias: nil, out: out, epilogue: interpreted()))
         } else if k.reduction == nil,
           let update = OptimizerKernel.recognise(k.code, operands: ins, operandShapes: shapes, stores: stores, output: out, shape: node.shape)
         {
           steps.append(.optimizer(update))
         } else {
-          steps.append(.elementwise(kernel))
+          steps.append(.elementwise(interpreted()))
         }
       case .reduceSum(let axes), .reduceMax(let axes):
         var isMax = false
@@ -409,7 +413,7 @@ public final class Runtime: @unchecked Sendable {
     let perThread = registerBytesPerThread / 4
     let pool = self.pool
     func elementwise(_ k: ElementwiseKernel) {
-      guard let (kept, _, _) = k.reduction else {
+      guard let kept = k.summing.map({ Int($0.kept) }) else {
         pool.parallelParts(count: k.count, granularity: ElementwiseKernel.tile) { part, range in
           k.run(range, scratch: registers + part * perThread)
         }
