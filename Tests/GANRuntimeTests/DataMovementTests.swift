@@ -1,5 +1,6 @@
 import CKernels
 import Testing
+@testable import GANRuntime
 
 @Suite("NCHW and nChw16c conversions")
 struct LayoutConversionTests {
@@ -44,15 +45,14 @@ struct OperandReadTests {
   func cursors() {
     let values = (0..<4096).map { Float($0) }
     values.withUnsafeBufferPointer { v in
+      /// Operand 0 read as `pattern`, described the way the kernel describes it to C.
+      func source(_ pattern: LoadPattern) -> ganc_ew_source {
+        ElementwiseKernel.source(register: 0, .load(0), patterns: [pattern], operands: [UnsafeMutablePointer(mutating: v.baseAddress!)])!
+      }
       // A [6, 5, 7] operand broadcast as [6, 1, 7] over [6, 5, 7] (strides [7, 0, 1]), and as [1, 5, 1] (strides [0, 1, 0]).
       let cases: [([Int], [Int])] = [([6, 5, 7], [7, 0, 1]), ([6, 5, 7], [0, 1, 0]), ([210], [1]), ([30, 7], [0, 1]), ([30, 7], [1, 0])]
       for (shape, strides) in cases {
-        var s = ganc_ew_source()
-        s.kind = Int32(GANC_SRC_BROADCAST)
-        s.ptr = v.baseAddress
-        s.rank = Int32(shape.count)
-        withUnsafeMutableBytes(of: &s.shape) { b in for (d, n) in shape.enumerated() { b.storeBytes(of: Int64(n), toByteOffset: d * 8, as: Int64.self) } }
-        withUnsafeMutableBytes(of: &s.strides) { b in for (d, n) in strides.enumerated() { b.storeBytes(of: Int64(n), toByteOffset: d * 8, as: Int64.self) } }
+        let s = source(.broadcast(shape: shape, strides: strides))
         let count = shape.reduce(1, *)
         func expected(_ i: Int) -> Float {
           var rest = i, offset = 0
@@ -69,11 +69,7 @@ struct OperandReadTests {
         }
       }
       // Per-channel operand of an [3, 32, 5, 7] nChw16c domain: 2 channel blocks of 35 pixels.
-      var s = ganc_ew_source()
-      s.kind = Int32(GANC_SRC_BLOCKED)
-      s.ptr = v.baseAddress
-      s.hw = 35
-      s.blocks = 2
+      let s = source(.blockedChannels(hw: 35, blocks: 2))
       let count = 3 * 32 * 35
       let ranges: [(Int, Int, Int)] = [(0, count, 256), (5, count, 16), (561, 2000, 33), (1119, 1121, 3)]
       for (first, end, tile) in ranges {
