@@ -42,7 +42,7 @@ struct OptimizerKernel {
   /// stores each makes (by captured name, in the order of s1 and s2), for a
   /// gradient read as it is or with weight decay added (g + p*wd).
   static let patterns: [(kind: Int32, momentum: Bool, decay: Bool, stores: [String], pattern: ProgramPattern)] = {
-    var all: [(Int32, Bool, Bool, [String], ProgramPattern)] = []
+    var all: [(kind: Int32, momentum: Bool, decay: Bool, stores: [String], pattern: ProgramPattern)] = []
     for decay in [false, true] {
       let g: ProgramPattern = decay ? .add(.operand("g"), .mul(.operand("p"), .constant("wd"))) : .operand("g")
       func step(_ x: ProgramPattern) -> ProgramPattern { .binary(.sub, .operand("p"), .mul(x, .operand("lr"))) }
@@ -63,7 +63,7 @@ struct OptimizerKernel {
         (Int32(GANC_UPDATE_SGD), false, decay, ["s1'"], sgd),
       ]
     }
-    return all.map { (kind: $0.0, momentum: $0.1, decay: $0.2, stores: $0.3, pattern: $0.4) }
+    return all
   }()
 
   /// The optimizer update `code` computes, or nil when it computes anything
