@@ -352,7 +352,27 @@ ALWAYS_INLINE float decayed(const float *g, const float *p, int64_t i, int decay
   return decay ? g[i] + t : g[i];
 }
 
-ALWAYS_INLINE float clip_value(float x, float hi, float lo) {
+/* A second moment: s*b2 + (g*g)*c2 (Adam's v, RMSprop's square average). */
+ALWAYS_INLINE float second_moment(float s, float g, float b2, float c2) {
+  float v = s * b2;
+  float g2 = g * g;
+  g2 = g2 * c2;
+  return v + g2;
+}
+
+/* RMSprop's step before momentum: g / (sqrt(v) + eps). */
+ALWAYS_INLINE float rmsprop_step(float g, float v, float eps) {
+  float d = sqrtf(v);
+  d = d + eps;
+  return g / d;
+}
+
+/* The parameter after a step: p - step*lr, clipped into [lo, hi] for a WGAN
+ * critic (min then max, a NaN first argument winning as in the interpreter). */
+ALWAYS_INLINE float descended(float p, float step, float lr, int clip, float hi, float lo) {
+  float q = step * lr;
+  float x = p - q;
+  if (!clip) return x;
   x = x < hi || x != x ? x : hi;
   return x > lo || x != x ? x : lo;
 }
@@ -380,71 +400,53 @@ void ganc_optimizer_update(const ganc_update *u, int64_t first, int64_t count) {
       float mi = s1[i] * b1;
       float gm = gi * c1;
       mi = mi + gm;
-      float vi = s2[i] * b2;
-      float g2 = gi * gi;
-      g2 = g2 * c2;
-      vi = vi + g2;
+      float vi = second_moment(s2[i], gi, b2, c2);
       float mh = mi * bias1;
       float vh = vi * bias2;
       float d = sqrtf(vh);
       d = d + eps;
       float q = mh / d;
-      q = q * lr;
-      float pi = p[i] - q;
       s1_out[i] = mi;
       s2_out[i] = vi;
-      p_out[i] = clip ? clip_value(pi, hi, lo) : pi;
+      p_out[i] = descended(p[i], q, lr, clip, hi, lo);
     }
     break;
   case GANC_UPDATE_RMSPROP:
     /* Two loops, so neither has a store under a branch (which kept the
      * vectoriser off: a branchy loop ran 3x slower than the interpreter). */
-#define GANC_RMSPROP_STEP                      \
-  float gi = decayed(g, p, i, decay, wd);      \
-  float vi = s1[i] * b2;                       \
-  float g2 = gi * gi;                          \
-  g2 = g2 * c2;                                \
-  vi = vi + g2;                                \
-  float d = sqrtf(vi);                         \
-  d = d + eps;                                 \
-  float step = gi / d;
     if (momentum) {
       GANC_SAFE_LOOP
       for (int64_t i = first; i < end; i++) {
-        GANC_RMSPROP_STEP
+        float gi = decayed(g, p, i, decay, wd);
+        float vi = second_moment(s1[i], gi, b2, c2);
         float bm = s2[i] * mu;
-        step = bm + step;
-        float q = step * lr;
-        float pi = p[i] - q;
+        float step = bm + rmsprop_step(gi, vi, eps);
         s1_out[i] = vi;
         s2_out[i] = step;
-        p_out[i] = clip ? clip_value(pi, hi, lo) : pi;
+        p_out[i] = descended(p[i], step, lr, clip, hi, lo);
       }
     } else {
       GANC_SAFE_LOOP
       for (int64_t i = first; i < end; i++) {
-        GANC_RMSPROP_STEP
-        float q = step * lr;
-        float pi = p[i] - q;
+        float gi = decayed(g, p, i, decay, wd);
+        float vi = second_moment(s1[i], gi, b2, c2);
         s1_out[i] = vi;
-        p_out[i] = clip ? clip_value(pi, hi, lo) : pi;
+        p_out[i] = descended(p[i], rmsprop_step(gi, vi, eps), lr, clip, hi, lo);
       }
     }
-#undef GANC_RMSPROP_STEP
     break;
   case GANC_UPDATE_SGD:
     GANC_SAFE_LOOP
     for (int64_t i = first; i < end; i++) {
       float bm = s1[i] * mu;
       bm = bm + decayed(g, p, i, decay, wd);
-      float q = bm * lr;
-      float pi = p[i] - q;
       s1_out[i] = bm;
-      p_out[i] = clip ? clip_value(pi, hi, lo) : pi;
+      p_out[i] = descended(p[i], bm, lr, clip, hi, lo);
     }
     break;
   }
 }
+
 
 #pragma STDC FP_CONTRACT ON
 
