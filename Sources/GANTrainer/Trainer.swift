@@ -21,6 +21,9 @@ public struct TrainOptions: Sendable {
   /// Print a live progress line (a terminal) or periodic plain lines.
   public var liveProgress = false
   public var quiet = false
+  /// A folder to write every fed batch, noise draw, random stream and the
+  /// state after steps 1, 10, 100, ... into (`--trace`; see `Tracer`).
+  public var trace: String? = nil
   public init() {}
 }
 
@@ -283,6 +286,8 @@ public final class Trainer {
     signal(SIGINT) { _ in interruptRequested = 1 }
     defer { signal(SIGINT, SIG_DFL) }
     let dProgram = model.program("d-step")!, gProgram = model.program("g-step")!
+    let tracer = try options.trace.map { try Tracer(folder: $0) }
+    if let tracer { try makeCheckpoint().write(to: tracer.checkpointPath(step)) }
     let output = checked.spec.output
     let start = Date()
     let firstStep = step
@@ -291,16 +296,16 @@ public final class Trainer {
     let logEvery = max(1, training.steps / 20)
     while step < training.steps {
       var dLoss = 0.0, dReal = 0.0, dFake = 0.0
-      for _ in 0..<training.dSteps {
+      for k in 0..<training.dSteps {
         feed(dProgram)
-        try runtime.run("d-step", seed: seed &+ UInt64(dUpdates) &* 2 &+ 1)
+        try run(dProgram, seed: seed &+ UInt64(dUpdates) &* 2 &+ 1, traceLabel: "d-\(k)", tracer: tracer)
         dUpdates += 1
         dLoss = value("d_loss", "d-step")
         dReal = value("d_real", "d-step")
         dFake = value("d_fake", "d-step")
       }
       feed(gProgram)
-      try runtime.run("g-step", seed: seed &+ UInt64(gUpdates) &* 2 &+ 2)
+      try run(gProgram, seed: seed &+ UInt64(gUpdates) &* 2 &+ 2, traceLabel: "g", tracer: tracer)
       gUpdates += 1
       let gLoss = value("g_loss", "g-step")
       step += 1
@@ -333,6 +338,9 @@ public final class Trainer {
           log(line)
         }
       }
+      if let tracer, Tracer.keepsCheckpoint(after: step, of: training.steps) {
+        try makeCheckpoint().write(to: tracer.checkpointPath(step))
+      }
       if output.samplesEvery > 0 && step % output.samplesEvery == 0 {
         try writeSamples(label: String(format: "step-%06d", step))
       }
@@ -358,6 +366,19 @@ public final class Trainer {
     try writeSamples(label: "final")
     try writeCurves()
     return .finished
+  }
+
+  /// Runs one step's program; with a tracer, records what it was fed and drew.
+  func run(_ program: Program, seed runSeed: UInt64, traceLabel: String, tracer: Tracer?) throws {
+    guard let tracer else { return try runtime.run(program.name, seed: runSeed) }
+    var tensors = tracer.capture(program, runtime: runtime) + tracer.randomStreams(program, seed: runSeed)
+    try runtime.run(program.name, seed: runSeed)
+    for name in program.graph.outputs.compactMap({ program.graph.outputNames[$0] }) {
+      if let v = runtime.output(name, of: program.name) { tensors.append(("output.\(name)", [], Array(v))) }
+    }
+    try tracer.write(step: step + 1, label: traceLabel, tensors: tensors, metadata: [
+      "program": program.name, "seed": String(runSeed), "d_updates": String(dUpdates), "g_updates": String(gUpdates),
+    ])
   }
 
   /// The loss curves of the whole run (from metrics.csv, so resumed runs are complete).

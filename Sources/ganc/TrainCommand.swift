@@ -60,6 +60,9 @@ struct Train: ParsableCommand {
   @Flag(name: .shortAndLong, help: "Print nothing but errors.")
   var quiet = false
 
+  @Option(help: ArgumentHelp("Write every batch, noise draw and random stream, and the state after steps 0, 1, 10, 100, ..., into this folder (for Benchmarks/parity).", valueName: "dir"))
+  var trace: String?
+
   @Option(help: "Colour for diagnostics: auto, always or never.")
   var color: ColourChoice = .auto
 
@@ -93,6 +96,7 @@ struct Train: ParsableCommand {
     options.resume = resume != nil
     options.onDivergence = DivergencePolicy(rawValue: onDivergence)!
     options.quiet = quiet
+    options.trace = trace
     options.liveProgress = isatty(STDERR_FILENO) != 0 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     let trainer: Trainer
     do {

@@ -1,0 +1,302 @@
+"""An independent reader of ganc's spec language (shared/spec-format.md and
+docs/spec-reference.md), written from the documents, not from ganc's code.
+
+`load(path)` returns a Spec: data, latent, both nets as lists of Layer (with
+every default filled in and every feature shape inferred), training and
+optimizers. The PyTorch builder (torchgan.py) reads only this.
+"""
+import math
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+
+class SpecError(Exception):
+    pass
+
+
+ACTIVATIONS = {"relu", "leaky-relu", "tanh", "sigmoid", "elu", "gelu", "silu", "softplus"}
+
+
+@dataclass
+class Layer:
+    index: int
+    kind: str
+    attrs: dict
+    id: str = None
+    input: str = None
+    sources: list = field(default_factory=list)  # ("input", name) or ("layer", index)
+    in_shapes: list = field(default_factory=list)
+    out_shape: tuple = ()
+    geometry: tuple = None  # conv: (top, bottom, left, right) padding, deconv: crop
+
+
+@dataclass
+class Net:
+    role: str
+    layers: list
+
+
+@dataclass
+class Optimizer:
+    kind: str
+    lr: float
+    beta1: float
+    beta2: float
+    momentum: float
+    weight_decay: float
+    epsilon: float
+
+
+@dataclass
+class Spec:
+    name: str
+    folder: str
+    data: dict
+    data_shape: tuple
+    latent_size: int
+    latent_distribution: str
+    generator: Net
+    discriminator: Net
+    training: dict
+    optimizers: dict
+
+
+def _bool(v):
+    if v in ("true", "1"):
+        return True
+    if v in ("false", "0"):
+        return False
+    raise SpecError(f"not a boolean: {v}")
+
+
+def _pair(v):
+    v = str(v)
+    if "x" in v:
+        h, w = v.split("x")
+        return int(h), int(w)
+    return int(v), int(v)
+
+
+def _net_element(el, folder, seen):
+    src = el.get("src")
+    if src is None:
+        return [c for c in el if isinstance(c.tag, str)]
+    path = os.path.normpath(os.path.join(folder, src))
+    if path in seen:
+        raise SpecError(f"src cycle at {path}")
+    root = ET.parse(path).getroot()
+    return _net_element(root, os.path.dirname(path), seen | {path})
+
+
+def _data_shape(data, folder, conditional):
+    source = data["source"]
+    if source in ("ring", "grid"):
+        return (2,), None
+    if source == "idx":
+        import gzip
+        import struct
+        path = data["images"]
+        path = path if os.path.isabs(path) else os.path.join(folder, path)
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            magic, n, h, w = struct.unpack(">IIII", f.read(16))
+        return (1, h, w), 10 if data.get("labels") else None
+    if source == "csv":
+        path = data["path"]
+        path = path if os.path.isabs(path) else os.path.join(folder, path)
+        with open(path) as f:
+            first = f.readline().strip().split(",")
+        cols = data.get("columns")
+        return (len(cols.split()) if cols else len(first),), None
+    if source == "npy":
+        import numpy as np
+        path = data["path"]
+        path = path if os.path.isabs(path) else os.path.join(folder, path)
+        a = np.load(path, mmap_mode="r")
+        return tuple(a.shape[1:]) or (1,), None
+    raise SpecError(f"unknown data source {source}")
+
+
+def _conv_geometry(kind, a, in_shape):
+    c, h, w = in_shape
+    kh, kw = a["kernel"]
+    sh, sw = a["stride"]
+    dh, dw = a["dilation"]
+    oph, opw = a.get("output-padding", (0, 0))
+    pad = a["padding"]
+    out, pads = [], []
+    for size, k, s, d, extra, axis in ((h, kh, sh, dh, oph, 0), (w, kw, sw, dw, opw, 1)):
+        span = d * (k - 1) + 1
+        if pad == "same":
+            if kind == "deconv2d":
+                n = size * s
+                total = span + extra - s
+            else:
+                n = -(-size // s)
+                total = max((n - 1) * s + span - size, 0)
+            pads.append((total // 2, total - total // 2))
+        else:
+            p = 0 if pad == "valid" else pad[axis]
+            n = (size - 1) * s - 2 * p + span + extra if kind == "deconv2d" else (size + 2 * p - span) // s + 1
+            pads.append((p, p))
+        out.append(n)
+    return (a["filters"], out[0], out[1]), (pads[0][0], pads[0][1], pads[1][0], pads[1][1])
+
+
+def _layer(index, el):
+    kind = el.tag
+    g = el.get
+    a = {}
+    if kind in ("dense", "conv2d", "deconv2d", "maxout"):
+        a["bias"] = _bool(g("bias", "true"))
+        a["init"] = g("init", "default")
+        a["init-std"] = float(g("init-std", "0.02"))
+    if kind in ("dense", "conv2d", "deconv2d"):
+        a["activation"] = g("activation")
+        a["slope"] = float(g("slope", "0.2"))
+    if kind == "dense":
+        a["units"] = int(g("units"))
+    elif kind == "maxout":
+        a["units"], a["pieces"] = int(g("units")), int(g("pieces"))
+    elif kind in ("conv2d", "deconv2d"):
+        a["filters"] = int(g("filters"))
+        a["kernel"] = _pair(g("kernel"))
+        a["stride"] = _pair(g("stride", "1"))
+        a["dilation"] = _pair(g("dilation", "1"))
+        p = g("padding", "0")
+        a["padding"] = p if p in ("same", "valid") else _pair(p)
+        if kind == "deconv2d":
+            a["output-padding"] = _pair(g("output-padding", "0"))
+    elif kind == "batchnorm":
+        a["momentum"] = float(g("momentum", "0.1"))
+        a["epsilon"] = float(g("epsilon", "1e-5"))
+        a["affine"] = _bool(g("affine", "true"))
+    elif kind == "layernorm":
+        a["epsilon"] = float(g("epsilon", "1e-5"))
+        a["affine"] = _bool(g("affine", "true"))
+    elif kind == "activation":
+        a["activation"] = g("kind")
+        a["slope"] = float(g("slope", "0.2"))
+    elif kind == "dropout":
+        a["rate"] = float(g("rate"))
+    elif kind == "reshape":
+        a["shape"] = tuple(int(v) for v in g("shape").split())
+    elif kind == "upsample":
+        a["scale"] = int(g("scale", "2"))
+        a["mode"] = g("mode", "nearest")
+    elif kind == "concat":
+        a["inputs"] = g("inputs").split()
+        a["axis"] = int(g("axis", "0"))
+    elif kind == "add":
+        a["inputs"] = g("inputs").split()
+    elif kind == "embedding":
+        a["classes"], a["dim"] = int(g("classes")), int(g("dim"))
+    elif kind != "flatten":
+        raise SpecError(f"unknown layer <{kind}>")
+    return Layer(index=index, kind=kind, attrs=a, id=g("id"), input=g("input"))
+
+
+def _infer(net, input_name, input_shape, label_classes):
+    ids = {}
+    shapes = []
+    for i, layer in enumerate(net.layers):
+        def ref(name):
+            if name in ("z", "x", "label"):
+                return ("input", name)
+            return ("layer", ids[name])
+
+        def shape_of(src):
+            if src[0] == "input":
+                return (1,) if src[1] == "label" else tuple(input_shape)
+            return shapes[src[1]]
+
+        if layer.kind in ("concat", "add"):
+            layer.sources = [ref(n) for n in layer.attrs["inputs"]]
+        elif layer.input is not None:
+            layer.sources = [ref(layer.input)]
+        elif layer.kind == "embedding":
+            layer.sources = [("input", "label")]
+        elif i == 0:
+            layer.sources = [("input", input_name)]
+        else:
+            layer.sources = [("layer", i - 1)]
+        layer.in_shapes = [shape_of(s) for s in layer.sources]
+        x = layer.in_shapes[0]
+        a = layer.attrs
+        k = layer.kind
+        if k == "dense":
+            out = (a["units"],)
+        elif k == "maxout":
+            out = (a["units"],)
+        elif k in ("conv2d", "deconv2d"):
+            out, layer.geometry = _conv_geometry(k, a, x)
+        elif k in ("batchnorm", "layernorm", "activation", "dropout"):
+            out = x
+        elif k == "reshape":
+            out = a["shape"]
+        elif k == "flatten":
+            out = (math.prod(x),)
+        elif k == "upsample":
+            out = (x[0], x[1] * a["scale"], x[2] * a["scale"])
+        elif k == "concat":
+            rank = len(x)
+            axis = a["axis"] + rank if a["axis"] < 0 else a["axis"]
+            out = list(x)
+            out[axis] = sum(s[axis] for s in layer.in_shapes)
+            out = tuple(out)
+        elif k == "add":
+            out = x
+        elif k == "embedding":
+            out = (a["dim"],)
+        layer.out_shape = tuple(out)
+        shapes.append(layer.out_shape)
+        if layer.id:
+            ids[layer.id] = i
+    return shapes[-1]
+
+
+def load(path, steps=None, batch=None, seed=None):
+    folder = os.path.dirname(os.path.abspath(path))
+    root = ET.parse(path).getroot()
+    els = {c.tag: c for c in root if isinstance(c.tag, str)}
+    data = dict(els["data"].attrib)
+    latent = els["latent"]
+    t = els["training"]
+    training = {
+        "steps": int(t.get("steps")), "batch": int(t.get("batch")),
+        "loss": t.get("loss", "non-saturating"), "d-steps": int(t.get("d-steps", "1")),
+        "label-smoothing": float(t.get("label-smoothing", "1.0")), "seed": int(t.get("seed", "0")),
+        "conditional": _bool(t.get("conditional", "false")), "pack": int(t.get("pack", "1")),
+        "ema": float(t.get("ema")) if t.get("ema") is not None else None,
+        "clip": float(t.get("clip", "0.01")), "gp-weight": float(t.get("gp-weight", "10")),
+    }
+    if steps is not None:
+        training["steps"] = steps
+    if batch is not None:
+        training["batch"] = batch
+    if seed is not None:
+        training["seed"] = seed
+    optimizers = {}
+    for o in t:
+        if not isinstance(o.tag, str) or o.tag != "optimizer":
+            continue
+        kind = o.get("kind", "adam")
+        default_beta2 = "0.99" if kind == "rmsprop" else "0.999"
+        optimizers[o.get("net")] = Optimizer(
+            kind=kind, lr=float(o.get("lr")), beta1=float(o.get("beta1", "0.9")),
+            beta2=float(o.get("beta2", default_beta2)), momentum=float(o.get("momentum", "0")),
+            weight_decay=float(o.get("weight-decay", "0")), epsilon=float(o.get("epsilon", "1e-8")))
+    data_shape, classes = _data_shape(data, folder, training["conditional"])
+    nets = {}
+    for role in ("generator", "discriminator"):
+        elements = _net_element(els[role], folder, frozenset())
+        nets[role] = Net(role, [_layer(i, el) for i, el in enumerate(elements)])
+    pack = training["pack"]
+    d_shape = (data_shape[0] * pack,) + tuple(data_shape[1:])
+    _infer(nets["generator"], "z", (int(latent.get("size")),), classes)
+    _infer(nets["discriminator"], "x", d_shape, classes)
+    return Spec(name=root.get("name"), folder=folder, data=data, data_shape=tuple(data_shape),
+                latent_size=int(latent.get("size")), latent_distribution=latent.get("distribution", "normal"),
+                generator=nets["generator"], discriminator=nets["discriminator"],
+                training=training, optimizers=optimizers)

@@ -1,0 +1,343 @@
+"""A PyTorch model of a ganc spec: G, D, the losses, the optimizers and the two
+training steps, built from ganspec.Spec (an independent reading of the spec).
+
+Parameter, buffer and optimizer-state names are ganc's checkpoint names
+(`generator.3.weight`, `discriminator.0.bias.exp_avg`, ...), so a ganc
+checkpoint loads here by name. Randomness comes through a `Draws` object: the
+replay harness hands it ganc's traced draws, the reference trainer its own.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ganspec import Spec
+
+
+def activate(kind, x, slope):
+    if kind is None:
+        return x
+    if kind == "relu":
+        return F.relu(x)
+    if kind == "leaky-relu":
+        return F.leaky_relu(x, slope)
+    if kind == "tanh":
+        return torch.tanh(x)
+    if kind == "sigmoid":
+        return torch.sigmoid(x)
+    if kind == "elu":
+        return F.elu(x)
+    if kind == "gelu":
+        return F.gelu(x)
+    if kind == "silu":
+        return F.silu(x)
+    if kind == "softplus":
+        return F.softplus(x)
+    raise ValueError(kind)
+
+
+class Draws:
+    """Where dropout masks come from. `uniform(shape)` returns U[0, 1) numbers
+    for the next dropout layer called (in call order)."""
+
+    def __init__(self, generator=None):
+        self.generator = generator
+
+    def uniform(self, shape):
+        return torch.rand(shape, generator=self.generator)
+
+
+class Deconv(nn.Module):
+    """A transposed convolution with ganc's (and TensorFlow's 'same') cropping:
+    the full transposed product, output-padding rows and columns appended
+    after, then `top`/`left` cropped away. With symmetric padding p this is
+    exactly nn.ConvTranspose2d(padding=p, output_padding=...)."""
+
+    def __init__(self, cin, cout, kernel, stride, dilation, extra, geometry, out_hw, bias):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(cin, cout, *kernel))
+        self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
+        self.stride, self.dilation, self.extra, self.geometry, self.out_hw = stride, dilation, extra, geometry, out_hw
+
+    def forward(self, x):
+        y = F.conv_transpose2d(x, self.weight, None, self.stride, 0, 0, 1, self.dilation)
+        if self.extra != (0, 0):
+            y = F.pad(y, (0, self.extra[1], 0, self.extra[0]))
+        top, _, left, _ = self.geometry
+        y = y[:, :, top:top + self.out_hw[0], left:left + self.out_hw[1]]
+        if self.bias is not None:
+            y = y + self.bias.view(1, -1, 1, 1)
+        return y
+
+
+class Conv(nn.Conv2d):
+    """nn.Conv2d after explicit (possibly asymmetric) zero padding."""
+
+    def __init__(self, cin, cout, kernel, stride, dilation, geometry, bias):
+        super().__init__(cin, cout, kernel, stride, 0, dilation, bias=bias)
+        top, bottom, left, right = geometry
+        self.pads = (left, right, top, bottom)
+
+    def forward(self, x):
+        if any(self.pads):
+            x = F.pad(x, self.pads)
+        return super().forward(x)
+
+
+class Net(nn.Module):
+    """One net of a spec; submodule `i` is layer i, so names match ganc's."""
+
+    def __init__(self, net, draws):
+        super().__init__()
+        self.spec_layers = net.layers
+        self.draws = draws
+        for layer in net.layers:
+            m = self.make(layer)
+            if m is not None:
+                self.add_module(str(layer.index), m)
+
+    @staticmethod
+    def make(layer):
+        a, x = layer.attrs, layer.in_shapes[0]
+        k = layer.kind
+        if k == "dense":
+            return nn.Linear(math.prod(x), a["units"], bias=a["bias"])
+        if k == "maxout":
+            return nn.Linear(math.prod(x), a["units"] * a["pieces"], bias=a["bias"])
+        if k == "conv2d":
+            return Conv(x[0], a["filters"], a["kernel"], a["stride"], a["dilation"], layer.geometry, a["bias"])
+        if k == "deconv2d":
+            return Deconv(x[0], a["filters"], a["kernel"], a["stride"], a["dilation"], a["output-padding"],
+                          layer.geometry, layer.out_shape[1:], a["bias"])
+        if k == "batchnorm":
+            cls = nn.BatchNorm2d if len(x) == 3 else nn.BatchNorm1d
+            return cls(x[0], eps=a["epsilon"], momentum=a["momentum"], affine=a["affine"])
+        if k == "layernorm":
+            return nn.LayerNorm(list(x), eps=a["epsilon"], elementwise_affine=a["affine"])
+        if k == "embedding":
+            return nn.Embedding(a["classes"], a["dim"])
+        return None
+
+    def forward(self, inp, label=None):
+        outs = []
+        batch = inp.shape[0]
+        for layer in self.spec_layers:
+            srcs = []
+            for kind, ref in layer.sources:
+                if kind == "input":
+                    srcs.append(label if ref == "label" else inp)
+                else:
+                    srcs.append(outs[ref])
+            x = srcs[0]
+            a, k = layer.attrs, layer.kind
+            m = self._modules.get(str(layer.index))
+            if k == "dense":
+                y = activate(a["activation"], m(x.reshape(batch, -1)), a["slope"])
+            elif k == "maxout":
+                y = m(x.reshape(batch, -1)).view(batch, a["units"], a["pieces"]).max(dim=2).values
+            elif k in ("conv2d", "deconv2d"):
+                y = activate(a["activation"], m(x), a["slope"])
+            elif k in ("batchnorm", "layernorm"):
+                y = m(x)
+            elif k == "activation":
+                y = activate(a["activation"], x, a["slope"])
+            elif k == "dropout":
+                rate = a["rate"]
+                if self.training and rate > 0:
+                    u = self.draws.uniform(x.shape)
+                    keep = ((u - rate) > 0).to(x.dtype)
+                    y = x * keep * (1 / (1 - rate))
+                else:
+                    y = x
+            elif k in ("reshape", "flatten"):
+                y = x.reshape((batch,) + tuple(layer.out_shape))
+            elif k == "upsample":
+                y = F.interpolate(x, scale_factor=a["scale"], mode="nearest")
+            elif k == "concat":
+                axis = a["axis"]
+                y = torch.cat(srcs, dim=axis if axis < 0 else axis + 1)
+            elif k == "add":
+                y = srcs[0]
+                for s in srcs[1:]:
+                    y = y + s
+            elif k == "embedding":
+                y = m(x.reshape(batch).long())
+            outs.append(y)
+        return outs[-1]
+
+
+def initialise(net, layers):
+    """PyTorch's own initialisation schemes as the spec names them."""
+    for layer in layers:
+        m = net._modules.get(str(layer.index))
+        if m is None or layer.kind not in ("dense", "maxout", "conv2d", "deconv2d"):
+            continue
+        init = layer.attrs["init"]
+        if init == "normal":
+            nn.init.normal_(m.weight, 0, layer.attrs["init-std"])
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif init == "xavier":
+            nn.init.xavier_uniform_(m.weight)
+        elif init == "kaiming":
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        elif layer.kind == "deconv2d":
+            # nn.ConvTranspose2d's default (fan-in from weight.size(1)).
+            fan_in = m.weight.shape[1] * m.weight.shape[2] * m.weight.shape[3]
+            bound = 1 / math.sqrt(fan_in)
+            nn.init.uniform_(m.weight, -bound, bound)
+            if m.bias is not None:
+                nn.init.uniform_(m.bias, -bound, bound)
+
+
+OPT_STATE = {"adam": ["exp_avg", "exp_avg_sq"], "sgd": ["momentum_buffer"], "rmsprop": ["square_avg", "momentum_buffer"]}
+
+
+class Game:
+    """G, D, their optimizers and the two steps of ganc's training loop."""
+
+    def __init__(self, spec: Spec, draws: Draws):
+        self.spec = spec
+        self.draws = draws
+        self.G = Net(spec.generator, draws)
+        self.D = Net(spec.discriminator, draws)
+        initialise(self.G, spec.generator.layers)
+        initialise(self.D, spec.discriminator.layers)
+        self.G.train()
+        self.D.train()
+        t = spec.training
+        self.t = t
+        self.opt = {"generator": self.optimizer(self.G, spec.optimizers["generator"]),
+                    "discriminator": self.optimizer(self.D, spec.optimizers["discriminator"])}
+        self.ema = None
+        if t["ema"] is not None:
+            self.ema = {n: p.detach().clone() for n, p in self.G.named_parameters()}
+        self.d_has_batchnorm = any(l.kind == "batchnorm" for l in spec.discriminator.layers)
+
+    @staticmethod
+    def optimizer(net, o):
+        params = list(net.parameters())
+        if o.kind == "adam":
+            return torch.optim.Adam(params, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.epsilon, weight_decay=o.weight_decay)
+        if o.kind == "sgd":
+            return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+        return torch.optim.RMSprop(params, lr=o.lr, alpha=o.beta2, eps=o.epsilon, momentum=o.momentum, weight_decay=o.weight_decay)
+
+    # State by ganc's names.
+    def nets(self):
+        return {"generator": self.G, "discriminator": self.D}
+
+    def state(self):
+        out = {}
+        for role, net in self.nets().items():
+            for n, p in net.named_parameters():
+                out[f"{role}.{n}"] = p.detach()
+                st = self.opt[role].state.get(p, {})
+                for s in OPT_STATE[self.spec.optimizers[role].kind]:
+                    if s in st and st[s] is not None:
+                        out[f"{role}.{n}.{s}"] = st[s]
+            for n, b in net.named_buffers():
+                if not n.endswith("num_batches_tracked"):
+                    out[f"{role}.{n}"] = b
+        if self.ema is not None:
+            for n, v in self.ema.items():
+                out[f"ema.generator.{n}"] = v
+        return out
+
+    def load(self, tensors):
+        """Loads parameters, buffers and EMA weights by ganc's names (optimizer
+        state must be zero: the harness starts from step 0)."""
+        with torch.no_grad():
+            for role, net in self.nets().items():
+                for n, p in list(net.named_parameters()) + list(net.named_buffers()):
+                    key = f"{role}.{n}"
+                    if key in tensors:
+                        p.copy_(tensors[key].reshape(p.shape))
+                    elif not n.endswith("num_batches_tracked"):
+                        raise KeyError(f"the checkpoint lacks {key}")
+            if self.ema is not None:
+                for n in self.ema:
+                    self.ema[n].copy_(tensors[f"ema.generator.{n}"].reshape(self.ema[n].shape))
+
+    # The game.
+    def pack(self, v):
+        p = self.t["pack"]
+        if p == 1:
+            return v
+        return v.reshape((v.shape[0] // p, v.shape[1] * p) + tuple(v.shape[2:]))
+
+    def d_loss(self, r, f):
+        loss = self.t["loss"]
+        if loss in ("non-saturating", "minimax"):
+            s = self.t["label-smoothing"]
+            real = F.binary_cross_entropy_with_logits(r, torch.full_like(r, s))
+            return real + F.softplus(f).mean()
+        if loss == "least-squares":
+            return 0.5 * (((r - 1) ** 2).mean() + (f ** 2).mean())
+        if loss == "hinge":
+            return F.relu(1 - r).mean() + F.relu(1 + f).mean()
+        return f.mean() - r.mean()
+
+    def g_loss(self, f):
+        loss = self.t["loss"]
+        if loss == "non-saturating":
+            return F.softplus(-f).mean()
+        if loss == "minimax":
+            return -F.softplus(f).mean()
+        if loss == "least-squares":
+            return 0.5 * ((f - 1) ** 2).mean()
+        return -f.mean()
+
+    def set_lr(self, role, lr):
+        for group in self.opt[role].param_groups:
+            group["lr"] = lr
+
+    def d_step(self, z, x, label=None, fake_label=None, gp_eps=None):
+        """One discriminator update; returns (loss, mean D(x), mean D(G(z)))."""
+        with torch.no_grad():
+            fake = self.G(z, fake_label)
+        real, gen = self.pack(x), self.pack(fake)
+        if not self.d_has_batchnorm:
+            labels = None if label is None else torch.cat([label, fake_label])
+            scores = self.D(torch.cat([real, gen]), labels)
+            r, f = scores[:real.shape[0]], scores[real.shape[0]:]
+        else:
+            r = self.D(real, label)
+            f = self.D(gen, fake_label)
+        loss = self.d_loss(r, f)
+        if self.t["loss"] == "wasserstein-gp":
+            eps = gp_eps if gp_eps is not None else torch.rand((real.shape[0],) + (1,) * (real.dim() - 1))
+            mixed = (eps * real + (1 - eps) * gen).requires_grad_(True)
+            saved = {n: b.clone() for n, b in self.D.named_buffers()}
+            score = self.D(mixed, label)
+            with torch.no_grad():
+                for n, b in self.D.named_buffers():
+                    b.copy_(saved[n])
+            dx, = torch.autograd.grad(score.sum(), mixed, create_graph=True)
+            norm = torch.sqrt((dx ** 2).sum(dim=tuple(range(1, dx.dim()))) + 1e-12)
+            loss = loss + self.t["gp-weight"] * ((norm - 1) ** 2).mean()
+        self.opt["discriminator"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt["discriminator"].step()
+        if self.t["loss"] == "wasserstein":
+            c = self.t["clip"]
+            with torch.no_grad():
+                for p in self.D.parameters():
+                    p.clamp_(-c, c)
+        sig = self.t["loss"] in ("non-saturating", "minimax")
+        score = (lambda v: torch.sigmoid(v).mean()) if sig else (lambda v: v.mean())
+        return loss.item(), score(r).item(), score(f).item()
+
+    def g_step(self, z, fake_label=None):
+        f = self.D(self.pack(self.G(z, fake_label)), fake_label)
+        loss = self.g_loss(f)
+        self.opt["generator"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt["generator"].step()
+        if self.ema is not None:
+            d = self.t["ema"]
+            with torch.no_grad():
+                for n, p in self.G.named_parameters():
+                    self.ema[n].mul_(d).add_(p, alpha=1 - d)
+        return loss.item()
