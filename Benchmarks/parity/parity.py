@@ -127,8 +127,13 @@ def replay(spec, trace, steps, checks, dtype=torch.float32, perturb=None, keep_s
     d_streams, g_streams = streams(spec)
     results, masked, worst_loss = {}, {}, 0.0
 
+    n = spec.training["batch"] * spec.training["pack"]
+    # ganc removes inputs nothing reads (a conditional G that ignores z, a D
+    # that reads only the label); PyTorch gets zeros there, which it ignores too.
+    unread = {"z": torch.zeros(n, spec.latent_size, dtype=dtype), "x": torch.zeros((n,) + spec.data_shape, dtype=dtype)}
+
     def tensors(name):
-        return {k: v.to(dtype) for k, v in load_file(os.path.join(trace, name)).items()}
+        return unread | {k: v.to(dtype) for k, v in load_file(os.path.join(trace, name)).items()}
 
     for step in range(1, steps + 1):
         for k in range(spec.training["d-steps"]):

@@ -109,8 +109,12 @@ public final class Dataset: @unchecked Sendable {
   /// Fills `batch` samples (and labels) for the batch that starts at global
   /// sample position `position`: the same position always gives the same
   /// samples, which makes resumed runs identical to uninterrupted ones.
-  public func fill(_ out: UnsafeMutableBufferPointer<Float>, labels labelOut: UnsafeMutableBufferPointer<Float>?, batch: Int, position: Int) {
+  /// Writes the batch at `position` of the shuffled epochs into `out` and its
+  /// class ids into `labelOut`; either may be nil when a program reads only
+  /// the other (a conditional D that never reads `x` still needs the labels).
+  public func fill(_ out: UnsafeMutableBufferPointer<Float>?, labels labelOut: UnsafeMutableBufferPointer<Float>?, batch: Int, position: Int) {
     guard let samples else {
+      guard let out else { return }
       var buffer = [Float](repeating: 0, count: batch * 2)
       Self.drawMixture(centres: centres, std: modeStd, into: &buffer, count: batch, stream: SeededStream(seed: seed &+ UInt64(position), stream: 7_000_002))
       for i in 0..<buffer.count { out[i] = buffer[i] }
@@ -124,7 +128,7 @@ public final class Dataset: @unchecked Sendable {
         cachedEpoch = epoch
       }
       let index = cachedOrder[global % count]
-      for k in 0..<sampleSize { out[b * sampleSize + k] = samples[index * sampleSize + k] }
+      if let out { for k in 0..<sampleSize { out[b * sampleSize + k] = samples[index * sampleSize + k] } }
       if let labelOut, let labels { labelOut[b] = labels[index] }
     }
   }

@@ -183,9 +183,11 @@ public final class Trainer {
       case .scalar: break
       }
     }
-    if isD, let x = runtime.input("x", of: program.name) {
+    // The real batch and its labels; either may have been removed as unread.
+    let x = runtime.input("x", of: program.name), labels = runtime.input("label", of: program.name)
+    if isD && (x != nil || labels != nil) {
       let batch = training.batch * training.pack
-      dataset.fill(x, labels: runtime.input("label", of: program.name), batch: batch, position: dUpdates * batch)
+      dataset.fill(x, labels: labels, batch: batch, position: dUpdates * batch)
     }
     runtime.feedScalars(program, training: training, updates: [.discriminator: dUpdates + 1, .generator: gUpdates + 1], lrScale: lrScale)
   }
@@ -203,7 +205,8 @@ public final class Trainer {
     var out: [Float] = []
     var k = 0
     while out.count < count * dataset.sampleSize {
-      fillNoise(runtime.input("z", of: program.name)!, stream: noiseStream + k)
+      // A generator may ignore z (a conditional one reading only its label).
+      if let z = runtime.input("z", of: program.name) { fillNoise(z, stream: noiseStream + k) }
       if let labels = runtime.input("generated_label", of: program.name) {
         for i in 0..<labels.count { labels[i] = Float((k * batch + i) % max(dataset.classes ?? 1, 1)) }
       }

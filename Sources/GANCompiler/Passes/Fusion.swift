@@ -139,9 +139,13 @@ public enum Fusion {
       return g.nodes[i].shape == g.nodes[v].shape && (parameterReaders[name] ?? []).allSatisfy { groupOf[$0] == k }
     }
 
-    /// The operand slot of `source` in group `k`, added when new.
+    /// The operand slot of `source` in group `k`, added when new. A product's
+    /// own operands are not loadable (the epilogue runs over the product's
+    /// output, not its inputs), so an epilogue reading one of them, as a skip
+    /// connection around one dense layer does, gets a slot of its own.
     func operandIndex(_ source: ValueID, in k: Int) -> Int {
-      if let existing = groups[k].operands.firstIndex(of: source) { return existing }
+      let loadable = groups[k].head == nil ? 0 : 2  // FusedKernel.headArity
+      if let existing = groups[k].operands[loadable...].firstIndex(of: source) { return existing }
       groups[k].operands.append(source)
       return groups[k].operands.count - 1
     }
