@@ -21,11 +21,12 @@ echo "$steps" > "$out/steps"
 cp .build/release/ganc "$out/ganc-binary"
 jobs="$out/jobs"
 : > "$jobs"
+# The plain GANs first (the comparison that matters most), then PacGAN2.
 for seed in $(seq "$gan_seeds"); do
   for spec in pacgan-ring pacgan-grid; do echo "$spec $seed" >> "$jobs"; done
-  if [ "$seed" -le "$pack_seeds" ]; then
-    for spec in pacgan-ring-pack2 pacgan-grid-pack2; do echo "$spec $seed" >> "$jobs"; done
-  fi
+done
+for seed in $(seq "$pack_seeds"); do
+  for spec in pacgan-ring-pack2 pacgan-grid-pack2; do echo "$spec $seed" >> "$jobs"; done
 done
 run_one() {  # TRAINER SPEC SEED
   local trainer=$1 spec=$2 seed=$3 dir="$out/$1/$2-seed$3"

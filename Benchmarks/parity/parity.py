@@ -99,7 +99,8 @@ def compare(ganc, game, updates):
             # PyTorch creates optimizer state lazily; zero in ganc means "not yet".
             if value.abs().max().item() == 0:
                 continue
-            raise SystemExit(f"parity: PyTorch has no tensor '{name}' (ganc's checkpoint does)")
+            errors[name] = float("inf")  # a tensor the PyTorch model lacks fails the check
+            continue
         mask = adaptive_mask(game, name, ours, updates)
         if mask is not None:
             masked += int((~mask).sum())
@@ -110,7 +111,7 @@ def compare(ganc, game, updates):
 def replay(spec, trace, steps, checks, dtype=torch.float32, perturb=None, keep_state=None):
     """Replays ganc's traced run in PyTorch for `steps` steps; returns the
     errors against ganc's checkpoints after each step in `checks`, the masked
-    element counts, the worst relative loss difference at step 1 and the
+    element counts, the relative difference of the first D-step's loss and the
     game in its final state. With
     `perturb` (a torch.Generator), every starting tensor is multiplied by
     1 + 1e-7 n, n ~ N(0, 1): float rounding of the inputs, to measure how far
@@ -141,14 +142,14 @@ def replay(spec, trace, steps, checks, dtype=torch.float32, perturb=None, keep_s
             draws.start(t, d_streams)
             game.set_lr("discriminator", t["discriminator.lr"].item())
             loss, _, _ = game.d_step(t["z"], t["x"], t.get("label"), t.get("generated_label"), gp_eps=t.get(f"random.{GP_STREAM}"))
-            if step == 1:
+            # The first D-step's loss comes from the starting state alone (the
+            # G-step's depends on the D update, judged through the tensors).
+            if step == 1 and k == 0:
                 worst_loss = max(worst_loss, abs(loss - t["output.d_loss"].item()) / max(abs(loss), 1e-6))
         t = tensors(f"step-{step:06d}-g.safetensors")
         draws.start(t, g_streams)
         game.set_lr("generator", t["generator.lr"].item())
-        loss = game.g_step(t["z"], t.get("generated_label"))
-        if step == 1:
-            worst_loss = max(worst_loss, abs(loss - t["output.g_loss"].item()) / max(abs(loss), 1e-6))
+        game.g_step(t["z"], t.get("generated_label"))
         if step in checks:
             updates = {"generator": step, "discriminator": step * spec.training["d-steps"]}
             results[step], masked[step] = compare(tensors(f"checkpoint-{step:06d}.safetensors"), game, updates)
@@ -193,59 +194,81 @@ def main():
     ap.add_argument("--keep", help="keep ganc's run and trace in this folder")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every tensor's error")
     args = ap.parse_args()
+    result = check(args.spec, steps=args.steps, batch=args.batch, seed=args.seed, threads=args.threads,
+                   tolerance=args.tolerance, ganc=args.ganc, keep=args.keep, verbose=args.verbose)
+    if not result["ok"]:
+        raise SystemExit(1)
+
+
+class GancFailed(Exception):
+    pass
+
+
+def check(spec_path, steps=100, batch=None, seed=None, threads=1, tolerance=1e-4, ganc=".build/release/ganc",
+          keep=None, verbose=False, out=print):
+    """Runs ganc with --trace on `spec_path`, replays it in PyTorch and prints
+    the report through `out`. Returns {"ok", "spec", "steps", "worst": {step:
+    (error, tensor)}, "loss"}; raises GancFailed when ganc itself fails."""
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-
-    work = args.keep or tempfile.mkdtemp(prefix="ganc-parity-")
-    if args.keep:
+    work = keep or tempfile.mkdtemp(prefix="ganc-parity-")
+    if keep:
         shutil.rmtree(work, ignore_errors=True)
     trace = os.path.join(work, "trace")
-    cmd = [args.ganc, "train", args.spec, "--steps", str(args.steps), "--threads", str(args.threads),
+    cmd = [ganc, "train", spec_path, "--steps", str(steps), "--threads", str(threads),
            "--out", os.path.join(work, "run"), "--trace", trace, "-q"]
-    if args.batch:
-        cmd += ["--batch", str(args.batch)]
-    if args.seed is not None:
-        cmd += ["--seed", str(args.seed)]
+    if batch:
+        cmd += ["--batch", str(batch)]
+    if seed is not None:
+        cmd += ["--seed", str(seed)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise SystemExit(f"parity: `{' '.join(cmd)}` failed with exit code {done.returncode}")
+        raise GancFailed(f"`{' '.join(cmd)}` failed with exit code {done.returncode}:\n{done.stderr}")
 
-    spec = ganspec.load(args.spec, steps=args.steps, batch=args.batch, seed=args.seed)
+    spec = ganspec.load(spec_path, steps=steps, batch=batch, seed=seed)
     checks = sorted(int(os.path.basename(p)[11:17]) for p in glob.glob(os.path.join(trace, "checkpoint-*.safetensors")))
     checks = [c for c in checks if c > 0]
-    results, masked, worst_loss, game = replay(spec, trace, args.steps, checks, keep_state=1)
+    results, masked, worst_loss, game = replay(spec, trace, steps, checks, keep_state=1)
     names = list(results[checks[0]].keys())
-    print(f"parity {spec.name}: {args.steps} steps, batch {spec.training['batch']}, seed {spec.training['seed']}, "
-          f"{len(names)} tensors; largest relative error (max |ganc - torch| / max |torch|)")
-    if args.verbose:
-        print("| tensor | " + " | ".join(f"step {c}" for c in checks) + " |")
-        print("|---|" + "---|" * len(checks))
+    out(f"parity {spec.name}: {steps} steps, batch {spec.training['batch']}, seed {spec.training['seed']}, "
+        f"{len(names)} tensors; largest relative error (max |ganc - torch| / max |torch|)")
+    if verbose:
+        out("| tensor | " + " | ".join(f"step {c}" for c in checks) + " |")
+        out("|---|" + "---|" * len(checks))
         for n in names:
-            print(f"| {n} | " + " | ".join(f"{results[c][n]:.2e}" for c in checks) + " |")
-    for c in checks:
-        worst = max(names, key=lambda n: results[c][n])
-        print(f"  after step {c:>6}: worst {results[c][worst]:.2e} ({worst}); {masked[c]} parameter elements with "
-              "near-zero adaptive gradients left out")
-    print(f"  step-1 losses: worst relative difference {worst_loss:.2e}")
+            out(f"| {n} | " + " | ".join(f"{results[c][n]:.2e}" for c in checks) + " |")
     first = results[checks[0]]
-    bad = [n for n in names if not first[n] <= args.tolerance]
+    bad = [n for n in names if not first[n] <= tolerance]
+    explained = {}
     if bad and checks[0] == 1:
-        # Beyond the tolerance: is it rounding amplified by a kink, or a real difference?
+        # Beyond the tolerance: is it rounding amplified by a kink, a cancelling
+        # sum or Adam's epsilon, or a real difference?
         ganc1 = load_file(os.path.join(trace, "checkpoint-000001.safetensors"))
         bounds = rounding_bounds(spec, trace, bad, game.kept, ganc1)
-        print("  beyond the tolerance, against an exact (float64) replay: ganc's error, PyTorch float32's, "
-              "and the spread of exact replays from starts perturbed at 1e-7:")
-        for n in bad:
-            e, t, spread = bounds[n]
-            print(f"    {n}: ganc {e:.2e}, torch {t:.2e}, spread {spread:.2e}")
-        bad = [n for n in bad if not bounds[n][0] <= max(args.tolerance, 4 * bounds[n][1], 4 * bounds[n][2])]
-    if bad or not worst_loss <= args.tolerance:
-        print(f"parity FAILED after step {checks[0]}: " + ", ".join(f"{n} {first[n]:.2e}" for n in bad)
-              + f" (tolerance {args.tolerance:g})", file=sys.stderr)
-        raise SystemExit(1)
-    if not args.keep:
+        explained = {n: b for n, b in bounds.items() if b[0] <= max(tolerance, 4 * b[1], 4 * b[2])}
+        bad = [n for n in bad if n not in explained]
+    worst = {}
+    for c in checks:
+        judged = [n for n in names if c != 1 or n not in explained]
+        w = max(judged, key=lambda n: results[c][n]) if judged else None
+        worst[c] = (results[c][w] if w else 0.0, w)
+        out(f"  after step {c:>6}: worst {worst[c][0]:.2e} ({w}); {masked[c]} parameter "
+            "elements with near-zero adaptive gradients left out"
+            + (f"; {len(explained)} tensors beyond {tolerance:g} explained by rounding (below)" if c == 1 and explained else ""))
+    out(f"  the first D-step's loss: relative difference {worst_loss:.2e}")
+    if explained or bad:
+        out("  beyond the tolerance after step 1, against an exact (float64) replay: ganc's error, PyTorch float32's, "
+            "and the spread of exact replays from starts perturbed at 1e-7 (ganc passes within 4x either):")
+        for n in list(explained) + bad:
+            e, t, spread = (explained.get(n) or bounds[n])
+            out(f"    {n}: ganc {e:.2e}, torch {t:.2e}, spread {spread:.2e}{'' if n in explained else '  FAILS'}")
+    ok = not bad and worst_loss <= tolerance
+    if not ok:
+        out(f"parity FAILED after step {checks[0]}: " + ", ".join(f"{n} {first[n]:.2e}" for n in bad)
+            + (f" loss {worst_loss:.2e}" if not worst_loss <= tolerance else "") + f" (tolerance {tolerance:g})")
+    if not keep:
         shutil.rmtree(work, ignore_errors=True)
+    return {"ok": ok, "spec": spec.name, "steps": steps, "worst": worst, "loss": worst_loss, "explained": len(explained)}
 
 
 if __name__ == "__main__":

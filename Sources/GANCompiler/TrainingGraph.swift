@@ -51,7 +51,8 @@ public struct TrainingGraphBuilder {
       }
     }
     if spec.spec.training.ema != nil {
-      for p in lowering.parameters where p.name.hasPrefix("generator.") {
+      // Only learned weights are averaged: the EMA sampler reads the live running statistics.
+      for p in lowering.parameters where p.trainable && p.name.hasPrefix("generator.") {
         persistent.append(ParameterInfo(name: "ema." + p.name, shape: p.shape, trainable: false, initialization: p.initialization))
       }
     }

@@ -59,7 +59,7 @@ public struct IRError: Error, CustomStringConvertible, Sendable {
 /// Builder methods infer each result's shape and refuse ill-shaped operands,
 /// so a graph built through them always verifies.
 public struct Graph: Hashable, Sendable {
-  public private(set) var nodes: [Node] = []
+  public internal(set) var nodes: [Node] = []
   /// Values the step must produce (losses, metrics); assignments are always kept.
   public var outputs: [ValueID] = []
   /// Names for outputs, printed in the text form.

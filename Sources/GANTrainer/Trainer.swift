@@ -67,7 +67,14 @@ public final class Trainer {
   var seed: UInt64 { training.seed }
 
   /// Prepares a run of `checked` (whose source text is `specText`).
-  public init(_ checked: CheckedSpec, specText: String, options: TrainOptions) throws {
+  public convenience init(_ checked: CheckedSpec, specText: String, options: TrainOptions) throws {
+    try self.init(checked, specText: specText, options: options, adjust: { _ in })
+  }
+
+  /// As the public initializer, with `adjust` applied to the compiled model
+  /// before it is bound: the tests' seam for a deliberately broken program
+  /// (a learning check must be shown to fail on one).
+  init(_ checked: CheckedSpec, specText: String, options: TrainOptions, adjust: (inout CompiledModel) -> Void) throws {
     self.checked = checked
     self.options = options
     self.specText = specText
@@ -75,8 +82,10 @@ public final class Trainer {
     runFolder = options.out ?? checked.spec.output.dir
     var compileOptions = CompileOptions()
     compileOptions.sampleBatch = min(checked.spec.output.sampleCount, 256)
-    model = try Compiler.compile(checked, options: compileOptions)
-    runtime = try Runtime(model: model, threads: options.threads ?? checked.spec.training.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    var model = try Compiler.compile(checked, options: compileOptions)
+    adjust(&model)
+    self.model = model
+    runtime = try Runtime(model: self.model, threads: options.threads ?? checked.spec.training.threads ?? ProcessInfo.processInfo.activeProcessorCount)
     dataset = try Dataset(checked.spec.data, shape: checked.data.shape, seed: checked.spec.training.seed)
     runtime.initializeParameters(seed: checked.spec.training.seed)
   }

@@ -20,11 +20,20 @@ struct SpecGenerator {
     var out = ""
     for _ in 0..<(1 + int(3)) {
       let units = 2 + int(7)
-      switch int(5) {
+      switch int(7) {
       case 0: out += "<dense units=\"\(units)\" bias=\"false\"/><batchnorm/><activation kind=\"relu\"/>"
       case 1: out += "<maxout units=\"\(units)\" pieces=\"\(2 + int(2))\"/>"
       case 2: out += "<dense units=\"\(units)\"\(activation())/><dropout rate=\"0.25\"/>"
       case 3: out += "<dense units=\"\(units)\"/><layernorm/><activation kind=\"tanh\"/>"
+      case 4:
+        // A skip connection around one layer: the add reads the product's own input.
+        state &+= 1
+        let n = state
+        out += "<dense id=\"p\(n)\" units=\"\(units)\"/><dense id=\"q\(n)\" units=\"\(units)\"\(activation())/><add inputs=\"p\(n) q\(n)\"/>"
+      case 5:
+        state &+= 1
+        let n = state
+        out += "<dense id=\"p\(n)\" units=\"\(units)\"/><dense id=\"q\(n)\" units=\"\(2 + int(3))\"\(activation())/><concat inputs=\"q\(n) p\(n)\"/>"
       default: out += "<dense units=\"\(units)\"\(activation())/>"
       }
     }
