@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the test suite.
+# Sets everything up and runs the test suite: the Swift tests, then the
+# quick parity suite (every shipped spec and 12 generated ones, 2 steps each,
+# against an independent PyTorch model; Benchmarks/parity/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 swift build --build-tests
 swift test --skip-build
+python=$(bash Benchmarks/parity/setup.sh)
+"$python" Benchmarks/parity/suite.py --quick --ganc .build/debug/ganc

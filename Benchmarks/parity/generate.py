@@ -93,9 +93,11 @@ class Gen:
         xml = head + f'<dense units="{c * 16}"{self.dense_opts()}/><reshape shape="{c} 4 4"/>'
         if self.r.random() < 0.5:
             xml += f'<batchnorm{self.norm_opts("batchnorm")}/><activation kind="relu"/>'
-        k = self.r.randrange(3)
+        k = self.r.randrange(4)
         if k == 0:
             xml += f'<deconv2d filters="4" kernel="4" stride="2" padding="1"{self.act()}{self.dense_opts()}/>'
+        elif k == 3:
+            xml += f'<deconv2d filters="4" kernel="3" stride="2" padding="1" output-padding="1"{self.act()}/>'
         elif k == 1:
             xml += f'<upsample/><conv2d filters="4" kernel="3" padding="same"{self.act()}/>'
         else:
