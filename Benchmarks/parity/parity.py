@@ -70,7 +70,8 @@ def relative_error(a, b, mask=None):
 
 
 def adaptive_mask(game, name, ours, updates):
-    """Elements of an Adam or RMSprop parameter whose gradient is well above
+    """Elements of an Adam or RMSprop parameter (or of RMSprop's momentum
+    buffer) whose gradient is well above
     the optimizer's epsilon. Where |g| is near epsilon the step g / (|g| + eps)
     turns the gradient's last-bit rounding into up to a whole learning rate
     (a gradient that cancels to 1e-9 over a batch differs by 10% between two
@@ -79,6 +80,8 @@ def adaptive_mask(game, name, ours, updates):
     o = game.spec.optimizers.get(role)
     if o is None or o.kind not in ("adam", "rmsprop"):
         return None
+    if o.kind == "rmsprop" and name.endswith(".momentum_buffer"):
+        name = name[:-len(".momentum_buffer")]  # RMSprop's buffer holds normalised steps g / (sqrt(v) + eps)
     v = ours.get(name + (".exp_avg_sq" if o.kind == "adam" else ".square_avg"))
     if v is None:
         return None
@@ -146,7 +149,10 @@ def replay(spec, trace, steps, checks, dtype=torch.float32, perturb=None, keep_s
             # The first D-step's loss comes from the starting state alone (the
             # G-step's depends on the D update, judged through the tensors).
             if step == 1 and k == 0:
-                worst_loss = max(worst_loss, abs(loss - t["output.d_loss"].item()) / max(abs(loss), 1e-6))
+                # Relative to the scores' scale too: a Wasserstein loss is a
+                # difference of two means and may cancel to nearly zero.
+                scale = max(abs(loss), abs(t["output.d_real"].item()), abs(t["output.d_fake"].item()), 1e-6)
+                worst_loss = abs(loss - t["output.d_loss"].item()) / scale
         t = tensors(f"step-{step:06d}-g.safetensors")
         draws.start(t, g_streams)
         game.set_lr("generator", t["generator.lr"].item())

@@ -135,7 +135,8 @@ class Net(nn.Module):
             if k == "dense":
                 y = activate(a["activation"], m(x.reshape(batch, -1)), a["slope"])
             elif k == "maxout":
-                y = m(x.reshape(batch, -1)).view(batch, a["units"], a["pieces"]).max(dim=2).values
+                # amax: tied pieces share the gradient evenly, as in ganc.
+                y = m(x.reshape(batch, -1)).view(batch, a["units"], a["pieces"]).amax(dim=2)
             elif k in ("conv2d", "deconv2d"):
                 y = activate(a["activation"], m(x), a["slope"])
             elif k in ("batchnorm", "layernorm"):

@@ -229,14 +229,28 @@ CLONES
 void ganc_column_reduce(const float *src, float *dst, int64_t rows, int64_t columns, int64_t c0, int64_t c1, int is_max) {
   float *d = dst + c0;
   const int64_t n = c1 - c0;
-  memcpy(d, src + c0, (size_t)n * sizeof(float));
-  for (int64_t r = 1; r < rows; r++) {
-    const float *row = src + r * columns + c0;
-    if (is_max) {
+  if (is_max) {
+    memcpy(d, src + c0, (size_t)n * sizeof(float));
+    for (int64_t r = 1; r < rows; r++) {
+      const float *row = src + r * columns + c0;
       for (int64_t k = 0; k < n; k++) d[k] = row[k] > d[k] || row[k] != row[k] ? row[k] : d[k];
-    } else {
-      for (int64_t k = 0; k < n; k++) d[k] += row[k];
     }
+    return;
+  }
+  /* Sums in double, a block of columns at a time: a float running sum over
+   * the rows loses about rows * 2^-24 of a gradient that cancels (a bias
+   * whose real and generated terms nearly balance); PyTorch's cascade sums
+   * lose far less, and so do these. */
+  enum { BLOCK = 256 };
+  double acc[BLOCK];
+  for (int64_t b = 0; b < n; b += BLOCK) {
+    const int64_t m = n - b < BLOCK ? n - b : BLOCK;
+    for (int64_t k = 0; k < m; k++) acc[k] = 0;
+    for (int64_t r = 0; r < rows; r++) {
+      const float *row = src + r * columns + c0 + b;
+      for (int64_t k = 0; k < m; k++) acc[k] += row[k];
+    }
+    for (int64_t k = 0; k < m; k++) d[b + k] = (float)acc[k];
   }
 }
 
@@ -268,7 +282,9 @@ CLONES
 void ganc_accumulate(const float *v, int64_t n, int64_t start, int64_t kept, int64_t after, int64_t blocked_hw, double *acc) {
   int64_t end = start + n, i = start;
   if (kept == 1) {
-    float s = 0;
+    /* In double: a sum such as a logit's bias gradient, whose real and
+     * generated halves nearly cancel, keeps its last bits. */
+    double s = 0;
     for (int64_t k = 0; k < n; k++) s += v[k];
     acc[0] += s;
   } else if (blocked_hw > 0) {
@@ -294,7 +310,7 @@ void ganc_accumulate(const float *v, int64_t n, int64_t start, int64_t kept, int
     while (i < end) {
       int64_t stop = (i / after + 1) * after;
       if (stop > end) stop = end;
-      float s = 0;
+      double s = 0;
       for (int64_t k = i; k < stop; k++) s += v[k - start];
       acc[(i / after) % kept] += s;
       i = stop;

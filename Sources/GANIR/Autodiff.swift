@@ -109,10 +109,15 @@ public enum Autodiff {
         if needed[e] { accumulate(e, try g.add(.conv(c), [a, dy]), &g) }
       case .reduceSum:
         accumulate(x[0], g.broadcast(dy, g.shape(x[0])), &g)
-      case .reduceMax:
+      case .reduceMax(let axes):
+        // Tied maxima share the gradient evenly (as torch.amax and
+        // TensorFlow's reduce_max): the subgradient still sums to dy. Giving
+        // each tie all of dy multiplied it by the number of ties, which weight
+        // clipping makes common in a maxout critic (equal clipped rows).
         let full = g.shape(x[0])
         let mask = g.binary(.equal, x[0], g.broadcast(y, full))
-        accumulate(x[0], g.mul(g.broadcast(dy, full), mask), &g)
+        let share = g.div(dy, g.sum(mask, axes: axes))
+        accumulate(x[0], g.mul(g.broadcast(share, full), mask), &g)
       case .broadcast:
         let from = g.shape(x[0]), to = node.shape
         if from.isEmpty {

@@ -126,14 +126,16 @@ struct ReduceKernel {
     var i = 0
     while i < n {
       let m = Swift.min(1024, n - i)
-      var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
+      // Double lanes: a sum whose halves cancel (a logit bias's gradient,
+      // real against generated) keeps its last bits, as PyTorch's does.
+      var a0: Double = 0, a1: Double = 0, a2: Double = 0, a3: Double = 0
       var k = 0
       while k + 4 <= m {
-        a0 += p[i + k]; a1 += p[i + k + 1]; a2 += p[i + k + 2]; a3 += p[i + k + 3]
+        a0 += Double(p[i + k]); a1 += Double(p[i + k + 1]); a2 += Double(p[i + k + 2]); a3 += Double(p[i + k + 3])
         k += 4
       }
-      while k < m { a0 += p[i + k]; k += 1 }
-      total += Double((a0 + a1) + (a2 + a3))
+      while k < m { a0 += Double(p[i + k]); k += 1 }
+      total += (a0 + a1) + (a2 + a3)
       i += m
     }
     return Float(total)

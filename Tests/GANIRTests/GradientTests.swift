@@ -146,6 +146,19 @@ struct GradientTests {
     try checkGradients(c, tolerance: 1e-5)
   }
 
+  @Test("tied maxima share reduce_max's gradient evenly, so it still sums to the incoming gradient")
+  func maxTies() throws {
+    var g = Graph()
+    let x = g.input("x", [2, 3])
+    let loss = g.sumAll(try g.add(.reduceMax(axes: [1]), [x]))
+    let dx = try Autodiff.gradients(of: loss, wrt: [x], in: &g)[0]
+    let values = try ReferenceEvaluator(feeds: ["x": [1, 3, 3, 2, 2, 2]]).run(g)
+    // Two tied maxima in the first row, three in the second (a weight-clipped maxout critic has such rows).
+    let third: Double = 1.0 / 3
+    let expected: [Double] = [0, 0.5, 0.5, third, third, third]
+    #expect(values[dx] == expected)
+  }
+
   @Test("a loss that does not depend on an input gets a zero gradient")
   func unrelated() throws {
     var g = Graph()

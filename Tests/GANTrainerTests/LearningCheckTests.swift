@@ -29,42 +29,14 @@ func breakGeneratorGradient(_ model: inout CompiledModel) {
 
 /// A tiny ring (4 modes) that a correct build learns in 1,500 steps on every seed.
 func learningSpec(seed: Int) -> String {
-  """
-  <gan name="learning-check" version="1">
-    <data source="ring" modes="4" radius="1" std="0.1"/>
-    <latent size="4"/>
-    <generator>
-      <dense units="32" activation="relu"/>
-      <dense units="32" activation="relu"/>
-      <dense units="2"/>
-    </generator>
-    <discriminator>
-      <dense units="32" activation="leaky-relu"/>
-      <dense units="32" activation="leaky-relu"/>
-      <dense units="1"/>
-    </discriminator>
-    <training steps="1500" batch="64" seed="\(seed)" threads="1">
-      <optimizer net="generator" lr="2e-3" beta1="0.5"/>
-      <optimizer net="discriminator" lr="2e-3" beta1="0.5"/>
-    </training>
-    <output samples-every="0" checkpoint-every="0"/>
-  </gan>
-  """
+  ringSpec(steps: 1500, seed: seed, threads: 1, checkpointEvery: 0)
 }
 
 @Suite("Learning check", .serialized)
 struct LearningCheckTests {
   /// The high-quality share (PacGAN's metric, 500 samples) after training one seed.
   func highQualityShare(seed: Int, broken: Bool) throws -> Double {
-    let folder = temporaryFolder()
-    let text = learningSpec(seed: seed)
-    let path = folder.appendingPathComponent("spec.xml").path
-    try text.write(toFile: path, atomically: true, encoding: .utf8)
-    guard let checked = Linter.lint(path, sources: SourceStore()).checked else { throw DataError("the learning spec does not lint") }
-    var options = TrainOptions()
-    options.out = folder.appendingPathComponent("run").path
-    options.quiet = true
-    let trainer = try Trainer(checked, specText: text, options: options, adjust: broken ? breakGeneratorGradient : { _ in })
+    let trainer = try makeTrainer(learningSpec(seed: seed), folder: temporaryFolder(), adjust: broken ? breakGeneratorGradient : { _ in })
     _ = try trainer.train(log: { _ in })
     let s = try trainer.generate(count: 500, noiseStream: 5)
     let points: [(Double, Double)] = (0..<500).map { i in (Double(s[2 * i]), Double(s[2 * i + 1])) }

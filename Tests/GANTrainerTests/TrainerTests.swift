@@ -1,5 +1,6 @@
 import Foundation
 import GANTestSupport
+import GANCompiler
 import GANDiagnostics
 import Testing
 @testable import GANSpec
@@ -7,7 +8,7 @@ import Testing
 
 
 /// A small ring spec that trains in seconds even in a debug build.
-func ringSpec(steps: Int = 300, extra: String = "", lr: String = "2e-3") -> String {
+func ringSpec(steps: Int = 300, extra: String = "", lr: String = "2e-3", seed: Int = 3, threads: Int = 2, checkpointEvery: Int = 50) -> String {
   """
   <gan name="small-ring" version="1">
     <data source="ring" modes="4" radius="1" std="0.1"/>
@@ -22,16 +23,16 @@ func ringSpec(steps: Int = 300, extra: String = "", lr: String = "2e-3") -> Stri
       <dense units="32" activation="leaky-relu"/>
       <dense units="1"/>
     </discriminator>
-    <training steps="\(steps)" batch="64" seed="3" threads="2" \(extra)>
+    <training steps="\(steps)" batch="64" seed="\(seed)" threads="\(threads)" \(extra)>
       <optimizer net="generator" lr="\(lr)" beta1="0.5"/>
       <optimizer net="discriminator" lr="\(lr)" beta1="0.5"/>
     </training>
-    <output samples-every="0" checkpoint-every="50"/>
+    <output samples-every="0" checkpoint-every="\(checkpointEvery)"/>
   </gan>
   """
 }
 
-func makeTrainer(_ text: String, folder: URL, resume: Bool = false, threads: Int? = nil) throws -> Trainer {
+func makeTrainer(_ text: String, folder: URL, resume: Bool = false, threads: Int? = nil, adjust: (inout CompiledModel) -> Void = { _ in }) throws -> Trainer {
   let path = folder.appendingPathComponent("spec-\(UUID().uuidString).xml").path
   try text.write(toFile: path, atomically: true, encoding: .utf8)
   let result = Linter.lint(path, sources: SourceStore())
@@ -41,7 +42,7 @@ func makeTrainer(_ text: String, folder: URL, resume: Bool = false, threads: Int
   options.quiet = true
   options.resume = resume
   options.threads = threads
-  return try Trainer(checked, specText: text, options: options)
+  return try Trainer(checked, specText: text, options: options, adjust: adjust)
 }
 
 /// The mean distance of generated points to their nearest mode centre.
