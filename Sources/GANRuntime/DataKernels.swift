@@ -69,6 +69,11 @@ struct ReduceKernel {
               var m = -Float.infinity
               for k in 0..<reduced { m = Swift.max(m, p[k]) }
               output[o] = m
+            } else if reduced <= 16 {
+              // Short rows (a maxout's pieces): one plain loop, no blocking.
+              var total = 0.0
+              for k in 0..<reduced { total += Double(p[k]) }
+              output[o] = Float(total)
             } else {
               output[o] = Self.sum(p, reduced)
             }
