@@ -8,8 +8,10 @@ cd "$(dirname "$0")/../.."
 venv=.venv-parity
 if ! "$venv/bin/python" -c "import torch, numpy, safetensors" 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "torch==2.13.0+cpu" numpy safetensors >&2 ||
-    "$venv/bin/pip" install -q --disable-pip-version-check --index-url https://download.pytorch.org/whl/cpu torch >&2
+  # The CPU wheel where pip offers it (this kind of machine does); otherwise
+  # PyPI's default build, which is larger but computes the same on the CPU.
+  "$venv/bin/pip" install -q --disable-pip-version-check "torch==2.13.0+cpu" >&2 ||
+    "$venv/bin/pip" install -q --disable-pip-version-check torch >&2
   "$venv/bin/pip" install -q --disable-pip-version-check numpy safetensors >&2
 fi
 echo "$PWD/$venv/bin/python"
