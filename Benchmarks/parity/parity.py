@@ -71,8 +71,8 @@ def relative_error(a, b, mask=None):
 
 def adaptive_mask(game, name, ours, updates):
     """Elements of an Adam or RMSprop parameter (or of RMSprop's momentum
-    buffer) whose gradient is well above
-    the optimizer's epsilon. Where |g| is near epsilon the step g / (|g| + eps)
+    buffer) whose gradient is well above the optimizer's epsilon. Where |g|
+    is near epsilon the step g / (|g| + eps)
     turns the gradient's last-bit rounding into up to a whole learning rate
     (a gradient that cancels to 1e-9 over a batch differs by 10% between two
     summation orders), so such elements say nothing about the program."""
