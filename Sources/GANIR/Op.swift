@@ -306,5 +306,8 @@ public struct FusedKernel: Hashable, Sendable {
   }
 
   /// Operands the head reads.
-  public var headArity: Int { head == nil ? 0 : 2 }
+  public var headArity: Int { Self.headArity(head) }
+
+  /// Operands a kernel with product `head` (or none) reads for it, before its loadable ones.
+  public static func headArity(_ head: Op?) -> Int { head == nil ? 0 : 2 }
 }

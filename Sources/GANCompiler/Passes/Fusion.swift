@@ -144,7 +144,7 @@ public enum Fusion {
     /// output, not its inputs), so an epilogue reading one of them, as a skip
     /// connection around one dense layer does, gets a slot of its own.
     func operandIndex(_ source: ValueID, in k: Int) -> Int {
-      let loadable = groups[k].head == nil ? 0 : 2  // FusedKernel.headArity
+      let loadable = FusedKernel.headArity(groups[k].head)
       if let existing = groups[k].operands[loadable...].firstIndex(of: source) { return existing }
       groups[k].operands.append(source)
       return groups[k].operands.count - 1
