@@ -28,10 +28,13 @@ let package = Package(
 
     // Diagnostics as data, and their renderers (text like clang, JSON).
     .target(name: "GANDiagnostics"),
+    // Files ganc reads and writes: regular-file checks, IDX, CSV, NPY, gzip and CRC;
+    // the only module that imports zlib.
+    .target(name: "GANData", dependencies: ["CZlib"]),
     // The spec front end: safe XML parsing, the schema, the typed AST, all checks.
     .target(
       name: "GANSpec",
-      dependencies: ["CLibXML2", "CZlib", "GANDiagnostics"]),
+      dependencies: ["CLibXML2", "GANData", "GANDiagnostics"]),
     // The graph IR: ops, SSA graphs, autodiff, and a float64 reference evaluator.
     .target(name: "GANIR"),
     // Lowering, training graphs (losses, autodiff, optimizers), passes and the memory plan.
@@ -41,7 +44,7 @@ let package = Package(
       name: "GANRuntime", dependencies: ["GANIR", "GANCompiler", "GANSpec", "CDNNL", "CKernels"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     // The adversarial loop: data, samples and plots, metrics, checkpoints, evaluation.
-    .target(name: "GANTrainer", dependencies: ["GANRuntime", "GANCompiler", "GANSpec", "GANIR", "CPNG", "CZlib"]),
+    .target(name: "GANTrainer", dependencies: ["GANRuntime", "GANCompiler", "GANSpec", "GANIR", "GANData", "CPNG"]),
     .executableTarget(
       name: "ganc",
       dependencies: [
@@ -52,10 +55,13 @@ let package = Package(
     .executableTarget(
       name: "GenerateSamples", dependencies: ["GANTrainer", "GANSpec", "GANDiagnostics"],
       path: "Examples/GenerateSamples"),
+    // The front end under libFuzzer (scripts/fuzz.sh); without -DFUZZING it replays inputs.
+    .executableTarget(
+      name: "SpecFuzzer", dependencies: ["GANSpec", "GANDiagnostics"], path: "Fuzz/SpecFuzzer"),
     // The package root, temporary folders and the built ganc, for every test target.
     .target(name: "GANTestSupport", path: "Tests/GANTestSupport"),
     .testTarget(name: "GANIRTests", dependencies: ["GANIR"]),
-    .testTarget(name: "GANTrainerTests", dependencies: ["GANTrainer", "GANSpec", "GANDiagnostics", "CZlib", "ganc", "GANTestSupport"]),
+    .testTarget(name: "GANTrainerTests", dependencies: ["GANTrainer", "GANSpec", "GANDiagnostics", "GANData", "ganc", "GANTestSupport"]),
     .testTarget(name: "GANRuntimeTests", dependencies: ["GANRuntime", "GANCompiler", "GANIR", "GANSpec", "GANDiagnostics", "GANTestSupport"]),
     .testTarget(
       name: "GANCompilerTests", dependencies: ["GANCompiler", "GANIR", "GANSpec", "GANDiagnostics", "GANTrainer", "GANTestSupport"],

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the test suite: the Swift tests, then the
 # quick parity suite (every shipped spec and 12 generated ones, 2 steps each,
-# against an independent PyTorch model; Benchmarks/parity/).
+# against an independent PyTorch model; Benchmarks/parity/), then a minute of
+# fuzzing the spec front end with leak detection on (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,3 +10,4 @@ swift build --build-tests
 swift test --skip-build
 python=$(bash Benchmarks/parity/setup.sh)
 "$python" Benchmarks/parity/suite.py --quick --ganc .build/debug/ganc
+scripts/fuzz.sh "${GANC_FUZZ_SECONDS:-60}"

@@ -17,21 +17,18 @@ let run = arguments[1]
 let count = arguments.count > 2 ? Int(arguments[2]) ?? 10 : 10
 
 do {
-  // 1. The spec the run was trained with, checked like `ganc lint` does.
+  // 1. Open the run: its spec copy, checked like `ganc lint` does and read with
+  //    the batch and seed it was trained with, compiled, with the checkpoint's weights.
   let sources = SourceStore()
-  let lint = Linter.lint(run + "/spec.xml", sources: sources, baseDirectory: Trainer.specOrigin(ofRun: run))
-  guard let spec = lint.checked else {
+  let model: Trainer
+  do {
+    model = try Trainer.open(run: run, sources: sources)
+  } catch OpenRunError.invalidSpec(let lint) {
     let renderer = DiagnosticRenderer(colour: false)
     for d in lint.diagnostics { FileHandle.standardError.write(Data(renderer.render(d, sources: sources).utf8)) }
     exit(1)
   }
-  // 2. Compile it and bind it to memory (a Trainer does both), then load the weights.
-  var options = TrainOptions()
-  options.out = run
-  options.quiet = true
-  let model = try Trainer(spec, specText: "", options: options)
-  try model.restore(from: run + "/checkpoint.safetensors")
-  // 3. Generate (from EMA weights when the run kept them) and map back to the data's units.
+  // 2. Generate (from EMA weights when the run kept them) and map back to the data's units.
   let samples = model.dataset.toOriginalUnits(try model.generate(count: count, noiseStream: 42))
   let size = model.dataset.sampleSize
   for i in 0..<count {

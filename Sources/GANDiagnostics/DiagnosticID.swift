@@ -11,6 +11,7 @@ public enum DiagnosticID: String, Sendable, Codable, CaseIterable {
   case doctypeRefused = "GAN0005"
   case fileTooLarge = "GAN0006"
   case schemaInvalid = "GAN0007"
+  case fileNotRegular = "GAN0008"
 
   // Structure and values.
   case wrongRoot = "GAN0100"
@@ -42,6 +43,7 @@ public enum DiagnosticID: String, Sendable, Codable, CaseIterable {
   case labelMisuse = "GAN0208"
   case unusedOutput = "GAN0209"
   case reservedID = "GAN0210"
+  case srcOutsideFolder = "GAN0211"
 
   // Shapes and sizes.
   case shapeMismatch = "GAN0300"

@@ -1,4 +1,4 @@
-import CZlib
+import GANData
 import Foundation
 
 /// A checkpoint in the safetensors format: an 8-byte little-endian header
@@ -16,18 +16,7 @@ public struct Checkpoint {
 
   public func tensor(_ name: String) -> [Float]? { tensors.first { $0.name == name }?.values }
 
-  static func crc(_ data: Data) -> UInt {
-    data.withUnsafeBytes { raw in
-      var c = crc32(0, nil, 0)
-      var offset = 0
-      while offset < raw.count {
-        let n = min(1 << 30, raw.count - offset)
-        c = crc32(c, raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset, UInt32(n))
-        offset += n
-      }
-      return c
-    }
-  }
+  static func crc(_ data: Data) -> UInt { CRC32.checksum(data) }
 
   /// The file's bytes.
   public func encoded() -> Data {
@@ -82,7 +71,8 @@ public struct Checkpoint {
 
   /// Reads and verifies a checkpoint; a truncated or corrupted file is refused.
   public static func read(_ path: String) throws -> Checkpoint {
-    guard let data = FileManager.default.contents(atPath: path) else { throw DataError("\(path): no such checkpoint") }
+    let data: Data
+    do { data = try FileCheck.read(path, limit: 1 << 40) } catch let e as FileReadError { throw DataError("checkpoint \(e.description)") }
     func bad(_ why: String) -> DataError { DataError("\(path) is not a usable checkpoint: \(why)") }
     guard data.count >= 8 else { throw bad("the file is truncated (\(data.count) bytes)") }
     let length = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }

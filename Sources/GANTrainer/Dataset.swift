@@ -1,5 +1,5 @@
-import CZlib
 import Foundation
+import GANData
 import GANRuntime
 import GANSpec
 
@@ -10,13 +10,51 @@ public struct DataError: Error, CustomStringConvertible {
   public var description: String { message }
 }
 
+/// A fixed training set as it was stored: image pixels and NumPy arrays stay
+/// in their own element type (a byte per Fashion-MNIST pixel, not four) and
+/// become floats one batch at a time.
+public enum SampleStorage: Sendable {
+  /// Standardised table columns, drawn mixture points.
+  case floats([Float])
+  /// Unsigned-byte pixels, scaled to [-1, 1] when read.
+  case pixels([UInt8])
+  case npy(NPY.Stored)
+
+  /// Values first..<first+n as floats into `out`.
+  @inline(__always)
+  func copy(_ first: Int, _ n: Int, into out: UnsafeMutablePointer<Float>) {
+    switch self {
+    case .floats(let v): v.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + first, count: n) }
+    case .pixels(let p): p.withUnsafeBufferPointer { b in for k in 0..<n { out[k] = Float(b[first + k]) / 127.5 - 1 } }
+    case .npy(let a): a.copy(first, n, into: out)
+    }
+  }
+
+  var count: Int {
+    switch self {
+    case .floats(let v): return v.count
+    case .pixels(let p): return p.count
+    case .npy(let a): return a.count
+    }
+  }
+
+  /// Bytes held.
+  public var bytes: Int {
+    switch self {
+    case .floats(let v): return v.count * 4
+    case .pixels(let p): return p.count
+    case .npy(let a): return a.count * a.itemSize
+    }
+  }
+}
+
 /// The real samples: fresh draws from a built-in mixture, or a fixed set read
 /// from a file and visited in shuffled epochs.
 public final class Dataset: @unchecked Sendable {
   public let shape: [Int]
   public let sampleSize: Int
   /// A fixed training set (N x sampleSize), or nil when every batch is fresh.
-  public let samples: [Float]?
+  public let storage: SampleStorage?
   public let labels: [Float]?
   public let count: Int
   public let classes: Int?
@@ -35,7 +73,7 @@ public final class Dataset: @unchecked Sendable {
     sampleSize = shape.reduce(1, *)
     source = spec.source
     self.seed = seed
-    var samples: [Float]? = nil, labels: [Float]? = nil, classes: Int? = nil
+    var samples: SampleStorage? = nil, labels: [Float]? = nil, classes: Int? = nil
     var mean: [Float]? = nil, std: [Float]? = nil, names: [String]? = nil
     var centres: [(Double, Double)] = [], modeStd = 0.0
     switch spec.source {
@@ -50,29 +88,35 @@ public final class Dataset: @unchecked Sendable {
       for i in 0..<size { for j in 0..<size { centres.append(((Double(i) - half) * spacing, (Double(j) - half) * spacing)) } }
       modeStd = s
     case .idx(let imagesPath, let labelsPath):
-      let (images, n) = try Self.readIDXImages(imagesPath, expect: shape)
-      samples = images
+      let (header, pixels) = try Self.reading { try IDX.readImages(imagesPath) }
+      guard [1, header.height, header.width] == shape else {
+        throw DataError("\(imagesPath): images are \(header.height)x\(header.width), but the spec was checked against \(shape)")
+      }
+      samples = .pixels(pixels)
       if let labelsPath {
-        let l = try Self.readIDXLabels(labelsPath, count: n)
-        labels = l
+        let l = try Self.reading { try IDX.readLabels(labelsPath, count: header.count) }
+        labels = l.map(Float.init)
         classes = Int(l.max() ?? 0) + 1
       }
     case .csv(let path, let columns, let header):
-      let table = try Self.readCSV(path, columns: columns, header: header)
+      let table = try Self.reading { try CSV.read(path, columns: columns, header: header) }
       names = table.names
-      (samples, mean, std) = Self.standardise(table.values, columns: table.names.count)
+      let standardised: [Float]
+      (standardised, mean, std) = Self.standardise(table.values, columns: table.names.count)
+      samples = .floats(standardised)
     case .npy(let path):
-      samples = try Self.readNPY(path, sampleSize: sampleSize)
+      let size = sampleSize
+      samples = .npy(try Self.reading { try NPY.read(path, sampleSize: size) })
     }
     // A fixed training set of a built-in mixture, drawn once from the seed.
     switch spec.source {
     case .ring(_, _, _, let n) where n > 0, .grid(_, _, _, let n) where n > 0:
       var fixed = [Float](repeating: 0, count: n * 2)
       Self.drawMixture(centres: centres, std: modeStd, into: &fixed, count: n, stream: SeededStream(seed: seed, stream: 7_000_001))
-      samples = fixed
+      samples = .floats(fixed)
     default: break
     }
-    self.samples = samples
+    storage = samples
     self.labels = labels
     self.classes = classes
     columnMean = mean
@@ -113,7 +157,7 @@ public final class Dataset: @unchecked Sendable {
   /// class ids into `labelOut`; either may be nil when a program reads only
   /// the other (a conditional D that never reads `x` still needs the labels).
   public func fill(_ out: UnsafeMutableBufferPointer<Float>?, labels labelOut: UnsafeMutableBufferPointer<Float>?, batch: Int, position: Int) {
-    guard let samples else {
+    guard let samples = storage else {
       guard let out else { return }
       var buffer = [Float](repeating: 0, count: batch * 2)
       Self.drawMixture(centres: centres, std: modeStd, into: &buffer, count: batch, stream: SeededStream(seed: seed &+ UInt64(position), stream: 7_000_002))
@@ -128,7 +172,7 @@ public final class Dataset: @unchecked Sendable {
         cachedEpoch = epoch
       }
       let index = cachedOrder[global % count]
-      if let out { for k in 0..<sampleSize { out[b * sampleSize + k] = samples[index * sampleSize + k] } }
+      if let out { samples.copy(index * sampleSize, sampleSize, into: out.baseAddress! + b * sampleSize) }
       if let labelOut, let labels { labelOut[b] = labels[index] }
     }
   }
@@ -141,93 +185,17 @@ public final class Dataset: @unchecked Sendable {
 
   // MARK: Files
 
-  /// Reads a whole plain or gzipped file, refusing absurd sizes.
-  static func readAll(_ path: String, limit: Int = 4 << 30) throws -> [UInt8] {
-    guard let file = gzopen(path, "rb") else { throw DataError("\(path): cannot open the file") }
-    defer { gzclose(file) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-      let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
-      if n < 0 { throw DataError("\(path): the file is damaged (not valid gzip data)") }
-      if n == 0 { break }
-      out += chunk[0..<Int(n)]
-      if out.count > limit { throw DataError("\(path): larger than \(limit >> 30) GiB") }
-    }
+  /// Runs a read of GANData, turning its errors into data errors.
+  static func reading<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as FileReadError { throw DataError(e.description) }
+  }
+
+  /// Every sample as floats (N x sampleSize), for tests and tools.
+  public func allSamples() -> [Float]? {
+    guard let storage else { return nil }
+    var out = [Float](repeating: 0, count: storage.count)
+    out.withUnsafeMutableBufferPointer { storage.copy(0, storage.count, into: $0.baseAddress!) }
     return out
-  }
-
-  static func bigEndian(_ b: [UInt8], _ at: Int) -> Int {
-    Int(b[at]) << 24 | Int(b[at + 1]) << 16 | Int(b[at + 2]) << 8 | Int(b[at + 3])
-  }
-
-  static func readIDXImages(_ path: String, expect shape: [Int]) throws -> ([Float], Int) {
-    let bytes = try readAll(path)
-    guard bytes.count >= 16, bytes[0] == 0, bytes[1] == 0, bytes[2] == 8, bytes[3] == 3 else {
-      throw DataError("\(path): not an IDX file of unsigned-byte images (magic 0x00000803)")
-    }
-    let n = bigEndian(bytes, 4), h = bigEndian(bytes, 8), w = bigEndian(bytes, 12)
-    guard [1, h, w] == shape else { throw DataError("\(path): images are \(h)x\(w), but the spec was checked against \(shape)") }
-    guard bytes.count >= 16 + n * h * w else {
-      throw DataError("\(path): truncated: \(bytes.count - 16) bytes of pixels for \(n) images of \(h)x\(w) (\(n * h * w) needed)")
-    }
-    // Scaled to [-1, 1].
-    let images = bytes[16..<(16 + n * h * w)].map { Float($0) / 127.5 - 1 }
-    return (images, n)
-  }
-
-  static func readIDXLabels(_ path: String, count: Int) throws -> [Float] {
-    let bytes = try readAll(path)
-    guard bytes.count >= 8, bytes[0] == 0, bytes[1] == 0, bytes[2] == 8, bytes[3] == 1 else {
-      throw DataError("\(path): not an IDX label file (magic 0x00000801)")
-    }
-    let n = bigEndian(bytes, 4)
-    guard n == count else { throw DataError("\(path): \(n) labels for \(count) images") }
-    guard bytes.count >= 8 + n else { throw DataError("\(path): truncated: \(bytes.count - 8) of \(n) labels") }
-    return bytes[8..<(8 + n)].map { Float($0) }
-  }
-
-  struct Table {
-    var names: [String]
-    var values: [Float]
-  }
-
-  static func readCSV(_ path: String, columns: [String]?, header: Bool) throws -> Table {
-    let text = String(decoding: try readAll(path, limit: 1 << 30), as: UTF8.self)
-    var lines = text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-      .map { $0.trimmingCharacters(in: .whitespaces) }.enumerated().filter { !$0.element.isEmpty }
-    guard !lines.isEmpty else { throw DataError("\(path): the file is empty") }
-    func cells(_ line: String) -> [String] {
-      line.split(separator: ",", omittingEmptySubsequences: false).map {
-        $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-      }
-    }
-    var names: [String]
-    if header {
-      names = cells(lines.removeFirst().element)
-    } else {
-      names = (0..<cells(lines[0].element).count).map { "c\($0)" }
-    }
-    let selected = try (columns ?? names).map { c -> Int in
-      guard let i = names.firstIndex(of: c) else { throw DataError("\(path): no column '\(c)'") }
-      return i
-    }
-    guard !lines.isEmpty else { throw DataError("\(path): no rows") }
-    var values: [Float] = []
-    values.reserveCapacity(lines.count * selected.count)
-    for (number, line) in lines {
-      let row = cells(line)
-      guard row.count == names.count else {
-        throw DataError("\(path):\(number + 1): \(row.count) values, but the file has \(names.count) columns")
-      }
-      for i in selected {
-        guard let v = Float(row[i]), v.isFinite else {
-          throw DataError("\(path):\(number + 1): '\(row[i])' in column '\(names[i])' is not a number")
-        }
-        values.append(v)
-      }
-    }
-    return Table(names: selected.map { names[$0] }, values: values)
   }
 
   /// Each column to mean 0 and standard deviation 1.
@@ -245,30 +213,5 @@ public final class Dataset: @unchecked Sendable {
     var out = values
     for r in 0..<rows { for c in 0..<columns { out[r * columns + c] = (values[r * columns + c] - mean[c]) / std[c] } }
     return (out, mean, std)
-  }
-
-  static func readNPY(_ path: String, sampleSize: Int) throws -> [Float] {
-    let bytes = try readAll(path)
-    guard let h = DataProbeAccess.npyHeader(bytes) else { throw DataError("\(path): not a NumPy .npy file") }
-    let n = h.shape.first ?? 0
-    let count = h.shape.reduce(1, *)
-    guard count == n * sampleSize else { throw DataError("\(path): shape \(h.shape) does not match the checked sample size \(sampleSize)") }
-    let itemSize = ["<f4": 4, "<f8": 8, "|u1": 1, "|i1": 1, "<i4": 4, "<i8": 8, "<f2": 2][h.descr] ?? 0
-    guard itemSize > 0 else { throw DataError("\(path): element type '\(h.descr)' is not supported") }
-    guard bytes.count >= h.offset + count * itemSize else {
-      throw DataError("\(path): truncated: \(bytes.count - h.offset) of \(count * itemSize) data bytes")
-    }
-    return bytes.withUnsafeBytes { raw -> [Float] in
-      let base = raw.baseAddress! + h.offset
-      switch h.descr {
-      case "<f4": return (0..<count).map { base.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) }
-      case "<f8": return (0..<count).map { Float(base.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self)) }
-      case "<f2": return (0..<count).map { Float(base.loadUnaligned(fromByteOffset: 2 * $0, as: Float16.self)) }
-      case "|u1": return (0..<count).map { Float(base.load(fromByteOffset: $0, as: UInt8.self)) / 127.5 - 1 }
-      case "|i1": return (0..<count).map { Float(base.load(fromByteOffset: $0, as: Int8.self)) }
-      case "<i4": return (0..<count).map { Float(base.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
-      default: return (0..<count).map { Float(base.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) }
-      }
-    }
   }
 }

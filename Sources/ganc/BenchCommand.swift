@@ -32,6 +32,8 @@ struct Bench: ParsableCommand {
   @Option(help: "Colour for diagnostics: auto, always or never.")
   var color: ColourChoice = .auto
 
+  @OptionGroup var includes: IncludeOptions
+
   func validate() throws {
     guard iterations >= 1, iterations <= 1_000_000 else { throw ValidationError("--iterations must be between 1 and 1000000") }
     guard warmup >= 0, warmup <= 10_000 else { throw ValidationError("--warmup must be between 0 and 10000") }
@@ -39,7 +41,7 @@ struct Bench: ParsableCommand {
   }
 
   func run() throws {
-    let checked = try checkedSpec(spec, colour: color)
+    let checked = try checkedSpec(spec, colour: color, options: LintOptions(allowedFolders: includes.allowInclude))
     let options = passes.options
     let model = try Compiler.compile(checked, options: options)
     let threadCount = threads ?? checked.spec.training.threads ?? ProcessInfo.processInfo.activeProcessorCount

@@ -6,9 +6,9 @@ import GANIR
 import GANSpec
 
 /// Lints a spec and prints its diagnostics to standard error; exits 1 or 2 on errors.
-func checkedSpec(_ path: String, colour: ColourChoice, baseDirectory: String? = nil) throws -> CheckedSpec {
+func checkedSpec(_ path: String, colour: ColourChoice, options: LintOptions) throws -> CheckedSpec {
   let sources = SourceStore()
-  let result = Linter.lint(path, sources: sources, baseDirectory: baseDirectory)
+  let result = Linter.lint(path, sources: sources, options: options)
   let renderer = DiagnosticRenderer(colour: colour.enabled(for: STDERR_FILENO))
   for d in result.diagnostics { Out.error(renderer.render(d, sources: sources)) }
   if result.unreadable { throw ExitCode(2) }
@@ -43,6 +43,8 @@ struct Compile: ParsableCommand {
   @Option(help: "Colour for diagnostics: auto, always or never.")
   var color: ColourChoice = .auto
 
+  @OptionGroup var includes: IncludeOptions
+
   func validate() throws {
     if let pass = dumpIrAfter, !Compiler.passNames.contains(pass) {
       throw ValidationError("unknown pass '\(pass)'; the passes are \(Compiler.passNames.joined(separator: ", "))")
@@ -50,7 +52,7 @@ struct Compile: ParsableCommand {
   }
 
   func run() throws {
-    let checked = try checkedSpec(spec, colour: color)
+    let checked = try checkedSpec(spec, colour: color, options: LintOptions(allowedFolders: includes.allowInclude))
     var options = passes.options
     options.dumpAfter = dumpIrAfter
     let model: CompiledModel

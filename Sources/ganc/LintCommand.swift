@@ -25,6 +25,8 @@ struct Lint: ParsableCommand {
   @Flag(name: .shortAndLong, help: "Print only diagnostics, no summary.")
   var quiet = false
 
+  @OptionGroup var includes: IncludeOptions
+
   @Flag(help: "Treat warnings as errors.")
   var warningsAsErrors = false
 
@@ -34,7 +36,7 @@ struct Lint: ParsableCommand {
 
   func run() throws {
     let sources = SourceStore()
-    let results = specs.map { Linter.lint($0, sources: sources) }
+    let results = specs.map { Linter.lint($0, sources: sources, options: LintOptions(allowedFolders: includes.allowInclude)) }
     var all = results.flatMap(\.diagnostics)
     if warningsAsErrors {
       all = all.map { d in var d = d; if d.severity == .warning { d.severity = .error }; return d }

@@ -5,21 +5,10 @@ import GANSpec
 import GANTrainer
 
 /// Reads, lints and checks a spec with command-line overrides applied.
-func loadSpec(_ path: String, colour: ColourChoice, steps: Int? = nil, batch: Int? = nil, seed: UInt64? = nil, baseDirectory: String? = nil) throws -> (CheckedSpec, String) {
-  let checked = try checkedSpec(path, colour: colour, baseDirectory: baseDirectory)
+func loadSpec(_ path: String, colour: ColourChoice, options: LintOptions) throws -> (CheckedSpec, String) {
+  let checked = try checkedSpec(path, colour: colour, options: options)
   guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ExitCode(2) }
-  guard steps != nil || batch != nil || seed != nil else { return (checked, text) }
-  var spec = checked.spec
-  if let steps { spec.training.steps = steps }
-  if let batch { spec.training.batch = batch }
-  if let seed { spec.training.seed = seed }
-  var diagnostics: [Diagnostic] = []
-  guard let rechecked = SpecChecker.check(spec, diagnostics: &diagnostics) else {
-    let renderer = DiagnosticRenderer(colour: colour.enabled(for: STDERR_FILENO))
-    for d in diagnostics where d.severity == .error { Out.error(renderer.render(d, sources: SourceStore())) }
-    throw ExitCode(1)
-  }
-  return (rechecked, text)
+  return (checked, text)
 }
 
 /// `ganc train`: compiles a spec and runs the adversarial loop.
@@ -66,6 +55,8 @@ struct Train: ParsableCommand {
   @Option(help: "Colour for diagnostics: auto, always or never.")
   var color: ColourChoice = .auto
 
+  @OptionGroup var includes: IncludeOptions
+
   func validate() throws {
     if spec == nil && resume == nil { throw ValidationError("name a spec to train, or a run to --resume") }
     if let steps, steps < 1 || steps > 1_000_000_000 { throw ValidationError("--steps must be between 1 and 1000000000") }
@@ -80,16 +71,11 @@ struct Train: ParsableCommand {
       Out.error("ganc: error: \(resume!) holds no spec.xml; is it a run folder?\n")
       throw ExitCode(2)
     }
-    let origin = spec == nil ? Trainer.specOrigin(ofRun: resume!) : nil
-    var (checked, text) = try loadSpec(specPath, colour: color, steps: steps, batch: batch, seed: seed, baseDirectory: origin)
-    if spec == nil, let resume, let c = try? GANTrainer.Checkpoint.read(resume + "/checkpoint.safetensors") {
-      // The run's own copy: keep the batch and seed it was trained with unless overridden.
-      let b = batch ?? c.metadata["ganc.batch"].flatMap(Int.init)
-      let s = seed ?? c.metadata["ganc.seed"].flatMap(UInt64.init)
-      if b != checked.spec.training.batch || s != checked.spec.training.seed {
-        (checked, text) = try loadSpec(specPath, colour: color, steps: steps, batch: b, seed: s, baseDirectory: origin)
-      }
-    }
+    // The run's own copy keeps the batch and seed it was trained with unless overridden.
+    var lintOptions = spec == nil ? Trainer.lintOptions(ofRun: resume!, batch: batch, seed: seed) : LintOptions(batch: batch, seed: seed)
+    lintOptions.steps = steps
+    lintOptions.allowedFolders = includes.allowInclude
+    let (checked, text) = try loadSpec(specPath, colour: color, options: lintOptions)
     var options = TrainOptions()
     options.out = resume ?? out
     options.threads = threads
@@ -126,33 +112,18 @@ struct Train: ParsableCommand {
   }
 }
 
-/// Opens a finished (or interrupted) run: its spec, compiled, with the checkpoint's weights.
-func openRun(_ run: String, checkpoint: String?, colour: ColourChoice, threads: Int?) throws -> Trainer {
-  let specPath = run + "/spec.xml"
-  guard FileManager.default.fileExists(atPath: specPath) else {
-    Out.error("ganc: error: \(run) holds no spec.xml; is it a run folder written by `ganc train`?\n")
+/// Opens a finished (or interrupted) run (see `Trainer.open`), rendering what is wrong.
+func openRun(_ run: String, checkpoint: String?, colour: ColourChoice, threads: Int?, includes: IncludeOptions) throws -> Trainer {
+  let sources = SourceStore()
+  do {
+    return try Trainer.open(run: run, checkpoint: checkpoint, threads: threads, sources: sources, allowedFolders: includes.allowInclude)
+  } catch OpenRunError.notARun(let run) {
+    Out.error("ganc: error: \(OpenRunError.notARun(run))\n")
     throw ExitCode(2)
-  }
-  let checkpointPath = checkpoint ?? (run + "/checkpoint.safetensors")
-  let saved: GANTrainer.Checkpoint
-  do {
-    saved = try GANTrainer.Checkpoint.read(checkpointPath)
-  } catch {
-    Out.error("ganc: error: \(error)\n")
+  } catch OpenRunError.invalidSpec(let result) {
+    let renderer = DiagnosticRenderer(colour: colour.enabled(for: STDERR_FILENO))
+    for d in result.diagnostics { Out.error(renderer.render(d, sources: sources)) }
     throw ExitCode(1)
-  }
-  // The batch and seed the run was trained with (command-line overrides are not in its spec copy).
-  let batch = saved.metadata["ganc.batch"].flatMap(Int.init)
-  let seed = saved.metadata["ganc.seed"].flatMap(UInt64.init)
-  let (checked, text) = try loadSpec(specPath, colour: colour, batch: batch, seed: seed, baseDirectory: Trainer.specOrigin(ofRun: run))
-  var options = TrainOptions()
-  options.out = run
-  options.threads = threads
-  options.quiet = true
-  do {
-    let trainer = try Trainer(checked, specText: text, options: options)
-    try trainer.restore(from: checkpointPath)
-    return trainer
   } catch {
     Out.error("ganc: error: \(error)\n")
     throw ExitCode(1)
@@ -190,6 +161,8 @@ struct Sample: ParsableCommand {
   @Option(help: "Colour for diagnostics: auto, always or never.")
   var color: ColourChoice = .auto
 
+  @OptionGroup var includes: IncludeOptions
+
   func validate() throws {
     guard n >= 1, n <= 1_000_000 else { throw ValidationError("-n must be between 1 and 1000000") }
     guard seed >= 0 else { throw ValidationError("--seed must not be negative") }
@@ -197,7 +170,7 @@ struct Sample: ParsableCommand {
 
   func run() throws {
     let run = runFolder
-    let trainer = try openRun(run, checkpoint: checkpoint, colour: color, threads: threads)
+    let trainer = try openRun(run, checkpoint: checkpoint, colour: color, threads: threads, includes: includes)
     let samples = try trainer.generate(count: n, noiseStream: 100_000_000 + seed * 1_000_003)
     let shape = trainer.checked.data.shape
     let path = out ?? "\(run)/samples-\(n).\(format.rawValue)"
@@ -250,13 +223,15 @@ struct Eval: ParsableCommand {
   @Option(help: "Colour for diagnostics: auto, always or never.")
   var color: ColourChoice = .auto
 
+  @OptionGroup var includes: IncludeOptions
+
   func validate() throws {
     guard samples >= 10, samples <= 1_000_000 else { throw ValidationError("--samples must be between 10 and 1000000") }
   }
 
   func run() throws {
     let run = runFolder
-    let trainer = try openRun(run, checkpoint: nil, colour: color, threads: threads)
+    let trainer = try openRun(run, checkpoint: nil, colour: color, threads: threads, includes: includes)
     let data = trainer.dataset
     let shape = trainer.checked.data.shape
     var report: [String: Any] = ["run": run, "step": trainer.step, "samples": samples]

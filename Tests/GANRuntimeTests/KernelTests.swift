@@ -1,6 +1,7 @@
 import Foundation
 
 import GANIR
+import GANTestSupport
 import Testing
 @testable import GANCompiler
 @testable import GANRuntime
@@ -44,8 +45,7 @@ func runBoth(_ g: Graph, threads: Int = 2, seed: UInt64 = 1, ids: [String: Int] 
 func expectClose(_ pairs: [(exec: [Float], ref: [Double])], tolerance: Double = 1e-4, _ what: String) {
   for (exec, ref) in pairs {
     #expect(exec.count == ref.count, "\(what): sizes differ")
-    var worst = 0.0
-    for (x, y) in zip(exec, ref) { worst = max(worst, abs(Double(x) - y) / max(1, abs(y))) }
+    let worst = worstRelativeError(exec, ref)
     #expect(worst <= tolerance, "\(what): worst relative error \(worst)")
   }
 }
@@ -268,4 +268,14 @@ struct KernelTests {
     let (exec, ref) = try runBoth(g)[0]
     #expect(exec == ref.map { Float($0) })
   }
+}
+
+@Test("closeness checks fail on NaN, infinity and length mismatches (a running max(worst, NaN) keeps worst)")
+func closenessRejectsNonFinite() {
+  #expect(worstRelativeError([Float(1), .nan, 3], [1.0, 2, 3]) == .infinity)
+  #expect(worstRelativeError([Float(1), 2], [1.0, .nan]) == .infinity)
+  #expect(worstRelativeError([Float.infinity], [1.0]) == .infinity)
+  #expect(worstRelativeError([Float(1)], [1.0, 2]) == .infinity)
+  #expect(worstRelativeError([Float(1), 2.5], [1.0, 2]) == 0.25)
+  #expect(worstRelativeError([Float.infinity], [Double.infinity]) == 0)
 }

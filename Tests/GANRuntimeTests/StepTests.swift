@@ -86,16 +86,15 @@ struct StepTests {
       let g = program.graph
       for o in g.outputs {
         let got = runtime.output(g.outputNames[o]!, of: program.name)!
-        for (x, y) in zip(got, reference[o]) {
-          #expect(abs(Double(x) - y) <= 2e-3 * max(1, abs(y)), "\(name) \(program.name) \(g.outputNames[o]!): \(x) vs \(y)")
-        }
+        let error = worstRelativeError(got, reference[o])
+        #expect(error <= 2e-3, "\(name) \(program.name) \(g.outputNames[o]!): \(Array(got.prefix(4))) vs \(reference[o].prefix(4))")
       }
       var worst = 0.0
       // Every tensor the step writes, by an assignment or a fused kernel's store.
       #expect(!evaluation.updates.isEmpty || program.name == "sample")
       for (target, values) in evaluation.updates {
         let got = runtime.persistent(target)!
-        for (x, y) in zip(got, values) { worst = max(worst, abs(Double(x) - y) / max(1, abs(y))) }
+        worst = max(worst, worstRelativeError(got, values))
       }
       #expect(worst <= 2e-3, "\(name) \(program.name): updates differ by \(worst)")
     }
@@ -144,7 +143,7 @@ struct StepTests {
       var worst = 0.0
       for (target, values) in evaluation.updates {
         let got = runtime.persistent(target)!
-        for (x, y) in zip(got, values) { worst = max(worst, abs(Double(x) - y) / max(1, abs(y))) }
+        worst = max(worst, worstRelativeError(got, values))
       }
       #expect(worst <= 2e-3, "\(what) \(program.name): updates differ by \(worst)")
     }
@@ -179,7 +178,7 @@ struct StepTests {
       #expect(mismatches == 0, "\(name): \(mismatches) of \(x.count) values differ between two identical runs, first at \(first.map { "\($0.offset): \($0.element)" } ?? "")")
     }
     for ((name, x), (_, y)) in zip(a, single) {
-      let worst = zip(x, y).map { abs(Double($0) - Double($1)) / max(1, abs(Double($1))) }.max() ?? 0
+      let worst = worstRelativeError(x, y)
       #expect(worst <= 1e-3, "\(name) differs between 2 threads and 1 by \(worst)")
     }
   }

@@ -104,3 +104,76 @@ struct SplitMix: RandomNumberGenerator {
     return z ^ (z >> 31)
   }
 }
+
+@Suite("Includes and files a spec has no business with")
+struct ConfinementTests {
+  /// The base spec with its generator read from `src`, in a fresh folder
+  /// holding a good layer file at nets/g.xml.
+  func specNaming(_ src: String) -> (folder: URL, path: String) {
+    let folder = temporaryFolder()
+    write("<network>\n  <dense units=\"16\" activation=\"relu\"/>\n  <dense units=\"2\"/>\n</network>\n", to: "nets/g.xml", in: folder)
+    let text = baseSpec.replacingOccurrences(
+      of: "<generator>\n    <dense units=\"16\" activation=\"relu\"/>\n    <dense units=\"2\"/>\n  </generator>",
+      with: "<generator src=\"\(src)\"/>")
+    return (folder, write(text, to: "spec.xml", in: folder))
+  }
+
+  func lintRendered(_ path: String, allowing: [String] = []) -> (LintResult, String) {
+    let sources = SourceStore()
+    let result = Linter.lint(path, sources: sources, options: LintOptions(allowedFolders: allowing))
+    let text = result.diagnostics.map { DiagnosticRenderer(colour: false).render($0, sources: sources) }.joined()
+    return (result, text)
+  }
+
+  @Test("an absolute path, a .. out of the folder and a symlink out are refused without reading or quoting the file")
+  func outside() throws {
+    let secret = temporaryFolder()
+    write("TOKEN=hunter2\n", to: "token.txt", in: secret)
+    let token = secret.appendingPathComponent("token.txt").path
+    let relative = "../" + secret.lastPathComponent + "/token.txt"
+    for src in ["/etc/passwd", token, relative, "nets/link.xml"] {
+      let (folder, linked) = specNaming(src)
+      try? FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("nets/link.xml").path, withDestinationPath: token)
+      let (result, text) = lintRendered(linked)
+      #expect(result.diagnostics.map(\.id) == [.srcOutsideFolder], "\(src): \(text)")
+      #expect(!text.contains("hunter2") && !text.contains("root:"), "\(src) leaked: \(text)")
+    }
+  }
+
+  @Test("--allow-include lets a folder outside the spec's tree hold layer files")
+  func allowed() {
+    let shared = temporaryFolder()
+    write("<network>\n  <dense units=\"16\" activation=\"relu\"/>\n  <dense units=\"2\"/>\n</network>\n", to: "g.xml", in: shared)
+    let (_, path) = specNaming(shared.appendingPathComponent("g.xml").path)
+    #expect(lintRendered(path).0.diagnostics.map(\.id) == [.srcOutsideFolder])
+    let (result, text) = lintRendered(path, allowing: [shared.path])
+    #expect(result.checked != nil, "\(text)")
+  }
+
+  @Test("a layer file that is not a well-formed <network> is named, never quoted")
+  func notQuoted() {
+    let (folder, path) = specNaming("nets/secret.txt")
+    write("password: hunter2 <\n", to: "nets/secret.txt", in: folder)
+    let (result, text) = lintRendered(path)
+    #expect(result.hasErrors)
+    #expect(!text.contains("hunter2"), "\(text)")
+    write("<settings token=\"hunter2\"/>\n", to: "nets/secret.txt", in: folder)
+    let (again, text2) = lintRendered(path)
+    #expect(again.diagnostics.map(\.id) == [.srcWrongRoot])
+    #expect(!text2.contains("hunter2"), "\(text2)")
+  }
+
+  @Test("FIFOs and kernel files are refused as includes and as data without being read (no hang)")
+  func notRegular() throws {
+    let (folder, path) = specNaming("nets/fifo")
+    #expect(mkfifo(folder.appendingPathComponent("nets/fifo").path, 0o600) == 0)
+    #expect(lintRendered(path).0.diagnostics.map(\.id) == [.fileNotRegular])
+    let data = baseSpec.replacingOccurrences(of: #"<data source="ring" modes="8" radius="1" std="0.01"/>"#,
+      with: #"<data source="npy" path="nets/fifo"/>"#)
+    #expect(lint(data, folder: folder).diagnostics.map(\.id) == [.fileNotRegular])
+    let proc = baseSpec.replacingOccurrences(of: #"<data source="ring" modes="8" radius="1" std="0.01"/>"#,
+      with: #"<data source="csv" path="/proc/self/environ"/>"#)
+    #expect(lint(proc).diagnostics.map(\.id) == [.fileNotRegular])
+    #expect(lintRendered("/proc/self/environ").0.diagnostics.map(\.id) == [.fileNotRegular])
+  }
+}

@@ -23,3 +23,22 @@ public let gancBinary: String = {
   }
   return packageRoot.appendingPathComponent(".build/debug/ganc").path
 }()
+
+/// The worst relative error |x - y| / max(1, |y|) between what a program
+/// computed and what it should have. A NaN or infinity on either side, or
+/// sequences of different lengths, make it infinite: `max(worst, .nan)`
+/// keeps `worst`, so a plain running maximum lets a NaN-returning kernel pass.
+public func worstRelativeError<A: Collection, B: Collection>(_ got: A, _ expected: B) -> Double
+where A.Element: BinaryFloatingPoint, B.Element: BinaryFloatingPoint {
+  guard got.count == expected.count else { return .infinity }
+  var worst = 0.0
+  for (x, y) in zip(got, expected) {
+    let a = Double(x), b = Double(y)
+    guard a.isFinite, b.isFinite else {
+      if a == b { continue }  // the same infinity
+      return .infinity
+    }
+    worst = max(worst, abs(a - b) / max(1, abs(b)))
+  }
+  return worst
+}

@@ -1,5 +1,5 @@
-import CZlib
 import Foundation
+import GANData
 import GANTestSupport
 import GANDiagnostics
 import Testing
@@ -10,11 +10,7 @@ func dataSpec(_ source: DataSource) -> DataSpec {
   DataSpec(source: source, location: .file("t"), attributeLocations: [:])
 }
 
-func gzip(_ data: Data, to path: String) {
-  let file = gzopen(path, "wb")!
-  data.withUnsafeBytes { _ = gzwrite(file, $0.baseAddress, UInt32($0.count)) }
-  gzclose(file)
-}
+func gzip(_ data: Data, to path: String) { try! Compressed.writeGzip(data, to: path) }
 
 @Suite("Data formats round-trip")
 struct DataTests {
@@ -29,7 +25,7 @@ struct DataTests {
       let ip = folder.appendingPathComponent("i\(gz).idx\(gz ? ".gz" : "")").path, lp = folder.appendingPathComponent("l\(gz).idx\(gz ? ".gz" : "")").path
       if gz { gzip(images, to: ip); gzip(labels, to: lp) } else { try images.write(to: URL(fileURLWithPath: ip)); try labels.write(to: URL(fileURLWithPath: lp)) }
       let d = try Dataset(dataSpec(.idx(images: ip, labels: lp)), shape: [1, 2, 2], seed: 1)
-      #expect(d.samples! == pixels.map { Float($0) / 127.5 - 1 })
+      #expect(d.allSamples()! == pixels.map { Float($0) / 127.5 - 1 })
       #expect(d.labels! == [2, 0, 1])
       #expect(d.classes == 3)
     }
@@ -45,7 +41,7 @@ struct DataTests {
     let path = folder.appendingPathComponent("t.csv").path
     try "a,b,c\n1,100,x\n2,300,y\n3,500,z\n".write(toFile: path, atomically: true, encoding: .utf8)
     let d = try Dataset(dataSpec(.csv(path: path, columns: ["a", "b"], header: true)), shape: [2], seed: 1)
-    let s = d.samples!
+    let s = d.allSamples()!
     #expect(abs(s[0] + s[2] + s[4]) < 1e-6 && abs(s[1] + s[3] + s[5]) < 1e-6)
     let back = d.toOriginalUnits(s)
     #expect(zip(back, [1, 100, 2, 300, 3, 500] as [Float]).allSatisfy { abs($0 - $1) < 1e-4 })
@@ -70,11 +66,11 @@ struct DataTests {
     }
     let floats: [Float] = [1.5, -2, 3.25, 0]
     let f4 = write("<f4", floats.flatMap { withUnsafeBytes(of: $0) { Array($0) } }, shape: "(2, 2)")
-    #expect(try Dataset(dataSpec(.npy(path: f4)), shape: [2], seed: 1).samples! == floats)
+    #expect(try Dataset(dataSpec(.npy(path: f4)), shape: [2], seed: 1).allSamples()! == floats)
     let f8 = write("<f8", floats.flatMap { withUnsafeBytes(of: Double($0)) { Array($0) } }, shape: "(2, 2)")
-    #expect(try Dataset(dataSpec(.npy(path: f8)), shape: [2], seed: 1).samples! == floats)
+    #expect(try Dataset(dataSpec(.npy(path: f8)), shape: [2], seed: 1).allSamples()! == floats)
     let u1 = write("|u1", [0, 255, 0, 255], shape: "(2, 2)")
-    #expect(try Dataset(dataSpec(.npy(path: u1)), shape: [2], seed: 1).samples! == [-1, 1, -1, 1])
+    #expect(try Dataset(dataSpec(.npy(path: u1)), shape: [2], seed: 1).allSamples()! == [-1, 1, -1, 1])
     let short = write("<f4", [0, 0, 0], shape: "(2, 2)")
     #expect(throws: DataError.self) { try Dataset(dataSpec(.npy(path: short)), shape: [2], seed: 1) }
   }

@@ -1,5 +1,5 @@
-import CZlib
 import Foundation
+import GANData
 import GANDiagnostics
 
 /// What the checker knows about the real data without loading it.
@@ -59,23 +59,26 @@ enum DataProbe {
 
   // MARK: IDX
 
-  /// Reads up to `count` bytes from the start of a plain or gzipped file.
-  static func readPrefix(_ path: String, count: Int) -> [UInt8]? {
-    guard let file = gzopen(path, "rb") else { return nil }
-    defer { gzclose(file) }
-    var buffer = [UInt8](repeating: 0, count: count)
-    let n = buffer.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32(count)) }
-    guard n >= 0 else { return nil }
-    return Array(buffer.prefix(Int(n)))
-  }
+  static func readPrefix(_ path: String, count: Int) -> [UInt8]? { Compressed.readPrefix(path, count: count) }
 
-  private static func bigEndian(_ b: [UInt8], _ at: Int) -> Int {
-    Int(b[at]) << 24 | Int(b[at + 1]) << 16 | Int(b[at + 2]) << 8 | Int(b[at + 3])
-  }
-
+  /// Whether `path` is a regular file to read; reports why not. Devices,
+  /// FIFOs and kernel files are refused without being read.
   private static func exists(_ path: String, _ attribute: String, _ data: DataSpec, _ d: inout [Diagnostic]) -> Bool {
-    var dir: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &dir), !dir.boolValue { return true }
+    switch FileCheck.regularFile(path) {
+    case .regular(let handle):
+      try? handle.close()
+      return true
+    case .notRegular(let what):
+      d.append(.error(.fileNotRegular, "the data file \(path) is \(what), not a regular file; it was not read",
+        at: data.location(of: attribute), help: "name a data file saved on disk"))
+      return false
+    case .unreadable:
+      d.append(.error(.dataMissing, "cannot read the data file \(path)", at: data.location(of: attribute),
+        help: "check the file's permissions"))
+      return false
+    case .missing, .folder:
+      break
+    }
     let fashion = path.contains("fashion-mnist")
     d.append(.error(.dataMissing, "the data file \(path) does not exist", at: data.location(of: attribute),
       help: fashion ? "install Debian's dataset-fashion-mnist (scripts/setup.sh does)" : "relative paths are resolved from the spec's folder"))
@@ -84,23 +87,15 @@ enum DataProbe {
 
   private static func probeIDX(images: String, labels: String?, _ data: DataSpec, _ d: inout [Diagnostic]) -> DataInfo? {
     guard exists(images, "images", data, &d) else { return nil }
-    guard let head = readPrefix(images, count: 16), head.count == 16 else {
-      d.append(.error(.dataFormat, "\(images) is too short to be an IDX file", at: data.location(of: "images"),
-        help: "an IDX image file starts with a 16-byte header"))
-      return nil
-    }
-    guard head[0] == 0, head[1] == 0, head[2] == 0x08, head[3] == 3 else {
-      let what = head[0] == 0 && head[1] == 0 ? "element type 0x\(String(head[2], radix: 16)) with \(head[3]) dimensions" : "no IDX magic number"
-      d.append(.error(.dataFormat, "\(images) is not an IDX file of unsigned-byte images (\(what))", at: data.location(of: "images"),
+    let header: IDX.ImageHeader
+    switch IDX.imageHeader(readPrefix(images, count: IDX.imageHeaderSize) ?? []) {
+    case .success(let h): header = h
+    case .failure(let problem):
+      d.append(.error(.dataFormat, "\(images): \(problem.description)", at: data.location(of: "images"),
         help: "ganc reads IDX images with magic 0x00000803 (N x H x W unsigned bytes), plain or .gz"))
       return nil
     }
-    let n = bigEndian(head, 4), h = bigEndian(head, 8), w = bigEndian(head, 12)
-    guard n > 0, h > 0, w > 0, h <= 65536, w <= 65536, n <= 1 << 31 else {
-      d.append(.error(.dataFormat, "\(images) has impossible dimensions \(n) x \(h) x \(w)", at: data.location(of: "images"),
-        help: "the file is damaged; download or install it again"))
-      return nil
-    }
+    let (n, h, w) = (header.count, header.height, header.width)
     if !images.hasSuffix(".gz"), let size = fileSize(images), size != 16 + n * h * w {
       d.append(.error(.dataFormat, "\(images) holds \(size - 16) bytes of pixels, but its header promises \(n) x \(h) x \(w) = \(n * h * w)",
         at: data.location(of: "images"), help: "the file is truncated or damaged"))
@@ -109,14 +104,11 @@ enum DataProbe {
     var info = DataInfo(shape: [1, h, w], count: n, classes: nil, range: -1...1)
     if let labels {
       guard exists(labels, "labels", data, &d) else { return nil }
-      guard let bytes = readPrefix(labels, count: 8 + n + 1), bytes.count >= 8,
-        bytes[0] == 0, bytes[1] == 0, bytes[2] == 0x08, bytes[3] == 1
-      else {
+      guard let bytes = readPrefix(labels, count: 8 + n + 1), let count = IDX.labelCount(bytes) else {
         d.append(.error(.dataFormat, "\(labels) is not an IDX label file", at: data.location(of: "labels"),
           help: "ganc reads IDX labels with magic 0x00000801 (N unsigned bytes), plain or .gz"))
         return nil
       }
-      let count = bigEndian(bytes, 4)
       guard count == n else {
         d.append(.error(.dataLabels, "\(labels) holds \(count) labels for \(n) images", at: data.location(of: "labels"),
           help: "pair each image file with its own label file"))
@@ -132,9 +124,7 @@ enum DataProbe {
     return info
   }
 
-  static func fileSize(_ path: String) -> Int? {
-    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
-  }
+  static func fileSize(_ path: String) -> Int? { Compressed.fileSize(path) }
 
   // MARK: CSV
 
@@ -142,18 +132,13 @@ enum DataProbe {
     guard exists(path, "path", data, &d) else { return nil }
     guard let bytes = readPrefix(path, count: 1 << 16) else { return nil }
     let text = String(decoding: bytes, as: UTF8.self)
-    var lines = text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-      .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    var lines = CSV.lines(text).map(\.text)
     if bytes.count == 1 << 16, lines.count > 1 { lines.removeLast() }  // may be cut mid-line
     guard !lines.isEmpty else {
       d.append(.error(.dataFormat, "\(path) is empty", at: data.location(of: "path"), help: "a CSV file needs rows of numbers"))
       return nil
     }
-    func cells(_ line: String) -> [String] {
-      line.split(separator: ",", omittingEmptySubsequences: false).map {
-        $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-      }
-    }
+    let cells = CSV.cells
     var names: [String]
     var firstRow = 1
     if header {
@@ -191,7 +176,7 @@ enum DataProbe {
         return nil
       }
       for i in selected where Double(row[i]) == nil || !(Double(row[i])!.isFinite) {
-        d.append(.error(.dataFormat, "\(path):\(offset + firstRow): '\(row[i])' in column '\(names[i])' is not a number",
+        d.append(.error(.dataFormat, "\(path):\(offset + firstRow): the value in column '\(names[i])' is not a number",
           at: data.location(of: "path"), help: "choose numeric columns with columns=\"...\""))
         return nil
       }
@@ -201,39 +186,14 @@ enum DataProbe {
 
   // MARK: NPY
 
-  static let npyTypes: [String: Int] = ["<f4": 4, "<f8": 8, "|u1": 1, "<i4": 4, "<i8": 8, "<f2": 2, "|i1": 1]
-
-  /// The element type, shape and data offset of a .npy file.
-  static func npyHeader(_ bytes: [UInt8]) -> (descr: String, fortran: Bool, shape: [Int], offset: Int)? {
-    guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else { return nil }
-    let major = bytes[6]
-    let (length, start) = major == 1 ? (Int(bytes[8]) | Int(bytes[9]) << 8, 10)
-      : (bytes.count >= 12 ? (Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24, 12) : (0, 0))
-    guard start > 0, length > 0, start + length <= bytes.count else { return nil }
-    let header = String(decoding: bytes[start..<(start + length)], as: UTF8.self)
-    func value(_ key: String) -> String? {
-      guard let r = header.range(of: "'\(key)':") else { return nil }
-      return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
-    }
-    guard let d = value("descr"), let f = value("fortran_order"), let s = value("shape"),
-      let q1 = d.dropFirst().firstIndex(of: "'"), let close = s.firstIndex(of: ")")
-    else { return nil }
-    let descr = String(d[d.index(after: d.startIndex)..<q1])
-    let dims = s[s.index(after: s.startIndex)..<close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-      .filter { !$0.isEmpty }
-    let shape = dims.compactMap { Int($0) }
-    guard shape.count == dims.count else { return nil }
-    return (descr, f.hasPrefix("True"), shape, start + length)
-  }
-
   private static func probeNPY(_ path: String, _ data: DataSpec, _ d: inout [Diagnostic]) -> DataInfo? {
     guard exists(path, "path", data, &d) else { return nil }
-    guard let bytes = readPrefix(path, count: 1 << 16), let h = npyHeader(bytes) else {
+    guard let bytes = readPrefix(path, count: 1 << 16), let h = NPY.header(bytes) else {
       d.append(.error(.dataFormat, "\(path) is not a NumPy .npy file", at: data.location(of: "path"),
         help: "save the array with numpy.save"))
       return nil
     }
-    guard let size = npyTypes[h.descr] else {
+    guard let size = NPY.itemSizes[h.descr] else {
       d.append(.error(.dataFormat, "\(path) holds elements of type '\(h.descr)', which ganc does not read", at: data.location(of: "path"),
         help: "save float32 or float64 data: array.astype('float32')"))
       return nil
@@ -266,12 +226,5 @@ enum DataProbe {
     }
     let shape = h.shape.count == 1 ? [1] : Array(h.shape.dropFirst())
     return DataInfo(shape: shape, count: n, classes: nil, range: nil)
-  }
-}
-
-/// The NPY header reader, for the trainer's data loading.
-public enum DataProbeAccess {
-  public static func npyHeader(_ bytes: [UInt8]) -> (descr: String, fortran: Bool, shape: [Int], offset: Int)? {
-    DataProbe.npyHeader(bytes)
   }
 }

@@ -13,17 +13,45 @@ public struct LintResult: Sendable {
   public var hasErrors: Bool { diagnostics.hasErrors }
 }
 
+/// How to read a spec: where its relative paths start, which folders its
+/// includes may come from, and training settings the command line replaces.
+public struct LintOptions: Sendable {
+  /// Relative paths in the spec are resolved from here (default: its own folder).
+  public var baseDirectory: String? = nil
+  /// Folders that includes (`src=`) may name besides the spec's own folder tree.
+  public var allowedFolders: [String] = []
+  /// Replace the spec's `steps`, `batch` and `seed` before checking (`--steps`, ...).
+  public var steps: Int? = nil
+  public var batch: Int? = nil
+  public var seed: UInt64? = nil
+  public init(baseDirectory: String? = nil, allowedFolders: [String] = [], steps: Int? = nil, batch: Int? = nil, seed: UInt64? = nil) {
+    self.baseDirectory = baseDirectory
+    self.allowedFolders = allowedFolders
+    self.steps = steps
+    self.batch = batch
+    self.seed = seed
+  }
+}
+
 /// The front end from a path to a checked spec: read, parse, validate, check.
 public enum Linter {
   /// Lints the spec at `path`, adding every file read to `sources`. Relative
   /// paths in it are resolved from `baseDirectory` (default: its own folder).
   public static func lint(_ path: String, sources: SourceStore, baseDirectory: String? = nil) -> LintResult {
-    var loader = SpecLoader(sources: sources)
-    let spec = loader.load(path, baseDirectory: baseDirectory)
+    lint(path, sources: sources, options: LintOptions(baseDirectory: baseDirectory))
+  }
+
+  /// Lints the spec at `path` as `options` say, adding every file read to `sources`.
+  public static func lint(_ path: String, sources: SourceStore, options: LintOptions) -> LintResult {
+    var loader = SpecLoader(sources: sources, allowedFolders: options.allowedFolders)
+    let spec = loader.load(path, baseDirectory: options.baseDirectory)
     var diagnostics = loader.diagnostics
     let unreadable = diagnostics.contains { $0.id == .fileUnreadable && $0.location?.file == path }
     var checked: CheckedSpec? = nil
-    if let spec {
+    if var spec {
+      if let steps = options.steps { spec.training.steps = steps }
+      if let batch = options.batch { spec.training.batch = batch }
+      if let seed = options.seed { spec.training.seed = seed }
       checked = SpecChecker.check(spec, diagnostics: &diagnostics)
     }
     return LintResult(file: path, diagnostics: diagnostics.sortedByLocation(), checked: checked, unreadable: unreadable)

@@ -214,7 +214,13 @@ struct AttributeReader {
     return Self.trimmed(a.value)
   }
 
-  private func fallback(_ name: String) -> String? { definition.attribute(name)?.defaultValue }
+  /// The schema's default, which may depend on the element's other attributes
+  /// (rmsprop's beta2); an invalid attribute counts as absent.
+  private func fallback(_ name: String) -> String? {
+    definition.attribute(name)?.defaultValue { other in
+      other == name ? nil : (raw(other) ?? definition.attribute(other)?.defaultValue)
+    }
+  }
 
   func int(_ name: String, default value: Int? = nil) -> Int {
     if let r = raw(name), let v = Self.parseInteger(r).value { return v }

@@ -138,7 +138,7 @@ struct SpecReader {
     let generator = readNetwork(generatorElement, role: .generator)
     let discriminator = readNetwork(discriminatorElement, role: .discriminator)
     guard let training = readTraining(trainingElement) else { return nil }
-    let output = readOutput(parts["output"], name: name)
+    let output = readOutput(parts["output"], name: name, at: root.location)
     return Spec(
       file: file, directory: directory, name: name, data: data, latent: latent,
       generator: generator, discriminator: discriminator, training: training, output: output,
@@ -177,7 +177,7 @@ struct SpecReader {
           .missingAttribute, "<data source=\"\(source)\"> needs the attribute '\(name)'",
           at: e.location, help: "add \(name)=\"...\": \(SpecSchema.data.attribute(name)!.summary)"))
     }
-    let std = r.real("std", default: source == "grid" ? 0.05 : 0.01)
+    let std = r.real("std")
     require(std > 0, r, "std", "'std' must be positive", help: "use a standard deviation such as 0.01")
     let dataSource: DataSource
     switch source {
@@ -373,10 +373,9 @@ struct SpecReader {
       ignored(r, "epsilon", because: "with kind=\"sgd\"")
     case .rmsprop: ignored(r, "beta1", because: "with kind=\"rmsprop\"")
     }
-    let rmsDefault = kind == .rmsprop && r.raw("beta2") == nil
     return OptimizerSpec(
       net: NetworkRole(rawValue: r.string("net") ?? "") ?? .generator, kind: kind, lr: lr, beta1: beta1,
-      beta2: rmsDefault ? 0.99 : beta2, momentum: momentum, weightDecay: decay, epsilon: epsilon,
+      beta2: beta2, momentum: momentum, weightDecay: decay, epsilon: epsilon,
       location: e.location)
   }
 
@@ -433,10 +432,9 @@ struct SpecReader {
       attributeLocations: r.locations)
   }
 
-  private mutating func readOutput(_ e: XMLElement?, name: String) -> OutputSpec {
-    guard let e else {
-      return OutputSpec(dir: "runs/\(name)", samplesEvery: 500, checkpointEvery: 1000, sampleCount: 64)
-    }
+  private mutating func readOutput(_ element: XMLElement?, name: String, at location: SourceLocation) -> OutputSpec {
+    // No <output>: the schema's defaults, read the same way as from an empty element.
+    let e = element ?? XMLElement(name: "output", location: location, attributes: [], children: [])
     let r = attributes(e, SpecSchema.output)
     noChildren(e)
     let count = r.int("sample-count")

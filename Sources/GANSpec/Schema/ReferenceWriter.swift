@@ -22,7 +22,7 @@ public enum ReferenceWriter {
   private static func table(_ e: ElementDefinition) -> String {
     var out = "| attribute | value | default | meaning |\n|---|---|---|---|\n"
     for a in e.attributes {
-      let d = a.required ? "**required**" : (a.defaultValue.map { "`\($0)`" } ?? "-")
+      let d = a.required ? "**required**" : (a.documentedDefault.map { "`\($0)`" } ?? "-")
       out += "| `\(a.name)` | \(kindText(a.kind)) | \(d) | \(a.summary) |\n"
     }
     return out
@@ -91,7 +91,7 @@ public enum ReferenceWriter {
       - `<network src="...">`: a layer file may itself name another (cycles are errors).
       - `samples-every="0"` / `checkpoint-every="0"`: only at the end of training.
       - `rmsprop` reads `beta2` as its squared-gradient decay (PyTorch's `alpha`,
-        default 0.99 when `beta2` is not given) and `momentum`.
+        default 0.99 when `beta2` is not given, as PyTorch's) and `momentum`.
       - The root may carry `xsi:noNamespaceSchemaLocation` so editors find the XSD.
 
       """

@@ -35,17 +35,32 @@ public struct AttributeDefinition: Sendable {
   public let required: Bool
   /// The default, as documented (nil where there is none or it depends on context).
   public let defaultValue: String?
+  /// Defaults that replace `defaultValue` when another attribute of the same
+  /// element has a given value: (attribute, value, default).
+  public let defaultWhen: [(attribute: String, value: String, default: String)]
   public let summary: String
 
   init(
     _ name: String, _ kind: AttributeKind, required: Bool = false, default value: String? = nil,
-    _ summary: String
+    defaultWhen: [(attribute: String, value: String, default: String)] = [], _ summary: String
   ) {
     self.name = name
     self.kind = kind
     self.required = required
     self.defaultValue = value
+    self.defaultWhen = defaultWhen
     self.summary = summary
+  }
+
+  /// The default where the element's other attributes are `others` (name -> value).
+  public func defaultValue(given others: (String) -> String?) -> String? {
+    defaultWhen.first { others($0.attribute) == $0.value }?.default ?? defaultValue
+  }
+
+  /// The default in words, such as `0.999` or `0.999; 0.99 with kind="rmsprop"`.
+  public var documentedDefault: String? {
+    guard let d = defaultValue else { return nil }
+    return ([d] + defaultWhen.map { "\($0.default) with \($0.attribute)=\"\($0.value)\"" }).joined(separator: "; ")
   }
 }
 
@@ -193,7 +208,7 @@ public enum SpecSchema {
       .init("source", .choice(sources), required: true, "where the real samples come from"),
       .init("modes", .count, default: "8", "ring: number of Gaussians"),
       .init("radius", .real, default: "1", "ring: radius"),
-      .init("std", .real, "ring/grid: standard deviation of each mode (0.01 ring, 0.05 grid)"),
+      .init("std", .real, default: "0.01", defaultWhen: [("source", "grid", "0.05")], "ring/grid: standard deviation of each mode"),
       .init("samples", .natural, default: "0", "ring/grid: fixed training set size (0 = fresh draws)"),
       .init("size", .count, default: "5", "grid: modes per side"),
       .init("spacing", .real, default: "2", "grid: distance between modes"),
@@ -231,7 +246,7 @@ public enum SpecSchema {
       .init("kind", .choice(["adam", "sgd", "rmsprop"]), default: "adam", "the update rule"),
       .init("lr", .real, required: true, "learning rate"),
       .init("beta1", .real, default: "0.9", "adam: first-moment decay"),
-      .init("beta2", .real, default: "0.999", "adam: second-moment decay; rmsprop: squared-gradient decay"),
+      .init("beta2", .real, default: "0.999", defaultWhen: [("kind", "rmsprop", "0.99")], "adam: second-moment decay; rmsprop: squared-gradient decay"),
       .init("momentum", .real, default: "0", "sgd and rmsprop: momentum"),
       .init("weight-decay", .real, default: "0", "L2 penalty added to the gradient"),
       .init("epsilon", .real, default: "1e-8", "adam and rmsprop: added to the denominator"),

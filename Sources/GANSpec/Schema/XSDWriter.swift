@@ -31,7 +31,7 @@ public enum XSDWriter {
     var head = "\(indent)<xs:attribute name=\"\(a.name)\""
     if let t = typeName(a.kind) { head += " type=\"\(t)\"" }
     if a.required { head += " use=\"required\"" }
-    let doc = "\(indent)  <xs:annotation><xs:documentation>\(escape(a.summary))</xs:documentation></xs:annotation>\n"
+    let doc = "\(indent)  <xs:annotation><xs:documentation>\(escape(a.summary + (a.documentedDefault.map { " (default \($0))" } ?? "")))</xs:documentation></xs:annotation>\n"
     guard case .choice(let values) = a.kind else {
       return head + ">\n" + doc + "\(indent)</xs:attribute>\n"
     }

@@ -1,0 +1,77 @@
+import CZlib
+import Foundation
+
+/// Plain or gzip-compressed files (zlib reads both), opened only when they
+/// are regular files (see `FileCheck`).
+public enum Compressed {
+  /// Up to `count` bytes from the start of the (decompressed) file; nil when
+  /// it cannot be opened or is damaged.
+  public static func readPrefix(_ path: String, count: Int) -> [UInt8]? {
+    guard case .regular(let handle) = FileCheck.regularFile(path) else { return nil }
+    defer { try? handle.close() }
+    // zlib reads through its own descriptor, a duplicate of the checked one.
+    guard let file = gzdopen(dup(handle.fileDescriptor), "rb") else { return nil }
+    defer { gzclose(file) }
+    var buffer = [UInt8](repeating: 0, count: count)
+    let n = buffer.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32(count)) }
+    guard n >= 0 else { return nil }
+    return Array(buffer.prefix(Int(n)))
+  }
+
+  /// The whole (decompressed) file, refusing more than `limit` bytes.
+  public static func readAll(_ path: String, limit: Int = 4 << 30) throws -> [UInt8] {
+    let handle: FileHandle
+    switch FileCheck.regularFile(path) {
+    case .regular(let h): handle = h
+    case .missing: throw FileReadError("\(path): no such file")
+    case .folder: throw FileReadError("\(path): a folder, not a file")
+    case .notRegular(let what): throw FileReadError("\(path): \(what), not a regular file; it was not read")
+    case .unreadable: throw FileReadError("\(path): cannot open the file")
+    }
+    defer { try? handle.close() }
+    guard let file = gzdopen(dup(handle.fileDescriptor), "rb") else { throw FileReadError("\(path): cannot open the file") }
+    defer { gzclose(file) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+      let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
+      if n < 0 { throw FileReadError("\(path): the file is damaged (not valid gzip data)") }
+      if n == 0 { break }
+      out += chunk[0..<Int(n)]
+      if out.count > limit { throw FileReadError("\(path): larger than \(limit >> 20) MiB") }
+    }
+    return out
+  }
+
+  /// The size on disk of a regular file.
+  public static func fileSize(_ path: String) -> Int? {
+    guard case .regular(let handle) = FileCheck.regularFile(path) else { return nil }
+    defer { try? handle.close() }
+    return (try? handle.seekToEnd()).map(Int.init)
+  }
+}
+
+/// CRC-32 (zlib's, the one gzip, PNG and our checkpoints use).
+public enum CRC32 {
+  public static func checksum(_ data: Data) -> UInt {
+    data.withUnsafeBytes { raw -> UInt in
+      var c = crc32(0, nil, 0)
+      var offset = 0
+      while offset < raw.count {
+        let n = min(raw.count - offset, 1 << 30)
+        c = crc32(c, raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset, UInt32(n))
+        offset += n
+      }
+      return c
+    }
+  }
+}
+
+extension Compressed {
+  /// Writes `data` gzip-compressed to `path` (for tools and tests that make data files).
+  public static func writeGzip(_ data: Data, to path: String) throws {
+    guard let file = gzopen(path, "wb") else { throw FileReadError("\(path): cannot create the file") }
+    let written = data.withUnsafeBytes { gzwrite(file, $0.baseAddress, UInt32($0.count)) }
+    guard gzclose(file) == Z_OK, written == data.count else { throw FileReadError("\(path): cannot write the file") }
+  }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import GANDiagnostics
+import GANSpec
+
+/// Why a run folder could not be opened.
+public enum OpenRunError: Error, CustomStringConvertible {
+  /// The folder holds no spec.xml.
+  case notARun(String)
+  /// The run's spec has errors now (its diagnostics, in `sources`).
+  case invalidSpec(LintResult)
+
+  public var description: String {
+    switch self {
+    case .notARun(let run): return "\(run) holds no spec.xml; is it a run folder written by `ganc train`?"
+    case .invalidSpec(let result): return "\(result.file) has \(result.diagnostics.filter { $0.severity == .error }.count) errors"
+    }
+  }
+}
+
+extension Trainer {
+  /// The batch and seed a run was trained with, from its checkpoint: the
+  /// command line may have overridden the spec's, and the run's spec copy
+  /// holds the spec as written.
+  public static func trainedSettings(ofRun run: String, checkpoint: String? = nil) -> (batch: Int?, seed: UInt64?) {
+    guard let c = try? Checkpoint.read(checkpoint ?? run + "/checkpoint.safetensors") else { return (nil, nil) }
+    return (c.metadata["ganc.batch"].flatMap(Int.init), c.metadata["ganc.seed"].flatMap(UInt64.init))
+  }
+
+  /// How to read a run's spec copy: from the folder the original spec was
+  /// in, with the batch and seed the run was trained with (unless given).
+  public static func lintOptions(ofRun run: String, checkpoint: String? = nil, batch: Int? = nil, seed: UInt64? = nil) -> LintOptions {
+    let trained = trainedSettings(ofRun: run, checkpoint: checkpoint)
+    return LintOptions(baseDirectory: specOrigin(ofRun: run), batch: batch ?? trained.batch, seed: seed ?? trained.seed)
+  }
+
+  /// Opens a finished (or interrupted) run for sampling or evaluation: its
+  /// spec copy, read as it was trained (see `lintOptions(ofRun:)`),
+  /// compiled, with the checkpoint's weights. Files read go into `sources`,
+  /// for rendering diagnostics of `OpenRunError.invalidSpec`.
+  public static func open(
+    run: String, checkpoint: String? = nil, threads: Int? = nil, sources: SourceStore = SourceStore(),
+    allowedFolders: [String] = []
+  ) throws -> Trainer {
+    let specPath = run + "/spec.xml"
+    guard FileManager.default.fileExists(atPath: specPath) else { throw OpenRunError.notARun(run) }
+    let checkpointPath = checkpoint ?? run + "/checkpoint.safetensors"
+    _ = try Checkpoint.read(checkpointPath)  // a clear error before compiling
+    var lintOptions = lintOptions(ofRun: run, checkpoint: checkpointPath)
+    lintOptions.allowedFolders = allowedFolders
+    let result = Linter.lint(specPath, sources: sources, options: lintOptions)
+    guard let checked = result.checked else { throw OpenRunError.invalidSpec(result) }
+    var options = TrainOptions()
+    options.out = run
+    options.threads = threads
+    options.quiet = true
+    let text = (try? String(contentsOfFile: specPath, encoding: .utf8)) ?? ""
+    let trainer = try Trainer(checked, specText: text, options: options)
+    try trainer.restore(from: checkpointPath)
+    return trainer
+  }
+}
