@@ -41,7 +41,7 @@ let package = Package(
     .target(name: "GANCompiler", dependencies: ["GANIR", "GANSpec"]),
     // The executor: compiled programs as flat kernel lists over one arena, on a thread pool.
     .target(
-      name: "GANRuntime", dependencies: ["GANIR", "GANCompiler", "GANSpec", "CDNNL", "CKernels"],
+      name: "GANRuntime", dependencies: ["GANIR", "GANCompiler", "CDNNL", "CKernels"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
     // The adversarial loop: data, samples and plots, metrics, checkpoints, evaluation.
     .target(name: "GANTrainer", dependencies: ["GANRuntime", "GANCompiler", "GANSpec", "GANIR", "GANData", "CPNG"]),

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ganspec  # noqa: E402
 from torchgan import Draws, Game  # noqa: E402
 
-GP_STREAM = 1000
+GP_STREAM = 65535  # Lowering.penaltyStream: the last op stream
 
 
 class TraceDraws(Draws):

@@ -29,7 +29,7 @@ do {
     exit(1)
   }
   // 2. Generate (from EMA weights when the run kept them) and map back to the data's units.
-  let samples = model.dataset.toOriginalUnits(try model.generate(count: count, noiseStream: 42))
+  let samples = model.dataset.toOriginalUnits(try model.generate(count: count, noiseSeed: 42))
   let size = model.dataset.sampleSize
   for i in 0..<count {
     print((0..<size).map { String(samples[i * size + $0]) }.joined(separator: ","))

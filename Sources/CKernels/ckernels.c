@@ -11,6 +11,14 @@
 #define CLONES
 #endif
 
+/* A square root that never sets errno, so loops holding one vectorise
+ * without -fno-math-errno (a package others depend on may not pass flags). */
+#if defined(__clang__) && __has_builtin(__builtin_elementwise_sqrt)
+#define GANC_SQRTF(x) __builtin_elementwise_sqrt(x)
+#else
+#define GANC_SQRTF(x) sqrtf(x)
+#endif
+
 /* Helpers of cloned functions are always inlined: target_clones compiles only
  * the cloned function itself for each vector level, so a helper left as a
  * call runs at the default (SSE2) width in every clone. */
@@ -108,7 +116,7 @@ ALWAYS_INLINE float ganc_normal(uint64_t base, int64_t index) {
   float u1 = (float)(ganc_mix(base + (uint64_t)(2 * index)) >> 40) * 0x1p-24f;
   float u2 = (float)(ganc_mix(base + (uint64_t)(2 * index + 1)) >> 40) * 0x1p-24f;
   u1 = u1 > 0x1p-25f ? u1 : 0x1p-25f;
-  return sqrtf(-2.0f * ganc_log_positive(u1)) * ganc_cos_2pi(u2);
+  return GANC_SQRTF(-2.0f * ganc_log_positive(u1)) * ganc_cos_2pi(u2);
 }
 
 ALWAYS_INLINE uint64_t ganc_stream_base(uint64_t seed, int64_t stream) {
@@ -132,8 +140,8 @@ float ganc_ew_unary1(int32_t fn, float x, float param) {
   case GANC_NEG: return -x;
   case GANC_EXP: return ganc_exp(x);
   case GANC_LOG: return logf(x);
-  case GANC_SQRT: return sqrtf(x);
-  case GANC_RSQRT: return 1.0f / sqrtf(x);
+  case GANC_SQRT: return GANC_SQRTF(x);
+  case GANC_RSQRT: return 1.0f / GANC_SQRTF(x);
   case GANC_TANH: return ganc_tanh(x);
   case GANC_SIGMOID: return ganc_sigmoid(x);
   case GANC_SOFTPLUS: return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
@@ -378,7 +386,7 @@ ALWAYS_INLINE float second_moment(float s, float g, float b2, float c2) {
 
 /* RMSprop's step before momentum: g / (sqrt(v) + eps). */
 ALWAYS_INLINE float rmsprop_step(float g, float v, float eps) {
-  float d = sqrtf(v);
+  float d = GANC_SQRTF(v);
   d = d + eps;
   return g / d;
 }
@@ -419,7 +427,7 @@ void ganc_optimizer_update(const ganc_update *u, int64_t first, int64_t count) {
       float vi = second_moment(s2[i], gi, b2, c2);
       float mh = mi * bias1;
       float vh = vi * bias2;
-      float d = sqrtf(vh);
+      float d = GANC_SQRTF(vh);
       d = d + eps;
       float q = mh / d;
       s1_out[i] = mi;
@@ -502,8 +510,8 @@ ALWAYS_INLINE void unary(int32_t fn, const float *a, float *d, int64_t n, float 
   case GANC_NEG: UNARY_LOOP(-x)
   case GANC_EXP: UNARY_LOOP(ganc_exp(x))
   case GANC_LOG: UNARY_LOOP(logf(x))
-  case GANC_SQRT: UNARY_LOOP(sqrtf(x))
-  case GANC_RSQRT: UNARY_LOOP(1.0f / sqrtf(x))
+  case GANC_SQRT: UNARY_LOOP(GANC_SQRTF(x))
+  case GANC_RSQRT: UNARY_LOOP(1.0f / GANC_SQRTF(x))
   case GANC_TANH: UNARY_LOOP(ganc_tanh(x))
   case GANC_SIGMOID: UNARY_LOOP(ganc_sigmoid(x))
   case GANC_SOFTPLUS: UNARY_LOOP(fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))))

@@ -30,7 +30,7 @@ public enum CompileReport {
   /// FLOPs of one training iteration: k D-steps and one G-step.
   public static func iterationFlops(_ m: CompiledModel) -> Int {
     let k = m.spec.spec.training.dSteps
-    return k * (m.program("d-step")?.graph.flops ?? 0) + (m.program("g-step")?.graph.flops ?? 0)
+    return k * (m.program(.discriminatorStep)?.graph.flops ?? 0) + (m.program(.generatorStep)?.graph.flops ?? 0)
   }
 
   public static func summary(_ m: CompiledModel) -> String {
@@ -47,7 +47,7 @@ public enum CompileReport {
     }
     out += pad("program", 12) + pad("ops lowered", 13) + pad("kernels", 10) + pad("fused", 8) + pad("transient", 13) + "FLOPs\n"
     for p in m.programs {
-      let plan = m.plan.programs[p.name]!
+      let plan = m.plan.programs[p.kind]!
       out += "  " + pad(p.name, 10) + pad(String(p.opsBeforePasses), 13) + pad(String(p.kernelsBeforeFusion), 10)
         + pad(String(p.graph.kernelCount), 8) + pad(bytes(plan.transientBytes), 13) + flopsText(Double(p.graph.flops)) + "\n"
     }
@@ -66,7 +66,7 @@ public enum CompileReport {
       out += "  " + pad(String(m.plan.persistentOffsets[p.name] ?? -1), 10) + pad(p.name, 48) + "[" + p.shape.map(String.init).joined(separator: ", ") + "]\n"
     }
     for p in m.programs {
-      let plan = m.plan.programs[p.name]!
+      let plan = m.plan.programs[p.kind]!
       out += "\nprogram \(p.name): transient \(bytes(plan.transientBytes)) (no reuse: \(bytes(plan.noReuseBytes))), \(plan.inPlaceAssignments) updates in place\n"
       out += "  offset    bytes     live        value\n"
       for b in plan.buffers.sorted(by: { ($0.offset, $0.start) < ($1.offset, $1.start) }) {
@@ -103,7 +103,7 @@ public enum CompileReport {
   public static func json(_ m: CompiledModel) -> String {
     var programs: [[String: Any]] = []
     for p in m.programs {
-      let plan = m.plan.programs[p.name]!
+      let plan = m.plan.programs[p.kind]!
       programs.append([
         "name": p.name, "opsLowered": p.opsBeforePasses, "kernelsBeforeFusion": p.kernelsBeforeFusion,
         "kernelsAfterFusion": p.graph.kernelCount, "flops": p.graph.flops, "transientBytes": plan.transientBytes,

@@ -27,7 +27,7 @@ public struct CompiledModel: Sendable {
   public var dumps: [(program: String, text: String)]
   public var seconds: Double
 
-  public func program(_ name: String) -> Program? { programs.first { $0.name == name } }
+  public func program(_ kind: ProgramKind) -> Program? { programs.first { $0.kind == kind } }
 }
 
 /// The pipeline from a checked spec to planned programs.

@@ -16,6 +16,29 @@ public struct ParameterInfo: Hashable, Sendable {
   public var trainable: Bool
   /// How to fill it before training.
   public var initialization: ParameterInit
+  /// The net it belongs to (for optimizer state and averages: their parameter's net).
+  public var net: NetworkRole
+  /// What it is to training.
+  public var role: ParameterRole
+
+  public init(name: String, shape: [Int], trainable: Bool, initialization: ParameterInit, net: NetworkRole, role: ParameterRole = .network) {
+    self.name = name
+    self.shape = shape
+    self.trainable = trainable
+    self.initialization = initialization
+    self.net = net
+    self.role = role
+  }
+}
+
+/// What a persistent tensor is to training, so that nothing parses names.
+public enum ParameterRole: Hashable, Sendable {
+  /// A layer's weight, bias or running statistic.
+  case network
+  /// Optimizer state `slot` (PyTorch's name: exp_avg, square_avg, ...) of the parameter `of`.
+  case optimizerState(of: String, slot: String)
+  /// The generator's exponential moving average of the parameter `of`.
+  case average(of: String)
 }
 
 /// How a persistent tensor starts.
@@ -33,6 +56,9 @@ public struct Lowering {
   public private(set) var parameters: [ParameterInfo] = []
   /// Dropout and other random streams get fresh ids.
   private var nextStream = 0
+  /// The op stream of the gradient penalty's interpolation weights; dropout
+  /// layers take the streams below it, in lowering order.
+  public static let penaltyStream = RunRandom.opStreams - 1
 
   public init(spec: CheckedSpec) {
     self.spec = spec
@@ -58,10 +84,10 @@ public struct Lowering {
         case .xavier: initialization = .uniform(bound: (6 / Double(fanIn + fanOut)).squareRoot())
         case .kaiming: initialization = .normal(std: (2 / Double(max(fanIn, 1))).squareRoot())
         }
-        out.append(ParameterInfo(name: "\(name).weight", shape: shape, trainable: true, initialization: initialization))
+        out.append(ParameterInfo(name: "\(name).weight", shape: shape, trainable: true, initialization: initialization, net: net.role))
         if w.bias {
           let biasInit: ParameterInit = if case .normal = w.initializer { .constant(0) } else { .uniform(bound: bound) }
-          out.append(ParameterInfo(name: "\(name).bias", shape: [biasSize], trainable: true, initialization: biasInit))
+          out.append(ParameterInfo(name: "\(name).bias", shape: [biasSize], trainable: true, initialization: biasInit, net: net.role))
         }
       }
       switch entry.layer.op {
@@ -81,18 +107,18 @@ public struct Lowering {
       case .batchnorm(_, _, let affine):
         let channels = inShape[0]
         if affine {
-          out.append(ParameterInfo(name: "\(name).weight", shape: [channels], trainable: true, initialization: .constant(1)))
-          out.append(ParameterInfo(name: "\(name).bias", shape: [channels], trainable: true, initialization: .constant(0)))
+          out.append(ParameterInfo(name: "\(name).weight", shape: [channels], trainable: true, initialization: .constant(1), net: net.role))
+          out.append(ParameterInfo(name: "\(name).bias", shape: [channels], trainable: true, initialization: .constant(0), net: net.role))
         }
-        out.append(ParameterInfo(name: "\(name).running_mean", shape: [channels], trainable: false, initialization: .constant(0)))
-        out.append(ParameterInfo(name: "\(name).running_var", shape: [channels], trainable: false, initialization: .constant(1)))
+        out.append(ParameterInfo(name: "\(name).running_mean", shape: [channels], trainable: false, initialization: .constant(0), net: net.role))
+        out.append(ParameterInfo(name: "\(name).running_var", shape: [channels], trainable: false, initialization: .constant(1), net: net.role))
       case .layernorm(_, let affine):
         if affine {
-          out.append(ParameterInfo(name: "\(name).weight", shape: inShape, trainable: true, initialization: .constant(1)))
-          out.append(ParameterInfo(name: "\(name).bias", shape: inShape, trainable: true, initialization: .constant(0)))
+          out.append(ParameterInfo(name: "\(name).weight", shape: inShape, trainable: true, initialization: .constant(1), net: net.role))
+          out.append(ParameterInfo(name: "\(name).bias", shape: inShape, trainable: true, initialization: .constant(0), net: net.role))
         }
       case .embedding(let classes, let dim):
-        out.append(ParameterInfo(name: "\(name).weight", shape: [classes, dim], trainable: true, initialization: .normal(std: 1)))
+        out.append(ParameterInfo(name: "\(name).weight", shape: [classes, dim], trainable: true, initialization: .normal(std: 1), net: net.role))
       case .activation, .dropout, .reshape, .flatten, .upsample, .concat, .add:
         break
       }
@@ -215,6 +241,9 @@ public struct Lowering {
         y = Self.activate(a, x, &g)
       case .dropout(let rate):
         if mode == .training && rate > 0 {
+          guard nextStream < Self.penaltyStream else {
+            throw IRError("more than \(Self.penaltyStream) dropout layers in one step; ganc numbers each one's random stream")
+          }
           let noise = try g.add(.random(stream: nextStream), [], shape: g.shape(x))
           nextStream += 1
           let keep = g.unary(.step, g.sub(noise, g.constant(rate)))

@@ -1,6 +1,37 @@
 import GANIR
 import GANSpec
 
+/// The programs a compiled model holds, named by what they are.
+public enum ProgramKind: Hashable, Sendable {
+  /// k of these per generator update: D's loss, gradients and update.
+  case discriminatorStep
+  /// G's loss through D, gradients and update.
+  case generatorStep
+  /// z (and labels) to samples with the live weights, or with the generator's averages.
+  case sampler(averaged: Bool)
+  /// A program built by hand (tests, tools).
+  case custom(String)
+
+  /// Its name in IR dumps, reports and profiles.
+  public var name: String {
+    switch self {
+    case .discriminatorStep: return "d-step"
+    case .generatorStep: return "g-step"
+    case .sampler(let averaged): return averaged ? "sample-ema" : "sample"
+    case .custom(let name): return name
+    }
+  }
+
+  /// Where its random ops (dropout, the gradient penalty) draw from.
+  public var randomPurpose: RandomStream.Purpose {
+    switch self {
+    case .discriminatorStep: return .discriminatorStep
+    case .generatorStep: return .generatorStep
+    default: return .otherProgram
+    }
+  }
+}
+
 /// A value the trainer writes into a program before each run.
 public struct ProgramInput: Hashable, Sendable {
   public enum Kind: Hashable, Sendable {
@@ -12,17 +43,26 @@ public struct ProgramInput: Hashable, Sendable {
     case labels
     /// Class ids the generator is asked for.
     case generatedLabels
-    /// A per-step scalar such as Adam's bias corrections.
-    case scalar
+    /// The net's learning rate this step (fed, so a run can lower it without recompiling).
+    case learningRate(NetworkRole)
+    /// Adam's bias correction 1 / (1 - beta^t) of moment 1 or 2 for the net's update count t.
+    case adamBiasCorrection(NetworkRole, moment: Int)
   }
   public var name: String
   public var shape: [Int]
   public var kind: Kind
+
+  public init(name: String, shape: [Int], kind: Kind) {
+    self.name = name
+    self.shape = shape
+    self.kind = kind
+  }
 }
 
 /// One compiled step: a graph and what it reads and reports.
 public struct Program: Hashable, Sendable {
-  public var name: String
+  public var kind: ProgramKind
+  public var name: String { kind.name }
   public var graph: Graph
   public var inputs: [ProgramInput]
   /// How many ops the graph had before the passes ran.
@@ -44,19 +84,26 @@ public struct TrainingGraphBuilder {
     persistent = lowering.parameters
     for role in NetworkRole.allCases {
       let opt = spec.spec.training.optimizer(for: role)
-      for p in lowering.parameters where p.trainable && p.name.hasPrefix(role.rawValue + ".") {
+      for p in lowering.parameters where p.trainable && p.net == role {
         for state in Self.stateNames(opt) {
-          persistent.append(ParameterInfo(name: "\(p.name).\(state)", shape: p.shape, trainable: false, initialization: .constant(0)))
+          persistent.append(ParameterInfo(
+            name: "\(p.name).\(state)", shape: p.shape, trainable: false, initialization: .constant(0), net: role,
+            role: .optimizerState(of: p.name, slot: state)))
         }
       }
     }
     if spec.spec.training.ema != nil {
       // Only learned weights are averaged: the EMA sampler reads the live running statistics.
-      for p in lowering.parameters where p.trainable && p.name.hasPrefix("generator.") {
-        persistent.append(ParameterInfo(name: "ema." + p.name, shape: p.shape, trainable: false, initialization: p.initialization))
+      for p in lowering.parameters where p.trainable && p.net == .generator {
+        persistent.append(ParameterInfo(
+          name: Self.averageName(p.name), shape: p.shape, trainable: false, initialization: p.initialization, net: .generator,
+          role: .average(of: p.name)))
       }
     }
   }
+
+  /// The name of the generator's average of parameter `name`.
+  static func averageName(_ name: String) -> String { "ema." + name }
 
   /// The state an optimizer keeps per parameter, with PyTorch's names.
   static func stateNames(_ o: OptimizerSpec) -> [String] {
@@ -128,16 +175,17 @@ public struct TrainingGraphBuilder {
     let o = training.optimizer(for: role)
     let net = role.rawValue
     var bias1: ValueID? = nil, bias2: ValueID? = nil
-    // The learning rate is fed each step, so a run can lower it without recompiling.
-    let lr = g.input("\(net).lr", [])
-    inputs.append(ProgramInput(name: "\(net).lr", shape: [], kind: .scalar))
-    if o.kind == .adam {
-      bias1 = g.input("\(net).adam.bias1", [])
-      bias2 = g.input("\(net).adam.bias2", [])
-      inputs.append(ProgramInput(name: "\(net).adam.bias1", shape: [], kind: .scalar))
-      inputs.append(ProgramInput(name: "\(net).adam.bias2", shape: [], kind: .scalar))
+    func scalar(_ name: String, _ kind: ProgramInput.Kind) -> ValueID {
+      inputs.append(ProgramInput(name: name, shape: [], kind: kind))
+      return g.input(name, [])
     }
-    for info in lowering.parameters where info.trainable && info.name.hasPrefix(net + ".") {
+    // The learning rate is fed each step, so a run can lower it without recompiling.
+    let lr = scalar("\(net).lr", .learningRate(role))
+    if o.kind == .adam {
+      bias1 = scalar("\(net).adam.bias1", .adamBiasCorrection(role, moment: 1))
+      bias2 = scalar("\(net).adam.bias2", .adamBiasCorrection(role, moment: 2))
+    }
+    for info in lowering.parameters where info.trainable && info.net == role {
       guard let p = params[info.name], var grad = gradients[info.name] else { continue }
       func state(_ s: String) -> ValueID { g.parameter("\(info.name).\(s)", info.shape) }
       if o.weightDecay > 0 { grad = g.addv(grad, g.scale(p, o.weightDecay)) }
@@ -171,8 +219,8 @@ public struct TrainingGraphBuilder {
         newValue = g.binary(.max, g.binary(.min, newValue, g.constant(training.clip)), g.constant(-training.clip))
       }
       if role == .generator, let decay = training.ema {
-        let e = g.parameter("ema." + info.name, info.shape)
-        try! g.add(.assign("ema." + info.name), [g.addv(g.scale(e, decay), g.scale(newValue, 1 - decay))])
+        let e = g.parameter(Self.averageName(info.name), info.shape)
+        try! g.add(.assign(Self.averageName(info.name)), [g.addv(g.scale(e, decay), g.scale(newValue, 1 - decay))])
       }
       try! g.add(.assign(info.name), [newValue])
     }
@@ -181,7 +229,7 @@ public struct TrainingGraphBuilder {
   /// Differentiates `loss` with respect to `role`'s trainable parameters
   /// (those this step reads) and appends their optimizer updates.
   private func train(_ role: NetworkRole, loss: ValueID, params: [String: ValueID], _ g: inout Graph, inputs: inout [ProgramInput]) throws {
-    let trainable = lowering.parameters.filter { $0.trainable && $0.name.hasPrefix(role.rawValue + ".") && params[$0.name] != nil }
+    let trainable = lowering.parameters.filter { $0.trainable && $0.net == role && params[$0.name] != nil }
     let grads = try Autodiff.gradients(of: loss, wrt: trainable.map { params[$0.name]! }, in: &g)
     let gradients = Dictionary(uniqueKeysWithValues: zip(trainable.map(\.name), grads))
     update(role, gradients: gradients, params: params, &g, inputs: &inputs)
@@ -245,7 +293,7 @@ public struct TrainingGraphBuilder {
       let shape = g.shape(real)
       var epsShape = [Int](repeating: 1, count: shape.count)
       epsShape[0] = shape[0]
-      let eps = g.broadcast(try g.add(.random(stream: 1_000), [], shape: epsShape), shape)
+      let eps = g.broadcast(try g.add(.random(stream: Lowering.penaltyStream), [], shape: epsShape), shape)
       let mixed = g.addv(g.mul(eps, real), g.mul(g.sub(g.constant(1), eps), generated))
       var scratch: Lowering.StatisticUpdates = [:]
       let score = try lowering.forward(spec.discriminator, input: mixed, label: realLabels, mode: .training, in: &g, parameterValues: &dParams, updates: &scratch)
@@ -258,7 +306,7 @@ public struct TrainingGraphBuilder {
     assignStatistics(updates, &g)
     g.outputs = [loss, meanScore(r, &g), meanScore(f, &g)]
     g.outputNames = [g.outputs[0]: "d_loss", g.outputs[1]: "d_real", g.outputs[2]: "d_fake"]
-    return Program(name: "d-step", graph: g, inputs: inputs, opsBeforePasses: g.nodes.count)
+    return Program(kind: .discriminatorStep, graph: g, inputs: inputs, opsBeforePasses: g.nodes.count)
   }
 
   /// The generator step: G forward, D forward with D frozen, the generator
@@ -276,7 +324,7 @@ public struct TrainingGraphBuilder {
     assignStatistics(updates, &g)
     g.outputs = [loss, meanScore(f, &g)]
     g.outputNames = [g.outputs[0]: "g_loss", g.outputs[1]: "d_fake_g"]
-    return Program(name: "g-step", graph: g, inputs: inputs, opsBeforePasses: g.nodes.count)
+    return Program(kind: .generatorStep, graph: g, inputs: inputs, opsBeforePasses: g.nodes.count)
   }
 
   /// Inference: z (and labels) to samples, with running statistics; `ema`
@@ -292,14 +340,14 @@ public struct TrainingGraphBuilder {
     }
     var params: [String: ValueID] = [:]
     if ema {
-      for p in lowering.parameters where p.trainable && p.name.hasPrefix("generator.") {
-        params[p.name] = g.parameter("ema." + p.name, p.shape)
+      for p in lowering.parameters where p.trainable && p.net == .generator {
+        params[p.name] = g.parameter(Self.averageName(p.name), p.shape)
       }
     }
     var updates: Lowering.StatisticUpdates = [:]
     let out = try lowering.forward(spec.generator, input: z, label: label, mode: .inference, in: &g, parameterValues: &params, updates: &updates)
     g.outputs = [out]
     g.outputNames = [out: "samples"]
-    return Program(name: ema ? "sample-ema" : "sample", graph: g, inputs: inputs, opsBeforePasses: g.nodes.count)
+    return Program(kind: .sampler(averaged: ema), graph: g, inputs: inputs, opsBeforePasses: g.nodes.count)
   }
 }

@@ -5,11 +5,17 @@ import Foundation
 public struct ReferenceEvaluator {
   /// Values of `input` and `parameter` nodes, by name, flattened row-major.
   public var feeds: [String: [Double]]
-  public var seed: UInt64
+  /// The random numbers of `random` ops.
+  public var random: RunRandom
 
-  public init(feeds: [String: [Double]], seed: UInt64 = 0) {
+  public init(feeds: [String: [Double]], random: RunRandom) {
     self.feeds = feeds
-    self.seed = seed
+    self.random = random
+  }
+
+  /// Random ops read run 0 of `otherProgram` under `seed` (as `Runtime.run(_:seed:)`).
+  public init(feeds: [String: [Double]], seed: UInt64 = 0) {
+    self.init(feeds: feeds, random: RunRandom(seed: seed))
   }
 
   static func strides(_ shape: [Int]) -> [Int] {
@@ -67,7 +73,7 @@ public struct ReferenceEvaluator {
       case .constant(let c):
         out = [Double](repeating: c, count: n)
       case .random(let stream):
-        for i in 0..<n { out[i] = CounterRandom.uniform(seed: seed, stream: stream, index: i) }
+        for i in 0..<n { out[i] = random.uniform(stream, i) }
       case .unary(let f):
         out = ins[0].map { Self.apply(f, $0) }
       case .binary(let f):

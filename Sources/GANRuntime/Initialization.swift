@@ -2,7 +2,6 @@ import CKernels
 import Foundation
 import GANCompiler
 import GANIR
-import GANSpec
 
 /// Seeded random numbers for initialisation and data: counter-based, so
 /// tensor `k`'s values do not depend on how many other tensors exist.
@@ -13,6 +12,8 @@ public struct SeededStream {
     self.seed = seed
     self.stream = stream
   }
+
+  public init(seed: UInt64, _ stream: RandomStream) { self.init(seed: seed, stream: stream.id) }
 
   @inline(__always)
   public func uniform(_ index: Int) -> Double { CounterRandom.uniform(seed: seed, stream: stream, index: index) }
@@ -38,7 +39,7 @@ extension Runtime {
   public func initializeParameters(seed: UInt64) {
     for (k, info) in persistentInfo.enumerated() {
       guard let buffer = persistent(info.name) else { continue }
-      let random = SeededStream(seed: seed, stream: 1_000_000 + k)
+      let random = SeededStream(seed: seed, .init(.initialization, k))
       switch info.initialization {
       case .constant(let c):
         buffer.update(repeating: Float(c))
@@ -49,29 +50,10 @@ extension Runtime {
       }
     }
     // EMA weights start equal to the generator's.
-    for info in persistentInfo where info.name.hasPrefix("ema.") {
-      if let target = persistent(info.name), let source = persistent(String(info.name.dropFirst(4))) {
+    for info in persistentInfo {
+      if case .average(let of) = info.role, let target = persistent(info.name), let source = persistent(of) {
         _ = target.update(fromContentsOf: source)
       }
-    }
-  }
-
-  /// Writes the per-step scalars of `program`: each net's learning rate and,
-  /// for Adam, the bias corrections 1/(1 - beta^t) for its update count t.
-  public func feedScalars(_ program: Program, training: TrainingSpec, updates: [NetworkRole: Int], lrScale: Double = 1) {
-    for scalar in program.inputs where scalar.kind == .scalar {
-      let parts = scalar.name.split(separator: ".")
-      guard let role = NetworkRole(rawValue: String(parts[0])) else { continue }
-      let o = training.optimizer(for: role)
-      let t = Double(max(updates[role] ?? 1, 1))
-      let value: Double
-      switch parts.last! {
-      case "lr": value = o.lr * lrScale
-      case "bias1": value = 1 / (1 - Foundation.pow(o.beta1, t))
-      case "bias2": value = 1 / (1 - Foundation.pow(o.beta2, t))
-      default: continue
-      }
-      input(scalar.name, of: program.name)?[0] = Float(value)
     }
   }
 }

@@ -44,21 +44,36 @@ struct NarrowProduct {
   var transA, transB: Bool
 }
 
-/// A program ready to run: a flat list of kernel calls over the arena.
-final class ExecutableProgram {
-  let name: String
+/// A program bound to the arena: a flat list of kernel calls, and its
+/// inputs and outputs resolved once to buffers (no lookup per step).
+public final class BoundProgram: @unchecked Sendable {
+  public let kind: ProgramKind
   let steps: [Step]
   /// The node each step came from (for profiles).
   let nodes: [Node?]
-  let inputs: [String: (UnsafeMutablePointer<Float>, Int)]
-  let outputs: [String: UnsafeMutablePointer<Float>]
-  init(name: String, steps: [Step], nodes: [Node?], inputs: [String: (UnsafeMutablePointer<Float>, Int)], outputs: [String: UnsafeMutablePointer<Float>]) {
-    self.name = name
+  /// What the program reads, each with the buffer to fill before a run; an
+  /// input the passes removed as unread is not listed.
+  public let inputs: [(input: ProgramInput, buffer: UnsafeMutableBufferPointer<Float>)]
+  /// What it reports, by output name.
+  public let outputs: [String: UnsafeMutableBufferPointer<Float>]
+
+  /// Every input node's buffer by name, declared or not (hand-built programs).
+  let inputsByName: [String: UnsafeMutableBufferPointer<Float>]
+
+  init(
+    kind: ProgramKind, steps: [Step], nodes: [Node?], inputs: [(input: ProgramInput, buffer: UnsafeMutableBufferPointer<Float>)],
+    inputsByName: [String: UnsafeMutableBufferPointer<Float>], outputs: [String: UnsafeMutableBufferPointer<Float>]
+  ) {
+    self.kind = kind
     self.steps = steps
     self.nodes = nodes
     self.inputs = inputs
+    self.inputsByName = inputsByName
     self.outputs = outputs
   }
+
+  /// The buffer of the input named `name` (as in the IR), if the program reads it.
+  public func input(_ name: String) -> UnsafeMutableBufferPointer<Float>? { inputsByName[name] }
 }
 
 /// Compiled programs bound to one arena and run on a thread pool: no
@@ -74,7 +89,7 @@ public final class Runtime: @unchecked Sendable {
   let base: UnsafeMutableRawPointer
   let scratch: UnsafeMutableRawPointer
   let registerBytesPerThread: Int
-  var programs: [String: ExecutableProgram] = [:]
+  var programs: [ProgramKind: BoundProgram] = [:]
   var ops: [OpaquePointer] = []
   /// oneDNN's choice per product, for reports.
   public private(set) var implementations: [String] = []
@@ -92,12 +107,12 @@ public final class Runtime: @unchecked Sendable {
     pool = ThreadPool(threads: threads)
     ganc_dnnl_set_threads(Int32(threads))
     // Sizes first: oneDNN ops and kernel registers need scratch space.
-    var products: [(String, Int, OpaquePointer)] = []
+    var products: [(ProgramKind, Int, OpaquePointer)] = []
     var maxScratch = 0, maxRegisters = 4  // a lone binary op: two loads, its result, a spare
     for p in programs {
       for (i, node) in p.graph.nodes.enumerated() {
         if let op = try Self.makeProduct(node, in: p.graph) {
-          products.append((p.name, i, op))
+          products.append((p.kind, i, op))
           maxScratch = max(maxScratch, ganc_op_scratch_size(op))
         }
         // A kernel's registers share at most one slot per instruction, plus a spare for a summed tile.
@@ -115,12 +130,12 @@ public final class Runtime: @unchecked Sendable {
     base = memory
     scratch = memory + scratchStart
     ops = products.map(\.2)
-    var productOf: [String: [Int: OpaquePointer]] = [:]
+    var productOf: [ProgramKind: [Int: OpaquePointer]] = [:]
     for (program, i, op) in products {
       productOf[program, default: [:]][i] = op
       implementations.append(String(cString: ganc_op_implementation(op)))
     }
-    for p in programs { self.programs[p.name] = try bind(p, products: productOf[p.name] ?? [:]) }
+    for p in programs { self.programs[p.kind] = try bind(p, products: productOf[p.kind] ?? [:]) }
   }
 
   deinit {
@@ -129,7 +144,7 @@ public final class Runtime: @unchecked Sendable {
   }
 
   /// A pointer to value `v` of `program`.
-  func pointer(_ v: ValueID, _ program: String) -> UnsafeMutablePointer<Float> {
+  func pointer(_ v: ValueID, _ program: ProgramKind) -> UnsafeMutablePointer<Float> {
     (base + plan.offset(of: v, in: program)).assumingMemoryBound(to: Float.self)
   }
 
@@ -145,18 +160,17 @@ public final class Runtime: @unchecked Sendable {
     UnsafeMutableRawBufferPointer(start: base, count: plan.persistentBytes)
   }
 
-  /// The buffer the trainer fills for input `name` of `program`.
-  public func input(_ name: String, of program: String) -> UnsafeMutableBufferPointer<Float>? {
-    guard let (p, n) = programs[program]?.inputs[name] else { return nil }
-    return UnsafeMutableBufferPointer(start: p, count: n)
+  /// `kind` bound to this arena, if the model has it.
+  public func program(_ kind: ProgramKind) -> BoundProgram? { programs[kind] }
+
+  /// The buffer to fill for input `name` of `program`.
+  public func input(_ name: String, of program: ProgramKind) -> UnsafeMutableBufferPointer<Float>? {
+    programs[program]?.input(name)
   }
 
   /// The value of output `name` after `program` ran.
-  public func output(_ name: String, of program: String) -> UnsafeMutableBufferPointer<Float>? {
-    guard let p = programs[program]?.outputs[name], let prog = programList.first(where: { $0.name == program }),
-      let v = prog.graph.outputs.first(where: { prog.graph.outputNames[$0] == name })
-    else { return nil }
-    return UnsafeMutableBufferPointer(start: p, count: prog.graph[v].elementCount)
+  public func output(_ name: String, of program: ProgramKind) -> UnsafeMutableBufferPointer<Float>? {
+    programs[program]?.outputs[name]
   }
 
   static func convShape(_ x: [Int], _ w: [Int], _ y: [Int], _ c: ConvAttributes, xLayout: Layout, yLayout: Layout) -> ganc_conv_shape {
@@ -265,19 +279,19 @@ public final class Runtime: @unchecked Sendable {
     return made
   }
 
-  private func bind(_ p: Program, products: [Int: OpaquePointer]) throws -> ExecutableProgram {
+  private func bind(_ p: Program, products: [Int: OpaquePointer]) throws -> BoundProgram {
     let g = p.graph
     var steps: [Step] = []
-    var inputs: [String: (UnsafeMutablePointer<Float>, Int)] = [:]
+    var inputs: [String: UnsafeMutableBufferPointer<Float>] = [:]
     var stepNodes: [Node?] = []
     for (i, node) in g.nodes.enumerated() {
       defer { while stepNodes.count < steps.count { stepNodes.append(node) } }
-      let out = pointer(i, p.name)
-      let ins = node.inputs.map { pointer($0, p.name) }
+      let out = pointer(i, p.kind)
+      let ins = node.inputs.map { pointer($0, p.kind) }
       let shapes = node.inputs.map { g.shape($0) }
       switch node.op {
       case .input(let name):
-        inputs[name] = (out, node.elementCount)
+        inputs[name] = UnsafeMutableBufferPointer(start: out, count: node.elementCount)
       case .parameter, .reshape, .stopGradient:
         break
       case .constant(let c):
@@ -357,9 +371,13 @@ public final class Runtime: @unchecked Sendable {
         if ins[0] != out { steps.append(.copy(ins[0], out, count: node.elementCount)) }
       }
     }
-    var outputs: [String: UnsafeMutablePointer<Float>] = [:]
-    for o in g.outputs { outputs[g.outputNames[o] ?? "\(o)"] = pointer(o, p.name) }
-    return ExecutableProgram(name: p.name, steps: steps, nodes: stepNodes, inputs: inputs, outputs: outputs)
+    var outputs: [String: UnsafeMutableBufferPointer<Float>] = [:]
+    for o in g.outputs {
+      outputs[g.outputNames[o] ?? "\(o)"] = UnsafeMutableBufferPointer(start: pointer(o, p.kind), count: g[o].elementCount)
+    }
+    // Inputs the graph still reads, resolved once; declared ones the passes removed are left out.
+    let bound = p.inputs.compactMap { input in inputs[input.name].map { (input: input, buffer: $0) } }
+    return BoundProgram(kind: p.kind, steps: steps, nodes: stepNodes, inputs: bound, inputsByName: inputs, outputs: outputs)
   }
 
   /// Time spent per kernel kind and shape while `profiling` is on (kind -> seconds, calls).
@@ -389,14 +407,21 @@ public final class Runtime: @unchecked Sendable {
     }
   }
 
-  /// Runs `program` once; `seed` drives its random streams (dropout, the
-  /// gradient penalty's interpolation).
-  public func run(_ program: String, seed: UInt64) throws {
-    guard let p = programs[program] else { throw RuntimeError("no program '\(program)'") }
+  /// Runs `program` once, its random ops (dropout, the gradient penalty's
+  /// interpolation) reading `RunRandom(seed: seed)`, as a `ReferenceEvaluator`
+  /// made with the same seed does.
+  public func run(_ program: ProgramKind, seed: UInt64) throws {
+    guard let p = programs[program] else { throw RuntimeError("no program '\(program.name)'") }
+    try run(p, random: RunRandom(seed: seed))
+  }
+
+  /// Runs a bound program once; `random` says which random numbers its ops read.
+  public func run(_ p: BoundProgram, random: RunRandom) throws {
+    let program = p.kind.name
     if profiling {
       let clock = ContinuousClock()
       for (k, step) in p.steps.enumerated() {
-        let t = try clock.measure { try execute(step, program: program, seed: seed) }
+        let t = try clock.measure { try execute(step, program: program, random: random) }
         let key = "\(program) " + Self.describe(step, p.nodes[k])
         let seconds = Double(t.components.attoseconds) * 1e-18 + Double(t.components.seconds)
         profile[key, default: (0, 0)].seconds += seconds
@@ -404,11 +429,11 @@ public final class Runtime: @unchecked Sendable {
       }
       return
     }
-    for step in p.steps { try execute(step, program: program, seed: seed) }
+    for step in p.steps { try execute(step, program: program, random: random) }
   }
 
   @inline(__always)
-  private func execute(_ step: Step, program: String, seed: UInt64) throws {
+  private func execute(_ step: Step, program: String, random: RunRandom) throws {
     let registers = (scratch + (scratchBytes - registerBytesPerThread * pool.threads)).assumingMemoryBound(to: Float.self)
     let perThread = registerBytesPerThread / 4
     let pool = self.pool
@@ -460,8 +485,9 @@ public final class Runtime: @unchecked Sendable {
       case .fill(let out, let count, let value):
         out.update(repeating: value, count: count)
       case .random(let out, let count, let stream):
+        let id = random.stream(stream), seed = random.seed
         pool.parallel(count: count) { range in
-          for i in range { out[i] = Float(CounterRandom.uniform(seed: seed, stream: stream, index: i)) }
+          for i in range { out[i] = Float(CounterRandom.uniform(seed: seed, stream: id, index: i)) }
         }
       case .block(let input, let out, let small, let large, let axis, let offset, let intoLarge, let zeroFirst):
         if zeroFirst > 0 { out.update(repeating: 0, count: zeroFirst) }
@@ -492,5 +518,29 @@ public final class Runtime: @unchecked Sendable {
         }
       }
     }
+  }
+}
+
+extension Runtime {
+  /// This machine's single-precision matrix product speed in GFLOP/s, measured
+  /// with the same oneDNN primitive the runtime runs products on (a 1024^3
+  /// product, best of eight), on the threads oneDNN was last given.
+  public static func sgemmPeak() -> Double {
+    var error = [CChar](repeating: 0, count: 256)
+    let n: Int64 = 1024
+    guard let op = ganc_matmul_create(n, n, n, 0, 0, nil, &error, 256) else { return .nan }
+    defer { ganc_op_destroy(op) }
+    let count = Int(n * n)
+    let a = [Float](repeating: 0.5, count: count), b = [Float](repeating: 0.25, count: count)
+    var c = [Float](repeating: 0, count: count)
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(ganc_op_scratch_size(op), 64), alignment: 64)
+    defer { scratch.deallocate() }
+    var best = Double.infinity
+    let clock = ContinuousClock()
+    for _ in 0..<8 {
+      let t = clock.measure { _ = ganc_op_execute(op, a, b, nil, &c, scratch) }
+      best = min(best, Double(t.components.seconds) + Double(t.components.attoseconds) * 1e-18)
+    }
+    return 2 * Double(count) * Double(n) / best / 1e9
   }
 }

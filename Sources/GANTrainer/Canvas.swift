@@ -54,7 +54,7 @@ public struct Canvas {
     image.width = UInt32(width)
     image.height = UInt32(height)
     image.format = UInt32(PNG_FORMAT_RGB)
-    let temporary = path + ".tmp"
+    let temporary = Checkpoint.temporaryPath(path)
     let ok = pixels.withUnsafeBytes { raw in
       png_image_write_to_file(&image, temporary, 0, raw.baseAddress, Int32(width * 3), nil)
     }

@@ -40,10 +40,30 @@ public struct Checkpoint {
     return out
   }
 
+  /// The temporary name a writer with process id `pid` uses for `path`.
+  static func temporaryPath(_ path: String, pid: Int32 = getpid()) -> String { path + ".tmp-\(pid)" }
+
+  /// Removes temporary files (`NAME.tmp-PID`) that writers killed mid-write
+  /// (kill -9, power loss) left in `folder`: those whose process is gone.
+  /// A live writer's file, another run's in the same folder, is kept.
+  /// Returns the names removed.
+  @discardableResult
+  public static func removeStaleTemporaries(in folder: String) -> [String] {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+    var removed: [String] = []
+    for name in names {
+      guard let marker = name.range(of: ".tmp-", options: .backwards), let pid = Int32(name[marker.upperBound...]), pid > 0 else { continue }
+      // kill(pid, 0) fails with ESRCH only when no such process exists.
+      guard kill(pid, 0) != 0 && errno == ESRCH else { continue }
+      if unlink(folder + "/" + name) == 0 { removed.append(name) }
+    }
+    return removed.sorted()
+  }
+
   /// Writes to `path` so that a crash at any moment leaves the old file or the
   /// new one, never a mix: a temporary file, flushed to disk, then renamed.
   public func write(to path: String) throws {
-    let temporary = path + ".tmp-\(getpid())"
+    let temporary = Self.temporaryPath(path)
     let data = encoded()
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     guard fd >= 0 else { throw DataError("cannot write \(temporary): \(String(cString: strerror(errno)))") }

@@ -1,5 +1,6 @@
 import Foundation
 import GANData
+import GANIR
 import GANRuntime
 import GANSpec
 
@@ -112,7 +113,7 @@ public final class Dataset: @unchecked Sendable {
     switch spec.source {
     case .ring(_, _, _, let n) where n > 0, .grid(_, _, _, let n) where n > 0:
       var fixed = [Float](repeating: 0, count: n * 2)
-      Self.drawMixture(centres: centres, std: modeStd, into: &fixed, count: n, stream: SeededStream(seed: seed, stream: 7_000_001))
+      Self.drawMixture(centres: centres, std: modeStd, into: &fixed, count: n, stream: SeededStream(seed: seed, RandomStream(.mixtureSet, 0)))
       samples = .floats(fixed)
     default: break
     }
@@ -139,7 +140,7 @@ public final class Dataset: @unchecked Sendable {
   /// The order of epoch `epoch`: a Fisher-Yates shuffle seeded by (seed, epoch).
   func permutation(epoch: Int) -> [Int] {
     var order = Array(0..<count)
-    let random = SeededStream(seed: seed, stream: 8_000_000 + epoch)
+    let random = SeededStream(seed: seed, RandomStream(.epochOrder, epoch))
     for i in stride(from: count - 1, to: 0, by: -1) {
       let j = min(Int(random.uniform(i) * Double(i + 1)), i)
       order.swapAt(i, j)
@@ -160,7 +161,7 @@ public final class Dataset: @unchecked Sendable {
     guard let samples = storage else {
       guard let out else { return }
       var buffer = [Float](repeating: 0, count: batch * 2)
-      Self.drawMixture(centres: centres, std: modeStd, into: &buffer, count: batch, stream: SeededStream(seed: seed &+ UInt64(position), stream: 7_000_002))
+      Self.drawMixture(centres: centres, std: modeStd, into: &buffer, count: batch, stream: SeededStream(seed: seed, RandomStream(.mixtureBatch, position)))
       for i in 0..<buffer.count { out[i] = buffer[i] }
       return
     }

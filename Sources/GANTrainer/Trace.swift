@@ -41,17 +41,15 @@ struct Tracer {
 
   /// The fed inputs of `program` as they are now (read before the run: the
   /// planner may reuse an input's memory once the program no longer needs it).
-  func capture(_ program: Program, runtime: Runtime) -> [(name: String, shape: [Int], values: [Float])] {
-    program.inputs.compactMap { input in
-      runtime.input(input.name, of: program.name).map { (input.name, input.shape, Array($0)) }
-    }
+  func capture(_ program: BoundProgram) -> [(name: String, shape: [Int], values: [Float])] {
+    program.inputs.map { ($0.input.name, $0.input.shape, Array($0.buffer)) }
   }
 
-  /// The uniform numbers each random stream of `program` draws with `seed`.
-  func randomStreams(_ program: Program, seed: UInt64) -> [(name: String, shape: [Int], values: [Float])] {
+  /// The uniform numbers each random op of `program` draws in the run `random`.
+  func randomStreams(_ program: Program, random: RunRandom) -> [(name: String, shape: [Int], values: [Float])] {
     program.graph.nodes.compactMap { node in
       guard case .random(let stream) = node.op else { return nil }
-      let values = (0..<node.elementCount).map { Float(CounterRandom.uniform(seed: seed, stream: stream, index: $0)) }
+      let values = (0..<node.elementCount).map { Float(random.uniform(stream, $0)) }
       return ("random.\(stream)", node.shape, values)
     }
   }

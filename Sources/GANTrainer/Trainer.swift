@@ -57,7 +57,11 @@ public final class Trainer {
   public private(set) var step = 0
   public private(set) var dUpdates = 0
   public private(set) var gUpdates = 0
-  public private(set) var lrScale = 1.0
+  /// Both learning rates are multiplied by this (the divergence guard halves it).
+  public var lrScale: Double { feeder.lrScale }
+  /// Writes every program's inputs (shared with `ganc bench`).
+  public private(set) var feeder: ProgramFeeder
+  let dProgram: BoundProgram, gProgram: BoundProgram
   public private(set) var history: [StepMetrics] = []
   var snapshot: [UInt8] = []
   var snapshotState = (step: 0, dUpdates: 0, gUpdates: 0)
@@ -87,6 +91,11 @@ public final class Trainer {
     self.model = model
     runtime = try Runtime(model: self.model, threads: options.threads ?? checked.spec.training.threads ?? ProcessInfo.processInfo.activeProcessorCount)
     dataset = try Dataset(checked.spec.data, shape: checked.data.shape, seed: checked.spec.training.seed)
+    feeder = ProgramFeeder(seed: checked.spec.training.seed, training: checked.spec.training, latent: checked.spec.latent, dataset: dataset)
+    guard let d = runtime.program(.discriminatorStep), let g = runtime.program(.generatorStep) else {
+      throw RuntimeError("the compiled model lacks a training step")
+    }
+    (dProgram, gProgram) = (d, g)
     runtime.initializeParameters(seed: checked.spec.training.seed)
   }
 
@@ -157,7 +166,7 @@ public final class Trainer {
     step = Int(c.metadata["ganc.step"] ?? "") ?? 0
     dUpdates = Int(c.metadata["ganc.d_updates"] ?? "") ?? 0
     gUpdates = Int(c.metadata["ganc.g_updates"] ?? "") ?? 0
-    lrScale = Double(c.metadata["ganc.lr_scale"] ?? "") ?? 1
+    feeder.lrScale = Double(c.metadata["ganc.lr_scale"] ?? "") ?? 1
     if let threads = c.metadata["ganc.threads"], threads != String(runtime.pool.threads), !options.quiet {
       FileHandle.standardError.write(Data("ganc: note: the checkpoint was written with \(threads) threads and this run uses \(runtime.pool.threads); results will match an uninterrupted run only up to float rounding\n".utf8))
     }
@@ -165,62 +174,40 @@ public final class Trainer {
 
   // MARK: Feeding
 
-  func fillNoise(_ buffer: UnsafeMutableBufferPointer<Float>, stream: Int) {
-    let random = SeededStream(seed: seed, stream: stream)
-    if checked.spec.latent.distribution == .uniform {
-      for i in 0..<buffer.count { buffer[i] = Float(random.uniform(i) * 2 - 1) }
-    } else {
-      random.fillNormal(buffer)
-    }
-  }
+  var done: ProgramFeeder.Updates { .init(discriminator: dUpdates, generator: gUpdates) }
 
-  func fillLabels(_ buffer: UnsafeMutableBufferPointer<Float>, stream: Int) {
-    let classes = Double(dataset.classes ?? 1)
-    let random = SeededStream(seed: seed, stream: stream)
-    for i in 0..<buffer.count { buffer[i] = Float(min(Int(random.uniform(i) * classes), Int(classes) - 1)) }
-  }
-
-  func feed(_ program: Program) {
-    let isD = program.name == "d-step"
-    let update = isD ? dUpdates : gUpdates
-    for input in program.inputs {
-      guard let buffer = runtime.input(input.name, of: program.name) else { continue }
-      switch input.kind {
-      case .latent: fillNoise(buffer, stream: (isD ? 10_000_000 : 40_000_000) + update)
-      case .generatedLabels: fillLabels(buffer, stream: (isD ? 20_000_000 : 50_000_000) + update)
-      case .data, .labels: break
-      case .scalar: break
-      }
-    }
-    // The real batch and its labels; either may have been removed as unread.
-    let x = runtime.input("x", of: program.name), labels = runtime.input("label", of: program.name)
-    if isD && (x != nil || labels != nil) {
-      let batch = training.batch * training.pack
-      dataset.fill(x, labels: labels, batch: batch, position: dUpdates * batch)
-    }
-    runtime.feedScalars(program, training: training, updates: [.discriminator: dUpdates + 1, .generator: gUpdates + 1], lrScale: lrScale)
-  }
-
-  func value(_ name: String, _ program: String) -> Double {
-    Double(runtime.output(name, of: program)?[0] ?? .nan)
+  /// Output `name` of `program` after its last run (NaN when it has none).
+  func value(_ name: String, _ program: BoundProgram) -> Double {
+    Double(program.outputs[name]?[0] ?? .nan)
   }
 
   // MARK: Samples
 
-  /// Generated samples from fixed noise (the same every time), from EMA weights when kept.
-  public func generate(count: Int, noiseStream: Int = 90_000_000) throws -> [Float] {
-    let program = model.program(training.ema != nil ? "sample-ema" : "sample")!
-    let batch = program.inputs[0].shape[0]
+  /// The largest noise seed `generate` takes, plus one.
+  public static let noiseSeeds = 1 << 31
+
+  /// Generated samples from fixed noise (the same for the same `noiseSeed`;
+  /// training images use 0), from EMA weights when kept. Class ids cycle
+  /// through the classes.
+  public func generate(count: Int, noiseSeed: Int = 0) throws -> [Float] {
+    precondition(noiseSeed >= 0 && noiseSeed < Self.noiseSeeds, "noise seed \(noiseSeed) out of range")
+    guard let program = runtime.program(.sampler(averaged: training.ema != nil)),
+      let batch = model.program(program.kind)?.inputs.first?.shape.first
+    else { throw RuntimeError("the compiled model lacks a sampler") }
     var out: [Float] = []
     var k = 0
     while out.count < count * dataset.sampleSize {
-      // A generator may ignore z (a conditional one reading only its label).
-      if let z = runtime.input("z", of: program.name) { fillNoise(z, stream: noiseStream + k) }
-      if let labels = runtime.input("generated_label", of: program.name) {
-        for i in 0..<labels.count { labels[i] = Float((k * batch + i) % max(dataset.classes ?? 1, 1)) }
+      for (input, buffer) in program.inputs {
+        switch input.kind {
+        // A generator may ignore z (a conditional one reading only its label).
+        case .latent: feeder.fillNoise(buffer, stream: RandomStream(.sampleNoise, noiseSeed << 24 | k))
+        case .generatedLabels: for i in 0..<buffer.count { buffer[i] = Float((k * batch + i) % max(dataset.classes ?? 1, 1)) }
+        default: break
+        }
       }
-      try runtime.run(program.name, seed: seed)
-      out += runtime.output("samples", of: program.name)!
+      try runtime.run(program, random: RunRandom(seed: seed, purpose: .otherProgram, run: k))
+      guard let samples = program.outputs["samples"] else { throw RuntimeError("the sampler reports no samples") }
+      out += samples
       k += 1
     }
     return Array(out.prefix(count * dataset.sampleSize))
@@ -272,6 +259,11 @@ public final class Trainer {
   public func train(log: (String) -> Void) throws -> Outcome {
     let fm = FileManager.default
     try fm.createDirectory(atPath: runFolder, withIntermediateDirectories: true)
+    // Temporary files of writers that were killed mid-write (each up to a checkpoint's size).
+    for folder in [runFolder, runFolder + "/samples"] + (options.trace.map { [$0] } ?? []) {
+      let removed = Checkpoint.removeStaleTemporaries(in: folder)
+      if !removed.isEmpty { log("removed \(removed.count) temporary file\(removed.count == 1 ? "" : "s") left by an interrupted write: \(removed.joined(separator: ", "))") }
+    }
     if options.resume {
       try restore(from: checkpointPath)
       log("resuming \(checked.spec.name) at step \(step) from \(checkpointPath)")
@@ -297,7 +289,6 @@ public final class Trainer {
     pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     signal(SIGINT) { _ in interruptRequested = 1 }
     defer { signal(SIGINT, SIG_DFL) }
-    let dProgram = model.program("d-step")!, gProgram = model.program("g-step")!
     let tracer = try options.trace.map { try Tracer(folder: $0) }
     if let tracer { try makeCheckpoint().write(to: tracer.checkpointPath(step)) }
     let output = checked.spec.output
@@ -309,17 +300,17 @@ public final class Trainer {
     while step < training.steps {
       var dLoss = 0.0, dReal = 0.0, dFake = 0.0
       for k in 0..<training.dSteps {
-        feed(dProgram)
-        try run(dProgram, seed: seed &+ UInt64(dUpdates) &* 2 &+ 1, traceLabel: "d-\(k)", tracer: tracer)
+        feeder.feed(dProgram, done: done)
+        try run(dProgram, random: feeder.random(dProgram, done: done), traceLabel: "d-\(k)", tracer: tracer)
         dUpdates += 1
-        dLoss = value("d_loss", "d-step")
-        dReal = value("d_real", "d-step")
-        dFake = value("d_fake", "d-step")
+        dLoss = value("d_loss", dProgram)
+        dReal = value("d_real", dProgram)
+        dFake = value("d_fake", dProgram)
       }
-      feed(gProgram)
-      try run(gProgram, seed: seed &+ UInt64(gUpdates) &* 2 &+ 2, traceLabel: "g", tracer: tracer)
+      feeder.feed(gProgram, done: done)
+      try run(gProgram, random: feeder.random(gProgram, done: done), traceLabel: "g", tracer: tracer)
       gUpdates += 1
-      let gLoss = value("g_loss", "g-step")
+      let gLoss = value("g_loss", gProgram)
       step += 1
       if !(dLoss.isFinite && gLoss.isFinite) || (step % 100 == 0 && !weightsFinite()) {
         let at = step
@@ -329,7 +320,7 @@ public final class Trainer {
           try? saveCheckpoint()
           throw DataError("training diverged at step \(at): the losses or weights stopped being finite (D loss \(dLoss), G loss \(gLoss)). The run was rolled back to step \(step) and saved. Lower the learning rates, or rerun with --on-divergence lower-lr")
         }
-        lrScale /= 2
+        feeder.lrScale /= 2
         log("step \(at): training diverged; rolled back to step \(step) and halved the learning rates (now \(lrScale) of the spec's)")
         continue
       }
@@ -381,15 +372,13 @@ public final class Trainer {
   }
 
   /// Runs one step's program; with a tracer, records what it was fed and drew.
-  func run(_ program: Program, seed runSeed: UInt64, traceLabel: String, tracer: Tracer?) throws {
-    guard let tracer else { return try runtime.run(program.name, seed: runSeed) }
-    var tensors = tracer.capture(program, runtime: runtime) + tracer.randomStreams(program, seed: runSeed)
-    try runtime.run(program.name, seed: runSeed)
-    for name in program.graph.outputs.compactMap({ program.graph.outputNames[$0] }) {
-      if let v = runtime.output(name, of: program.name) { tensors.append(("output.\(name)", [], Array(v))) }
-    }
+  func run(_ program: BoundProgram, random: RunRandom, traceLabel: String, tracer: Tracer?) throws {
+    guard let tracer, let compiled = model.program(program.kind) else { return try runtime.run(program, random: random) }
+    var tensors = tracer.capture(program) + tracer.randomStreams(compiled, random: random)
+    try runtime.run(program, random: random)
+    for (name, v) in program.outputs.sorted(by: { $0.key < $1.key }) { tensors.append(("output.\(name)", [], Array(v))) }
     try tracer.write(step: step + 1, label: traceLabel, tensors: tensors, metadata: [
-      "program": program.name, "seed": String(runSeed), "d_updates": String(dUpdates), "g_updates": String(gUpdates),
+      "program": program.kind.name, "seed": String(random.seed), "d_updates": String(dUpdates), "g_updates": String(gUpdates),
     ])
   }
 

@@ -1,10 +1,10 @@
 import ArgumentParser
-import CDNNL
 import Foundation
 import GANCompiler
 import GANIR
 import GANRuntime
 import GANSpec
+import GANTrainer
 
 /// `ganc bench`: times D-steps and G-steps on synthetic data.
 struct Bench: ParsableCommand {
@@ -48,38 +48,48 @@ struct Bench: ParsableCommand {
     let runtime = try Runtime(model: model, threads: threadCount)
     runtime.initializeParameters(seed: 1)
     let training = checked.spec.training
-    let dStep = model.program("d-step")!, gStep = model.program("g-step")!
-    let classes = checked.data.classes ?? 1
-    func feed(_ p: Program, step: Int) {
-      for input in p.inputs {
-        guard let buffer = runtime.input(input.name, of: p.name) else { continue }
-        let random = SeededStream(seed: UInt64(step), stream: input.name.hashValue & 0xFFFF)
-        switch input.kind {
-        case .latent: random.fillNormal(buffer)
-        case .data: for i in 0..<buffer.count { buffer[i] = Float(random.uniform(i) * 2 - 1) }
-        case .labels, .generatedLabels: for i in 0..<buffer.count { buffer[i] = Float(Int(random.uniform(i) * Double(classes))) }
-        case .scalar: break
-        }
-      }
-      runtime.feedScalars(p, training: training, updates: [.generator: step, .discriminator: step])
+    // The trainer's feeder and data: a benchmark times exactly what a training step runs.
+    let dataset: Dataset
+    do {
+      dataset = try Dataset(checked.spec.data, shape: checked.data.shape, seed: training.seed)
+    } catch {
+      Out.error("ganc: error: \(error)\n")
+      throw ExitCode(1)
     }
+    let feeder = ProgramFeeder(seed: training.seed, training: training, latent: checked.spec.latent, dataset: dataset)
+    guard let dStep = runtime.program(.discriminatorStep), let gStep = runtime.program(.generatorStep) else { throw ExitCode(1) }
+    var done = ProgramFeeder.Updates(discriminator: 0, generator: 0)
     var dSeconds = 0.0, gSeconds = 0.0
     let clock = ContinuousClock()
+    /// Feeds and runs one step; a failed step ends the benchmark with its error.
+    func step(_ program: BoundProgram) throws -> Double {
+      feeder.feed(program, done: done)
+      let random = feeder.random(program, done: done)
+      var failure: Error? = nil
+      let t = clock.measure {
+        do { try runtime.run(program, random: random) } catch { failure = error }
+      }
+      if let failure {
+        Out.error("ganc: error: \(program.kind.name) failed: \(failure)\n")
+        throw ExitCode(1)
+      }
+      return t.seconds
+    }
     for iteration in 0..<(warmup + iterations) {
       let timed = iteration >= warmup
       runtime.profiling = profile && timed
-      for k in 0..<training.dSteps {
-        feed(dStep, step: iteration + 1)
-        let t = clock.measure { try? runtime.run("d-step", seed: UInt64(iteration * 31 + k)) }
-        if timed { dSeconds += t.seconds }
+      for _ in 0..<training.dSteps {
+        let t = try step(dStep)
+        done.discriminator += 1
+        if timed { dSeconds += t }
       }
-      feed(gStep, step: iteration + 1)
-      let t = clock.measure { try? runtime.run("g-step", seed: UInt64(iteration * 31 + 17)) }
-      if timed { gSeconds += t.seconds }
+      let t = try step(gStep)
+      done.generator += 1
+      if timed { gSeconds += t }
     }
     let perIteration = (dSeconds + gSeconds) / Double(iterations)
     let flops = Double(CompileReport.iterationFlops(model))
-    let peak = SgemmPeak.measure()
+    let peak = Runtime.sgemmPeak()
     let gflops = flops / perIteration / 1e9
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -109,27 +119,4 @@ struct Bench: ParsableCommand {
 
 extension Duration {
   var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
-
-/// This machine's single-precision matrix product speed, measured with
-/// oneDNN on a 1024^3 product (best of several runs).
-enum SgemmPeak {
-  static func measure() -> Double {
-    var error = [CChar](repeating: 0, count: 256)
-    let n: Int64 = 1024
-    guard let op = ganc_matmul_create(n, n, n, 0, 0, nil, &error, 256) else { return .nan }
-    defer { ganc_op_destroy(op) }
-    let count = Int(n * n)
-    let a = [Float](repeating: 0.5, count: count), b = [Float](repeating: 0.25, count: count)
-    var c = [Float](repeating: 0, count: count)
-    let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(ganc_op_scratch_size(op), 64), alignment: 64)
-    defer { scratch.deallocate() }
-    var best = Double.infinity
-    let clock = ContinuousClock()
-    for _ in 0..<8 {
-      let t = clock.measure { _ = ganc_op_execute(op, a, b, nil, &c, scratch) }
-      best = min(best, t.seconds)
-    }
-    return 2 * Double(count) * Double(n) / best / 1e9
-  }
 }

@@ -165,13 +165,13 @@ struct Sample: ParsableCommand {
 
   func validate() throws {
     guard n >= 1, n <= 1_000_000 else { throw ValidationError("-n must be between 1 and 1000000") }
-    guard seed >= 0 else { throw ValidationError("--seed must not be negative") }
+    guard seed >= 0, seed < Trainer.noiseSeeds - 2 else { throw ValidationError("--seed must be between 0 and \(Trainer.noiseSeeds - 3)") }
   }
 
   func run() throws {
     let run = runFolder
     let trainer = try openRun(run, checkpoint: checkpoint, colour: color, threads: threads, includes: includes)
-    let samples = try trainer.generate(count: n, noiseStream: 100_000_000 + seed * 1_000_003)
+    let samples = try trainer.generate(count: n, noiseSeed: seed + 1)
     let shape = trainer.checked.data.shape
     let path = out ?? "\(run)/samples-\(n).\(format.rawValue)"
     do {
@@ -238,7 +238,7 @@ struct Eval: ParsableCommand {
     var text = "\(trainer.checked.spec.name) at step \(trainer.step), \(samples) samples\n"
     switch trainer.checked.spec.data.source {
     case .ring, .grid:
-      let generated = try trainer.generate(count: samples, noiseStream: 300_000_000)
+      let generated = try trainer.generate(count: samples, noiseSeed: Trainer.noiseSeeds - 1)
       let points = (0..<samples).map { (Double(generated[2 * $0]), Double(generated[2 * $0 + 1])) }
       let m = Evaluation.modes(points, centres: data.centres, std: data.modeStd)
       text += "  modes covered        \(m.covered) of \(m.modes)\n"
@@ -250,7 +250,7 @@ struct Eval: ParsableCommand {
       report["kl_to_uniform"] = m.kl.isFinite ? m.kl : -1
     case .idx where shape.count == 3, .npy where shape.count == 3:
       let n = min(samples, 1000, data.count)
-      let generated = try trainer.generate(count: n, noiseStream: 300_000_000)
+      let generated = try trainer.generate(count: n, noiseSeed: Trainer.noiseSeeds - 1)
       var real = [Float](repeating: 0, count: n * data.sampleSize)
       real.withUnsafeMutableBufferPointer { data.fill($0, labels: nil, batch: n, position: 0) }
       let m = Evaluation.images(generated: generated, real: real, count: n, shape: shape)
@@ -266,7 +266,7 @@ struct Eval: ParsableCommand {
     default:
       let n = min(samples, max(data.count, 1))
       let size = data.sampleSize
-      let generated = data.toOriginalUnits(try trainer.generate(count: n, noiseStream: 300_000_000))
+      let generated = data.toOriginalUnits(try trainer.generate(count: n, noiseSeed: Trainer.noiseSeeds - 1))
       var real = [Float](repeating: 0, count: n * size)
       real.withUnsafeMutableBufferPointer { data.fill($0, labels: nil, batch: n, position: 0) }
       real = data.toOriginalUnits(real)

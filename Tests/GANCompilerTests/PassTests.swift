@@ -115,7 +115,7 @@ struct PassTests {
       let model = try Compiler.compile(spec)
       #expect(model.plan.arenaBytes <= model.plan.noReuseBytes)
       for p in model.programs {
-        let plan = model.plan.programs[p.name]!
+        let plan = model.plan.programs[p.kind]!
         for (i, a) in plan.buffers.enumerated() {
           #expect(a.offset % MemoryPlanner.alignment == 0)
           #expect(a.offset + a.bytes <= plan.transientBytes)
@@ -125,7 +125,7 @@ struct PassTests {
         }
         // Every value read by a kernel has storage that covers it.
         for (v, node) in p.graph.nodes.enumerated() where p.graph.isKernel(v) {
-          let offset = model.plan.offset(of: v, in: p.name)
+          let offset = model.plan.offset(of: v, in: p.kind)
           #expect(offset >= 0 && offset + node.elementCount * 4 <= model.plan.arenaBytes)
         }
       }
@@ -139,7 +139,7 @@ struct PassTests {
     for (text, _) in generatedSpecs(20) {
       let model = try Compiler.compile(try checked(text, files: ["img.npy": npy([4, 1, 8, 8])]))
       for p in model.programs {
-        let plan = model.plan.programs[p.name]!
+        let plan = model.plan.programs[p.kind]!
         for (v, storage) in plan.storage.enumerated() {
           guard case .persistent(let name) = storage, !(p.graph[v].op == .parameter(name)) else { continue }
           if case .assign = p.graph[v].op { continue }

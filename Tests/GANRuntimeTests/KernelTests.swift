@@ -25,21 +25,21 @@ func runBoth(_ g: Graph, threads: Int = 2, seed: UInt64 = 1, ids: [String: Int] 
     case .input(let name), .parameter(let name):
       if feeds[name] == nil { feeds[name] = values(node.elementCount, seed: UInt64(k) &+ seed, ids: ids[name]) }
       if case .parameter = node.op, !persistent.contains(where: { $0.name == name }) {
-        persistent.append(ParameterInfo(name: name, shape: node.shape, trainable: true, initialization: .constant(0)))
+        persistent.append(ParameterInfo(name: name, shape: node.shape, trainable: true, initialization: .constant(0), net: .generator))
       }
     default: break
     }
   }
   let reference = try ReferenceEvaluator(feeds: feeds, seed: 77).run(g)
-  let program = Program(name: "p", graph: g, inputs: [])
+  let program = Program(kind: .custom("p"), graph: g, inputs: [])
   let plan = MemoryPlanner.plan(persistent: persistent.map { ($0.name, $0.shape.reduce(1, *)) }, programs: [program])
   let runtime = try Runtime(programs: [program], persistent: persistent, plan: plan, threads: threads)
   for (name, v) in feeds {
-    let buffer = runtime.input(name, of: "p") ?? runtime.persistent(name)!
+    let buffer = runtime.input(name, of: .custom("p")) ?? runtime.persistent(name)!
     for i in 0..<v.count { buffer[i] = Float(v[i]) }
   }
-  try runtime.run("p", seed: 77)
-  return g.outputs.map { o in (Array(runtime.output(g.outputNames[o]!, of: "p")!.map { $0 }), reference[o]) }
+  try runtime.run(.custom("p"), seed: 77)
+  return g.outputs.map { o in (Array(runtime.output(g.outputNames[o]!, of: .custom("p"))!.map { $0 }), reference[o]) }
 }
 
 func expectClose(_ pairs: [(exec: [Float], ref: [Double])], tolerance: Double = 1e-4, _ what: String) {

@@ -53,3 +53,29 @@ struct RandomTests {
     #expect(all.allSatisfy { $0.isFinite && abs($0) < 6 })
   }
 }
+
+@Suite("Random stream identities")
+struct RandomStreamTests {
+  @Test("different (purpose, index) pairs are different stream ids, even at indices a long run reaches")
+  func distinct() {
+    var seen: [Int: RandomStream] = [:]
+    let indices = [0, 1, 9_999_999, 10_000_000, 30_000_000, 1_000_000_000, (1 << 40) - 1, Int(RandomStream.indexLimit) - 1]
+    for purpose in RandomStream.Purpose.allCases {
+      for index in indices {
+        let s = RandomStream(purpose, index)
+        #expect(seen[s.id] == nil, "\(s) and \(String(describing: seen[s.id])) share id \(s.id)")
+        seen[s.id] = s
+      }
+    }
+    // The old layout: D's noise of update 30,000,000 was G's noise of update 0.
+    #expect(RandomStream(.discriminatorNoise, 30_000_000).id != RandomStream(.generatorNoise, 0).id)
+  }
+
+  @Test("op streams of different runs and programs never meet")
+  func runs() {
+    let a = RunRandom(seed: 1, purpose: .discriminatorStep, run: 5), b = RunRandom(seed: 1, purpose: .generatorStep, run: 5)
+    let c = RunRandom(seed: 1, purpose: .discriminatorStep, run: 6)
+    let ids = [a.stream(0), a.stream(65535), b.stream(0), c.stream(0), c.stream(1)]
+    #expect(Set(ids).count == ids.count)
+  }
+}

@@ -31,8 +31,9 @@ func shipped(_ name: String, batch: Int) throws -> CheckedSpec {
 func feedInputs(_ runtime: Runtime, _ program: Program, seed: UInt64) {
   for input in program.inputs {
     var v = values(input.shape.reduce(1, *), seed: seed, ids: input.kind == .labels || input.kind == .generatedLabels ? 3 : nil)
-    if input.kind == .scalar { v = [1.25] }
-    let buffer = runtime.input(input.name, of: program.name)!
+    if case .learningRate = input.kind { v = [1.25] }
+    if case .adamBiasCorrection = input.kind { v = [1.25] }
+    let buffer = runtime.input(input.name, of: program.kind)!
     for i in 0..<v.count { buffer[i] = Float(v[i]) }
   }
 }
@@ -50,7 +51,7 @@ func feedAll(_ runtime: Runtime, _ program: Program, seed: UInt64) -> [String: [
       if name.hasSuffix("_sq") || name.hasSuffix("running_var") || name.hasSuffix("square_avg") { v = v.map { abs($0) + 0.1 } }
       if name.hasPrefix("generator.") || name.hasPrefix("discriminator.") { v = v.map { $0 * 0.3 } }
       feeds[name] = v
-      let buffer = runtime.input(name, of: program.name) ?? runtime.persistent(name)!
+      let buffer = runtime.input(name, of: program.kind) ?? runtime.persistent(name)!
       for i in 0..<v.count { buffer[i] = Float(v[i]) }
     default: break
     }
@@ -82,10 +83,10 @@ struct StepTests {
       let feeds = feedAll(runtime, program, seed: 100)
       let evaluation = try ReferenceEvaluator(feeds: feeds, seed: 5).evaluate(program.graph)
       let reference = evaluation.values
-      try runtime.run(program.name, seed: 5)
+      try runtime.run(program.kind, seed: 5)
       let g = program.graph
       for o in g.outputs {
-        let got = runtime.output(g.outputNames[o]!, of: program.name)!
+        let got = runtime.output(g.outputNames[o]!, of: program.kind)!
         let error = worstRelativeError(got, reference[o])
         #expect(error <= 2e-3, "\(name) \(program.name) \(g.outputNames[o]!): \(Array(got.prefix(4))) vs \(reference[o].prefix(4))")
       }
@@ -138,7 +139,7 @@ struct StepTests {
     for program in model.programs where ["d-step", "g-step"].contains(program.name) {
       let feeds = feedAll(runtime, program, seed: 100)
       let evaluation = try ReferenceEvaluator(feeds: feeds, seed: 5).evaluate(program.graph)
-      try runtime.run(program.name, seed: 5)
+      try runtime.run(program.kind, seed: 5)
       #expect(!evaluation.updates.isEmpty)
       var worst = 0.0
       for (target, values) in evaluation.updates {
@@ -160,10 +161,10 @@ struct StepTests {
       for round in 0..<2 {
         for program in model.programs where program.name != "sample" {
           feedInputs(runtime, program, seed: UInt64(round))
-          try runtime.run(program.name, seed: 9)
+          try runtime.run(program.kind, seed: 9)
           for o in program.graph.outputs {
             let name = program.graph.outputNames[o]!
-            out.append(("\(round) \(program.name) \(name)", Array(runtime.output(name, of: program.name)!)))
+            out.append(("\(round) \(program.name) \(name)", Array(runtime.output(name, of: program.kind)!)))
           }
         }
       }

@@ -97,6 +97,7 @@ let brokenSpecs: [BrokenSpec] = [
   BrokenSpec("warning-option-ignored", [("<training steps=\"10\"", "<training clip=\"0.1\" steps=\"10\"")], "GAN0506", 13, 13, exit: 0),
   BrokenSpec("warning-final-tanh-range", [("<data source=\"ring\" modes=\"8\" radius=\"1\" std=\"0.01\"/>", "<data source=\"grid\"/>"), ("<dense units=\"2\"/>", "<dense units=\"2\" activation=\"tanh\"/>")], "GAN0404", 7, 6, exit: 0),
   BrokenSpec("warning-batchnorm-with-penalty", [("<dense units=\"16\" activation=\"leaky-relu\"/>", "<dense units=\"16\"/>\n    <batchnorm/>\n    <activation kind=\"leaky-relu\"/>"), ("<training steps=\"10\"", "<training loss=\"wasserstein-gp\" steps=\"10\"")], "GAN0507", 11, 6, exit: 0),
+  BrokenSpec("updates-beyond-count", [("<training steps=\"10\"", "<training d-steps=\"1000\" steps=\"2000000000\"")], "GAN0306", 13, 28, exit: 1),
   BrokenSpec("doctype", [("<gan name=\"t\"", "<!DOCTYPE gan>\n<gan name=\"t\"")], "GAN0005", 2, 1, exit: 1),
   BrokenSpec("malformed", [("<latent size=\"8\"/>", "<latent size=\"8\">")], "GAN0004", 17, 7, exit: 1),
   BrokenSpec("deconv-same-small-kernel", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\"/>\n    <reshape shape=\"1 4 4\"/>\n    <deconv2d filters=\"1\" kernel=\"1\" stride=\"2\" padding=\"same\"/>\n    <flatten/>")], "GAN0112", 8, 49, exit: 1),

@@ -111,5 +111,43 @@ struct CommandTests {
     #expect(try ganc(["sample", run, "-n", "2", "--format", "csv", "--out", run + "/s.csv"]).terminationStatus == 0)
     #expect(try ganc(["train", "--resume", run, "--steps", "15", "-q"]).terminationStatus == 0)
     #expect(try Checkpoint.read(run + "/checkpoint.safetensors").metadata["ganc.seed"] == "9")
+    // The library path (Examples/GenerateSamples) reopens it the same way.
+    let reopened = try Trainer.open(run: run)
+    #expect(reopened.checked.spec.training.batch == 32 && reopened.checked.spec.training.seed == 9)
+    let example = Process()
+    example.executableURL = URL(fileURLWithPath: gancBinary).deletingLastPathComponent().appendingPathComponent("GenerateSamples")
+    example.arguments = [run, "3"]
+    let out = Pipe()
+    example.standardOutput = out
+    example.standardError = FileHandle.nullDevice
+    try example.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    example.waitUntilExit()
+    #expect(example.terminationStatus == 0)
+    #expect(text.split(separator: "\n").count == 3, "\(text)")
+  }
+
+  @Test("temporary files of writers killed mid-write are removed when a run starts or resumes; a live writer's are kept")
+  func staleTemporaries() throws {
+    let folder = temporaryFolder()
+    let spec = folder.appendingPathComponent("spec.xml").path
+    try ringSpec(steps: 5).write(toFile: spec, atomically: true, encoding: .utf8)
+    let run = folder.appendingPathComponent("run").path
+    try FileManager.default.createDirectory(atPath: run + "/samples", withIntermediateDirectories: true)
+    // A process that has exited: its id names no process now.
+    let gone = Process()
+    gone.executableURL = URL(fileURLWithPath: "/bin/true")
+    try gone.run()
+    gone.waitUntilExit()
+    let dead = gone.processIdentifier
+    let stale = [run + "/checkpoint.safetensors.tmp-\(dead)", run + "/samples/final.png.tmp-\(dead)"]
+    let live = run + "/checkpoint.safetensors.tmp-\(getpid())"
+    for path in stale + [live] { FileManager.default.createFile(atPath: path, contents: Data(count: 1000)) }
+    #expect(try ganc(["train", spec, "--out", run, "-q"]).terminationStatus == 0)
+    for path in stale { #expect(!FileManager.default.fileExists(atPath: path), "\(path) was left") }
+    #expect(FileManager.default.fileExists(atPath: live))
+    FileManager.default.createFile(atPath: stale[0], contents: Data(count: 10))
+    #expect(try ganc(["train", "--resume", run, "--steps", "8", "-q"]).terminationStatus == 0)
+    #expect(!FileManager.default.fileExists(atPath: stale[0]))
   }
 }

@@ -138,4 +138,21 @@ struct DataTests {
     let header = try JSONSerialization.jsonObject(with: bytes[8..<(8 + length)]) as? [String: Any]
     #expect((header?["a.weight"] as? [String: Any])?["dtype"] as? String == "F32")
   }
+
+  @Test("image pixels stay one byte each in memory and become [-1, 1] per batch")
+  func storedType() throws {
+    let folder = temporaryFolder()
+    let pixels: [UInt8] = (0..<(5 * 4)).map { UInt8($0 * 13) }
+    var images = Data([0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 2, 0, 0, 0, 2])
+    images += Data(pixels)
+    let path = folder.appendingPathComponent("i.idx").path
+    try images.write(to: URL(fileURLWithPath: path))
+    let d = try Dataset(dataSpec(.idx(images: path, labels: nil)), shape: [1, 2, 2], seed: 1)
+    guard case .pixels(let stored) = d.storage else { Issue.record("pixels were converted: \(String(describing: d.storage))"); return }
+    #expect(stored == pixels)
+    #expect(d.storage?.bytes == 20)
+    var batch = [Float](repeating: 0, count: 5 * 4)
+    batch.withUnsafeMutableBufferPointer { d.fill($0, labels: nil, batch: 5, position: 0) }
+    #expect(batch.sorted() == pixels.map { Float($0) / 127.5 - 1 }.sorted())
+  }
 }

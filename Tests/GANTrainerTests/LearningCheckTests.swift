@@ -38,7 +38,7 @@ struct LearningCheckTests {
   func highQualityShare(seed: Int, broken: Bool) throws -> Double {
     let trainer = try makeTrainer(learningSpec(seed: seed), folder: temporaryFolder(), adjust: broken ? breakGeneratorGradient : { _ in })
     _ = try trainer.train(log: { _ in })
-    let s = try trainer.generate(count: 500, noiseStream: 5)
+    let s = try trainer.generate(count: 500, noiseSeed: 5)
     let points: [(Double, Double)] = (0..<500).map { i in (Double(s[2 * i]), Double(s[2 * i + 1])) }
     return Evaluation.modes(points, centres: trainer.dataset.centres, std: trainer.dataset.modeStd).highQualityShare
   }

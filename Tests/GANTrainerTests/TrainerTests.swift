@@ -47,7 +47,7 @@ func makeTrainer(_ text: String, folder: URL, resume: Bool = false, threads: Int
 
 /// The mean distance of generated points to their nearest mode centre.
 func meanModeDistance(_ trainer: Trainer) throws -> Double {
-  let samples = try trainer.generate(count: 500, noiseStream: 5)
+  let samples = try trainer.generate(count: 500, noiseSeed: 5)
   var total = 0.0
   for i in 0..<500 {
     let (x, y) = (Double(samples[2 * i]), Double(samples[2 * i + 1]))
@@ -63,7 +63,7 @@ struct TrainerTests {
     let folder = temporaryFolder()
     let trainer = try makeTrainer(ringSpec(steps: 1500), folder: folder)
     func modes() throws -> Evaluation.Modes {
-      let s = try trainer.generate(count: 500, noiseStream: 5)
+      let s = try trainer.generate(count: 500, noiseSeed: 5)
       return Evaluation.modes((0..<500).map { (Double(s[2 * $0]), Double(s[2 * $0 + 1])) }, centres: trainer.dataset.centres, std: trainer.dataset.modeStd)
     }
     let before = try meanModeDistance(trainer), modesBefore = try modes()

@@ -39,14 +39,14 @@ public struct ProgramPlan: Hashable, Sendable {
 public struct MemoryPlan: Hashable, Sendable {
   public var persistentOffsets: [String: Int]
   public var persistentBytes: Int
-  public var programs: [String: ProgramPlan]
+  public var programs: [ProgramKind: ProgramPlan]
   /// Byte offset where transient buffers start.
   public var transientBase: Int { persistentBytes }
   public var arenaBytes: Int { persistentBytes + (programs.values.map(\.transientBytes).max() ?? 0) }
   public var noReuseBytes: Int { persistentBytes + programs.values.reduce(0) { $0 + $1.noReuseBytes } }
 
   /// The absolute byte offset of value `v` of `program`.
-  public func offset(of v: ValueID, in program: String) -> Int {
+  public func offset(of v: ValueID, in program: ProgramKind) -> Int {
     let plan = programs[program]!
     switch plan.storage[v] {
     case .transient(let o): return transientBase + o
@@ -72,9 +72,9 @@ public enum MemoryPlanner {
       offsets[p.name] = cursor
       cursor += aligned(p.elements * 4)
     }
-    var plans: [String: ProgramPlan] = [:]
+    var plans: [ProgramKind: ProgramPlan] = [:]
     for program in programs {
-      plans[program.name] = planProgram(program.graph, reuse: reuse)
+      plans[program.kind] = planProgram(program.graph, reuse: reuse)
     }
     return MemoryPlan(persistentOffsets: offsets, persistentBytes: cursor, programs: plans)
   }

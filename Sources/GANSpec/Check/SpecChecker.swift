@@ -5,6 +5,10 @@ import GANDiagnostics
 /// through both nets, G's output against the data, D's single logit, the
 /// loss against the architecture, and suspicious but legal choices.
 public enum SpecChecker {
+  /// The most discriminator updates a run may make (steps x d-steps): each
+  /// draws random streams numbered (update << 16) | op within 56 bits.
+  public static let maximumUpdates = 1 << 40
+
   /// Checks `spec`, appending to `diagnostics`; returns the checked spec when
   /// no error was found.
   public static func check(_ spec: Spec, diagnostics: inout [Diagnostic]) -> CheckedSpec? {
@@ -27,6 +31,13 @@ public enum SpecChecker {
     if training.conditional {
       inputsG["label"] = [1]
       inputsD["label"] = [1]
+    }
+    // Every discriminator update draws its own random streams, numbered below 2^40.
+    let (updates, updatesOverflow) = training.steps.multipliedReportingOverflow(by: training.dSteps)
+    if updatesOverflow || updates > SpecChecker.maximumUpdates {
+      diagnostics.append(.error(.tooLarge, "steps x d-steps = \(updatesOverflow ? "more than 2^63" : String(updates)) discriminator updates is more than ganc counts (\(SpecChecker.maximumUpdates))",
+        at: training.location(of: "steps"), help: "train for fewer steps; resume a finished run to go on"))
+      return nil
     }
     let (gBatch, packOverflow) = training.batch.multipliedReportingOverflow(by: training.pack)
     if packOverflow {

@@ -1,0 +1,86 @@
+import Foundation
+import GANCompiler
+import GANIR
+import GANRuntime
+import GANSpec
+
+/// Writes what a program reads before each run: noise, the class ids G is
+/// asked for, the real batch and its labels, and the per-step scalars
+/// (learning rates, Adam's bias corrections). `ganc train` and `ganc bench`
+/// feed through it, so a benchmark times exactly what training runs.
+public struct ProgramFeeder {
+  public let seed: UInt64
+  public let training: TrainingSpec
+  public let latent: LatentSpec
+  public let dataset: Dataset
+  /// Both learning rates are multiplied by this (the divergence guard halves it).
+  public var lrScale = 1.0
+
+  public init(seed: UInt64, training: TrainingSpec, latent: LatentSpec, dataset: Dataset) {
+    self.seed = seed
+    self.training = training
+    self.latent = latent
+    self.dataset = dataset
+  }
+
+  /// The update count of each net's optimizer during the next run (Adam's t).
+  public struct Updates: Sendable {
+    public var discriminator: Int
+    public var generator: Int
+    public init(discriminator: Int, generator: Int) {
+      self.discriminator = discriminator
+      self.generator = generator
+    }
+    func count(_ role: NetworkRole) -> Int { role == .discriminator ? discriminator : generator }
+  }
+
+  /// Noise z from `stream`: N(0, 1), or U(-1, 1) when the spec says so.
+  public func fillNoise(_ buffer: UnsafeMutableBufferPointer<Float>, stream: RandomStream) {
+    let random = SeededStream(seed: seed, stream)
+    if latent.distribution == .uniform {
+      for i in 0..<buffer.count { buffer[i] = Float(random.uniform(i) * 2 - 1) }
+    } else {
+      random.fillNormal(buffer)
+    }
+  }
+
+  /// Uniformly drawn class ids from `stream`.
+  public func fillLabels(_ buffer: UnsafeMutableBufferPointer<Float>, stream: RandomStream) {
+    let classes = Double(dataset.classes ?? 1)
+    let random = SeededStream(seed: seed, stream)
+    for i in 0..<buffer.count { buffer[i] = Float(min(Int(random.uniform(i) * classes), Int(classes) - 1)) }
+  }
+
+  /// Fills every input of a training step. `done` counts the updates each
+  /// net has had so far: they pick the noise and the data batch, and one
+  /// more is the optimizer's t for this run.
+  public func feed(_ program: BoundProgram, done: Updates) {
+    let isD = program.kind == .discriminatorStep
+    let update = isD ? done.discriminator : done.generator
+    var x: UnsafeMutableBufferPointer<Float>? = nil, labels: UnsafeMutableBufferPointer<Float>? = nil
+    for (input, buffer) in program.inputs {
+      switch input.kind {
+      case .latent: fillNoise(buffer, stream: RandomStream(isD ? .discriminatorNoise : .generatorNoise, update))
+      case .generatedLabels: fillLabels(buffer, stream: RandomStream(isD ? .discriminatorLabels : .generatorLabels, update))
+      case .data: x = buffer
+      case .labels: labels = buffer
+      case .learningRate(let role):
+        buffer[0] = Float(training.optimizer(for: role).lr * lrScale)
+      case .adamBiasCorrection(let role, let moment):
+        let o = training.optimizer(for: role)
+        let t = Double(done.count(role) + 1)
+        buffer[0] = Float(1 / (1 - Foundation.pow(moment == 1 ? o.beta1 : o.beta2, t)))
+      }
+    }
+    // The real batch and its labels; either may have been removed as unread.
+    if x != nil || labels != nil {
+      let batch = training.batch * training.pack
+      dataset.fill(x, labels: labels, batch: batch, position: done.discriminator * batch)
+    }
+  }
+
+  /// Which random numbers the run's ops (dropout, the gradient penalty) read.
+  public func random(_ program: BoundProgram, done: Updates) -> RunRandom {
+    RunRandom(seed: seed, purpose: program.kind.randomPurpose, run: program.kind == .generatorStep ? done.generator : done.discriminator)
+  }
+}
