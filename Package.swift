@@ -24,7 +24,9 @@ let package = Package(
 
     // Our own vectorised elementwise loops, compiled for AVX-512, AVX2+FMA and
     // baseline x86-64 and picked at load time, so the binary stays portable.
-    .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
+    // No unsafe flags anywhere: SwiftPM refuses them in a package that others
+    // depend on by version (square roots use an errno-free builtin instead).
+    .target(name: "CKernels"),
 
     // Diagnostics as data, and their renderers (text like clang, JSON).
     .target(name: "GANDiagnostics"),
@@ -41,8 +43,7 @@ let package = Package(
     .target(name: "GANCompiler", dependencies: ["GANIR", "GANSpec"]),
     // The executor: compiled programs as flat kernel lists over one arena, on a thread pool.
     .target(
-      name: "GANRuntime", dependencies: ["GANIR", "GANCompiler", "CDNNL", "CKernels"],
-      swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+      name: "GANRuntime", dependencies: ["GANIR", "GANCompiler", "CDNNL", "CKernels"]),
     // The adversarial loop: data, samples and plots, metrics, checkpoints, evaluation.
     .target(name: "GANTrainer", dependencies: ["GANRuntime", "GANCompiler", "GANSpec", "GANIR", "GANData", "CPNG"]),
     .executableTarget(
