@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The code follows the formatter's configuration (.swift-format).
+swift format lint --strict -r Sources Tests Fuzz Examples
 swift build --build-tests
 swift test --skip-build
 python=$(bash Benchmarks/parity/setup.sh)

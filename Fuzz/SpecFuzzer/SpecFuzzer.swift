@@ -31,7 +31,8 @@ func lintOnce(_ bytes: UnsafeRawBufferPointer) {
   var total = 0
   for d in result.diagnostics {
     total += renderer.render(d, sources: sources).utf8.count
-    precondition(d.location != nil || d.id == .fileEmpty || d.id == .fileNotText || d.id == .fileTooLarge,
+    precondition(
+      d.location != nil || d.id == .fileEmpty || d.id == .fileNotText || d.id == .fileTooLarge,
       "diagnostic \(d.id.rawValue) has no location: \(d.message)")
   }
   let report = DiagnosticJSON.FileReport(file: path, summary: result.checked.map(LintSummary.fields))

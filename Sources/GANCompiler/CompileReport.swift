@@ -40,7 +40,8 @@ public enum CompileReport {
     for net in [m.spec.generator, m.spec.discriminator] {
       out += pad(net.role.rawValue, 30) + pad("output", 16) + pad("parameters", 13) + "FLOPs/batch\n"
       for (i, l) in net.layers.enumerated() {
-        out += "  " + pad("\(i) " + describe(l.layer), 28) + pad(l.outputShape.shapeText, 16) + pad(grouped(l.parameterCount), 13)
+        out +=
+          "  " + pad("\(i) " + describe(l.layer), 28) + pad(l.outputShape.shapeText, 16) + pad(grouped(l.parameterCount), 13)
           + flopsText(Double(l.flops) * Double(batch)) + "\n"
       }
       out += "  " + pad("total", 28) + pad("", 16) + pad(grouped(net.parameterCount), 13) + flopsText(Double(net.flops) * Double(batch)) + "\n\n"
@@ -48,7 +49,8 @@ public enum CompileReport {
     out += pad("program", 12) + pad("ops lowered", 13) + pad("kernels", 10) + pad("fused", 8) + pad("transient", 13) + "FLOPs\n"
     for p in m.programs {
       let plan = m.plan.programs[p.kind]!
-      out += "  " + pad(p.name, 10) + pad(String(p.opsBeforePasses), 13) + pad(String(p.kernelsBeforeFusion), 10)
+      out +=
+        "  " + pad(p.name, 10) + pad(String(p.opsBeforePasses), 13) + pad(String(p.kernelsBeforeFusion), 10)
         + pad(String(p.graph.kernelCount), 8) + pad(bytes(plan.transientBytes), 13) + flopsText(Double(p.graph.flops)) + "\n"
     }
     let plan = m.plan
@@ -111,8 +113,10 @@ public enum CompileReport {
       ])
     }
     func net(_ n: CheckedNetwork) -> [String: Any] {
-      ["parameters": n.parameterCount, "flopsPerSample": n.flops,
-       "layers": n.layers.map { ["element": $0.layer.element, "output": $0.outputShape, "parameters": $0.parameterCount, "flopsPerSample": $0.flops] as [String: Any] }]
+      [
+        "parameters": n.parameterCount, "flopsPerSample": n.flops,
+        "layers": n.layers.map { ["element": $0.layer.element, "output": $0.outputShape, "parameters": $0.parameterCount, "flopsPerSample": $0.flops] as [String: Any] },
+      ]
     }
     let object: [String: Any] = [
       "name": m.spec.spec.name, "compileMilliseconds": m.seconds * 1000, "arenaBytes": m.plan.arenaBytes,

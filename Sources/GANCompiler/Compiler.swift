@@ -49,11 +49,12 @@ public enum Compiler {
       for p in programs { dumps.append((p.name, p.graph.text)) }
     }
     capture("lower")
-    let passes: [(String, (Graph) -> Graph)] = [
-      (Simplify.name, Simplify.run),
-      (CommonSubexpressions.name, CommonSubexpressions.run),
-      (DeadCodeElimination.name, DeadCodeElimination.run),
-    ] + (options.fuse ? [(Fusion.name, Fusion.run), ("dce-after-fuse", DeadCodeElimination.run)] : [])
+    let passes: [(String, (Graph) -> Graph)] =
+      [
+        (Simplify.name, Simplify.run),
+        (CommonSubexpressions.name, CommonSubexpressions.run),
+        (DeadCodeElimination.name, DeadCodeElimination.run),
+      ] + (options.fuse ? [(Fusion.name, Fusion.run), ("dce-after-fuse", DeadCodeElimination.run)] : [])
       + (options.layouts ? [(LayoutAssignment.name, LayoutAssignment.run)] : [])
     for (name, pass) in passes {
       for i in programs.indices {

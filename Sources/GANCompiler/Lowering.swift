@@ -172,7 +172,8 @@ public struct Lowering {
         y = g.reshape(try g.add(.reduceMax(axes: [2]), [g.reshape(y, [batch, units, pieces])]), [batch, units])
       case .conv2d(let c, let activation, let w):
         let geometry = entry.geometry!
-        let attributes = ConvAttributes(stride: (c.stride.h, c.stride.w),
+        let attributes = ConvAttributes(
+          stride: (c.stride.h, c.stride.w),
           padding: (geometry.padTop, geometry.padBottom, geometry.padLeft, geometry.padRight), dilation: (c.dilation.h, c.dilation.w))
         y = try g.add(.conv(attributes), [x, param("\(name).weight", [c.filters, g.shape(x)[1], c.kernel.h, c.kernel.w])])
         if w.bias { y = addBias(y, param("\(name).bias", [c.filters]), &g) }
@@ -184,7 +185,8 @@ public struct Lowering {
         // As the adjoint of a convolution from the output back to the input.
         let bottom = (inH - 1) * c.stride.h + spanH - outShape[2] - geometry.padTop
         let right = (inW - 1) * c.stride.w + spanW - outShape[3] - geometry.padLeft
-        let attributes = ConvAttributes(stride: (c.stride.h, c.stride.w),
+        let attributes = ConvAttributes(
+          stride: (c.stride.h, c.stride.w),
           padding: (geometry.padTop, bottom, geometry.padLeft, right), dilation: (c.dilation.h, c.dilation.w))
         y = try g.add(.convTranspose(attributes), [x, param("\(name).weight", [g.shape(x)[1], c.filters, c.kernel.h, c.kernel.w])], shape: outShape)
         if w.bias { y = addBias(y, param("\(name).bias", [c.filters]), &g) }

@@ -86,18 +86,20 @@ public struct TrainingGraphBuilder {
       let opt = spec.spec.training.optimizer(for: role)
       for p in lowering.parameters where p.trainable && p.net == role {
         for state in Self.stateNames(opt) {
-          persistent.append(ParameterInfo(
-            name: "\(p.name).\(state)", shape: p.shape, trainable: false, initialization: .constant(0), net: role,
-            role: .optimizerState(of: p.name, slot: state)))
+          persistent.append(
+            ParameterInfo(
+              name: "\(p.name).\(state)", shape: p.shape, trainable: false, initialization: .constant(0), net: role,
+              role: .optimizerState(of: p.name, slot: state)))
         }
       }
     }
     if spec.spec.training.ema != nil {
       // Only learned weights are averaged: the EMA sampler reads the live running statistics.
       for p in lowering.parameters where p.trainable && p.net == .generator {
-        persistent.append(ParameterInfo(
-          name: Self.averageName(p.name), shape: p.shape, trainable: false, initialization: p.initialization, net: .generator,
-          role: .average(of: p.name)))
+        persistent.append(
+          ParameterInfo(
+            name: Self.averageName(p.name), shape: p.shape, trainable: false, initialization: p.initialization, net: .generator,
+            role: .average(of: p.name)))
       }
     }
   }
@@ -254,7 +256,9 @@ public struct TrainingGraphBuilder {
   /// Whether D treats every sample on its own (no batch norm), so one pass
   /// over the real and generated batches together means the same as two.
   var discriminatorIsPerSample: Bool {
-    !spec.discriminator.layers.contains { if case .batchnorm = $0.layer.op { return true }; return false }
+    !spec.discriminator.layers.contains {
+      if case .batchnorm = $0.layer.op { return true }; return false
+    }
   }
 
   /// The discriminator step: G forward (no gradient to G), D on real and

@@ -78,7 +78,9 @@ public enum NPY {
   public static func header(_ bytes: [UInt8]) -> Header? {
     guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else { return nil }
     let major = bytes[6]
-    let (length, start) = major == 1 ? (Int(bytes[8]) | Int(bytes[9]) << 8, 10)
+    let (length, start) =
+      major == 1
+      ? (Int(bytes[8]) | Int(bytes[9]) << 8, 10)
       : (bytes.count >= 12 ? (Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24, 12) : (0, 0))
     guard start > 0, length > 0, start + length <= bytes.count else { return nil }
     let header = String(decoding: bytes[start..<(start + length)], as: UTF8.self)

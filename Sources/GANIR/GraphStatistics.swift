@@ -45,7 +45,9 @@ extension Graph {
     switch n.op {
     case .matmul, .conv, .convTranspose, .convWeight: return product(n.op, n.inputs, n.shape)
     case .fused(let k):
-      let elementwise = k.code.filter { if case .unary = $0 { return true }; if case .binary = $0 { return true }; return false }.count
+      let elementwise = k.code.filter {
+        if case .unary = $0 { return true }; if case .binary = $0 { return true }; return false
+      }.count
       return (k.head.map { product($0, n.inputs, n.shape) } ?? 0) + elementwise * n.elementCount
     case .unary, .binary: return n.elementCount
     case .reduceSum, .reduceMax: return shape(n.inputs[0]).reduce(1, *)

@@ -61,147 +61,147 @@ public struct ReferenceEvaluator {
 
   /// One op; a fused kernel's stores come back in `stored`, in order.
   func compute(_ op: Op, _ ins: [[Double]], _ inShapes: [[Int]], _ shape: [Int], stored: inout [[Double]]) throws -> [Double] {
-      let node = Node(op: op, inputs: [], shape: shape)
-      let n = node.elementCount
-      var out = [Double](repeating: 0, count: n)
-      switch node.op {
-      case .input(let name), .parameter(let name):
-        guard let value = feeds[name], value.count == n || (value.count == 1 && n == 1) else {
-          throw IRError("no value of \(n) elements for '\(name)'")
-        }
-        out = value
-      case .constant(let c):
-        out = [Double](repeating: c, count: n)
-      case .random(let stream):
-        for i in 0..<n { out[i] = random.uniform(stream, i) }
-      case .unary(let f):
-        out = ins[0].map { Self.apply(f, $0) }
-      case .binary(let f):
-        let a = ins[0], b = ins[1]
-        for i in 0..<n { out[i] = Self.apply(f, a.count == 1 ? a[0] : a[i], b.count == 1 ? b[0] : b[i]) }
-      case .matmul(let ta, let tb):
-        let (sa, sb) = (inShapes[0], inShapes[1])
-        let m = node.shape[0], cols = node.shape[1], k = ta ? sa[0] : sa[1]
-        for i in 0..<m {
-          for j in 0..<cols {
-            var s = 0.0
-            for p in 0..<k {
-              let x = ta ? ins[0][p * sa[1] + i] : ins[0][i * sa[1] + p]
-              let y = tb ? ins[1][j * sb[1] + p] : ins[1][p * sb[1] + j]
-              s += x * y
-            }
-            out[i * cols + j] = s
+    let node = Node(op: op, inputs: [], shape: shape)
+    let n = node.elementCount
+    var out = [Double](repeating: 0, count: n)
+    switch node.op {
+    case .input(let name), .parameter(let name):
+      guard let value = feeds[name], value.count == n || (value.count == 1 && n == 1) else {
+        throw IRError("no value of \(n) elements for '\(name)'")
+      }
+      out = value
+    case .constant(let c):
+      out = [Double](repeating: c, count: n)
+    case .random(let stream):
+      for i in 0..<n { out[i] = random.uniform(stream, i) }
+    case .unary(let f):
+      out = ins[0].map { Self.apply(f, $0) }
+    case .binary(let f):
+      let a = ins[0], b = ins[1]
+      for i in 0..<n { out[i] = Self.apply(f, a.count == 1 ? a[0] : a[i], b.count == 1 ? b[0] : b[i]) }
+    case .matmul(let ta, let tb):
+      let (sa, sb) = (inShapes[0], inShapes[1])
+      let m = node.shape[0], cols = node.shape[1], k = ta ? sa[0] : sa[1]
+      for i in 0..<m {
+        for j in 0..<cols {
+          var s = 0.0
+          for p in 0..<k {
+            let x = ta ? ins[0][p * sa[1] + i] : ins[0][i * sa[1] + p]
+            let y = tb ? ins[1][j * sb[1] + p] : ins[1][p * sb[1] + j]
+            s += x * y
           }
-        }
-      case .conv(let c):
-        Self.convLoops(c, x: inShapes[0], w: inShapes[1], o: node.shape) { xi, wi, oi in out[oi] += ins[0][xi] * ins[1][wi] }
-      case .convTranspose(let c):
-        Self.convLoops(c, x: node.shape, w: inShapes[1], o: inShapes[0]) { xi, wi, oi in out[xi] += ins[0][oi] * ins[1][wi] }
-      case .convWeight(let c):
-        Self.convLoops(c, x: inShapes[0], w: node.shape, o: inShapes[1]) { xi, wi, oi in out[wi] += ins[0][xi] * ins[1][oi] }
-      case .reduceSum, .reduceMax:
-        let isMax: Bool
-        if case .reduceMax = node.op { isMax = true } else { isMax = false }
-        if isMax { out = [Double](repeating: -.infinity, count: n) }
-        let si = Self.strides(inShapes[0]), so = Self.strides(node.shape)
-        for i in 0..<ins[0].count {
-          var o = 0, r = i
-          for d in 0..<si.count {
-            let idx = r / si[d]
-            r %= si[d]
-            if node.shape[d] != 1 { o += idx * so[d] }
-          }
-          out[o] = isMax ? Swift.max(out[o], ins[0][i]) : out[o] + ins[0][i]
-        }
-      case .broadcast:
-        let from = inShapes[0]
-        if from.isEmpty {
-          out = [Double](repeating: ins[0][0], count: n)
-        } else {
-          let sf = Self.strides(from), so = Self.strides(node.shape)
-          for i in 0..<n {
-            var f = 0, r = i
-            for d in 0..<so.count {
-              let idx = r / so[d]
-              r %= so[d]
-              if from[d] != 1 { f += idx * sf[d] }
-            }
-            out[i] = ins[0][f]
-          }
-        }
-      case .reshape, .assign, .convert, .stopGradient:
-        out = ins[0]
-      case .concat(let axis):
-        var offset = 0
-        let so = Self.strides(node.shape)
-        for (k, s) in inShapes.enumerated() {
-          let si = Self.strides(s)
-          for i in 0..<ins[k].count { out[Self.shifted(i, from: si, to: so, axis: axis, by: offset)] = ins[k][i] }
-          offset += s[axis]
-        }
-      case .slice(let axis, let start):
-        let si = Self.strides(inShapes[0]), so = Self.strides(node.shape)
-        for i in 0..<n { out[i] = ins[0][Self.shifted(i, from: so, to: si, axis: axis, by: start)] }
-      case .pad(let axis, let before):
-        let si = Self.strides(inShapes[0]), so = Self.strides(node.shape)
-        for i in 0..<ins[0].count { out[Self.shifted(i, from: si, to: so, axis: axis, by: before)] = ins[0][i] }
-      case .gather:
-        let rows = inShapes[0][0], dim = inShapes[0][1]
-        for (i, id) in ins[1].enumerated() {
-          let r = Int(id)
-          guard r >= 0 && r < rows else { throw IRError("id \(r) outside a table of \(rows) rows") }
-          for j in 0..<dim { out[i * dim + j] = ins[0][r * dim + j] }
-        }
-      case .scatterAdd:
-        let rows = node.shape[0], dim = node.shape[1]
-        for (i, id) in ins[1].enumerated() {
-          let r = Int(id)
-          guard r >= 0 && r < rows else { throw IRError("id \(r) outside a table of \(rows) rows") }
-          for j in 0..<dim { out[r * dim + j] += ins[0][i * dim + j] }
-        }
-      case .fused(let k):
-        let head = try k.head.map { try compute($0, Array(ins[0..<2]), Array(inShapes[0..<2]), shape) }
-        // A reducing kernel runs over its domain, then sums.
-        let domain = k.reduction?.domain ?? shape
-        let n = domain.reduce(1, *)
-        let so = Self.strides(domain)
-        // Each operand's index for an output index, broadcasting size-1 axes.
-        let maps: [[Int]?] = inShapes.map { s in
-          if s == domain || s.isEmpty { return nil }
-          let st = Self.strides(s)
-          return (0..<n).map { i in
-            var f = 0, r = i
-            for d in 0..<so.count {
-              let idx = r / so[d]
-              r %= so[d]
-              if s[d] != 1 { f += idx * st[d] }
-            }
-            return f
-          }
-        }
-        var regs = [Double](repeating: 0, count: k.code.count)
-        stored = k.stores.map { _ in [Double](repeating: 0, count: n) }
-        var result = [Double](repeating: 0, count: n)
-        for i in 0..<n {
-          for (r, instruction) in k.code.enumerated() {
-            switch instruction {
-            case .head: regs[r] = head![i]
-            case .load(let j): regs[r] = inShapes[j].isEmpty ? ins[j][0] : ins[j][maps[j]?[i] ?? i]
-            case .constant(let c): regs[r] = c
-            case .unary(let f, let a): regs[r] = Self.apply(f, regs[a])
-            case .binary(let f, let a, let b): regs[r] = Self.apply(f, regs[a], regs[b])
-            }
-          }
-          result[i] = regs[k.code.count - 1]
-          for (s, store) in k.stores.enumerated() { stored[s][i] = regs[store.register] }
-        }
-        if let r = k.reduction {
-          out = try compute(.reduceSum(axes: r.axes), [result], [domain], r.shape)
-        } else {
-          out = result
+          out[i * cols + j] = s
         }
       }
-      return out
+    case .conv(let c):
+      Self.convLoops(c, x: inShapes[0], w: inShapes[1], o: node.shape) { xi, wi, oi in out[oi] += ins[0][xi] * ins[1][wi] }
+    case .convTranspose(let c):
+      Self.convLoops(c, x: node.shape, w: inShapes[1], o: inShapes[0]) { xi, wi, oi in out[xi] += ins[0][oi] * ins[1][wi] }
+    case .convWeight(let c):
+      Self.convLoops(c, x: inShapes[0], w: node.shape, o: inShapes[1]) { xi, wi, oi in out[wi] += ins[0][xi] * ins[1][oi] }
+    case .reduceSum, .reduceMax:
+      let isMax: Bool
+      if case .reduceMax = node.op { isMax = true } else { isMax = false }
+      if isMax { out = [Double](repeating: -.infinity, count: n) }
+      let si = Self.strides(inShapes[0]), so = Self.strides(node.shape)
+      for i in 0..<ins[0].count {
+        var o = 0, r = i
+        for d in 0..<si.count {
+          let idx = r / si[d]
+          r %= si[d]
+          if node.shape[d] != 1 { o += idx * so[d] }
+        }
+        out[o] = isMax ? Swift.max(out[o], ins[0][i]) : out[o] + ins[0][i]
+      }
+    case .broadcast:
+      let from = inShapes[0]
+      if from.isEmpty {
+        out = [Double](repeating: ins[0][0], count: n)
+      } else {
+        let sf = Self.strides(from), so = Self.strides(node.shape)
+        for i in 0..<n {
+          var f = 0, r = i
+          for d in 0..<so.count {
+            let idx = r / so[d]
+            r %= so[d]
+            if from[d] != 1 { f += idx * sf[d] }
+          }
+          out[i] = ins[0][f]
+        }
+      }
+    case .reshape, .assign, .convert, .stopGradient:
+      out = ins[0]
+    case .concat(let axis):
+      var offset = 0
+      let so = Self.strides(node.shape)
+      for (k, s) in inShapes.enumerated() {
+        let si = Self.strides(s)
+        for i in 0..<ins[k].count { out[Self.shifted(i, from: si, to: so, axis: axis, by: offset)] = ins[k][i] }
+        offset += s[axis]
+      }
+    case .slice(let axis, let start):
+      let si = Self.strides(inShapes[0]), so = Self.strides(node.shape)
+      for i in 0..<n { out[i] = ins[0][Self.shifted(i, from: so, to: si, axis: axis, by: start)] }
+    case .pad(let axis, let before):
+      let si = Self.strides(inShapes[0]), so = Self.strides(node.shape)
+      for i in 0..<ins[0].count { out[Self.shifted(i, from: si, to: so, axis: axis, by: before)] = ins[0][i] }
+    case .gather:
+      let rows = inShapes[0][0], dim = inShapes[0][1]
+      for (i, id) in ins[1].enumerated() {
+        let r = Int(id)
+        guard r >= 0 && r < rows else { throw IRError("id \(r) outside a table of \(rows) rows") }
+        for j in 0..<dim { out[i * dim + j] = ins[0][r * dim + j] }
+      }
+    case .scatterAdd:
+      let rows = node.shape[0], dim = node.shape[1]
+      for (i, id) in ins[1].enumerated() {
+        let r = Int(id)
+        guard r >= 0 && r < rows else { throw IRError("id \(r) outside a table of \(rows) rows") }
+        for j in 0..<dim { out[r * dim + j] += ins[0][i * dim + j] }
+      }
+    case .fused(let k):
+      let head = try k.head.map { try compute($0, Array(ins[0..<2]), Array(inShapes[0..<2]), shape) }
+      // A reducing kernel runs over its domain, then sums.
+      let domain = k.reduction?.domain ?? shape
+      let n = domain.reduce(1, *)
+      let so = Self.strides(domain)
+      // Each operand's index for an output index, broadcasting size-1 axes.
+      let maps: [[Int]?] = inShapes.map { s in
+        if s == domain || s.isEmpty { return nil }
+        let st = Self.strides(s)
+        return (0..<n).map { i in
+          var f = 0, r = i
+          for d in 0..<so.count {
+            let idx = r / so[d]
+            r %= so[d]
+            if s[d] != 1 { f += idx * st[d] }
+          }
+          return f
+        }
+      }
+      var regs = [Double](repeating: 0, count: k.code.count)
+      stored = k.stores.map { _ in [Double](repeating: 0, count: n) }
+      var result = [Double](repeating: 0, count: n)
+      for i in 0..<n {
+        for (r, instruction) in k.code.enumerated() {
+          switch instruction {
+          case .head: regs[r] = head![i]
+          case .load(let j): regs[r] = inShapes[j].isEmpty ? ins[j][0] : ins[j][maps[j]?[i] ?? i]
+          case .constant(let c): regs[r] = c
+          case .unary(let f, let a): regs[r] = Self.apply(f, regs[a])
+          case .binary(let f, let a, let b): regs[r] = Self.apply(f, regs[a], regs[b])
+          }
+        }
+        result[i] = regs[k.code.count - 1]
+        for (s, store) in k.stores.enumerated() { stored[s][i] = regs[store.register] }
+      }
+      if let r = k.reduction {
+        out = try compute(.reduceSum(axes: r.axes), [result], [domain], r.shape)
+      } else {
+        out = result
+      }
+    }
+    return out
   }
 
   /// The flat index, in a tensor with strides `to`, of element `i` of a tensor

@@ -387,10 +387,12 @@ public final class Runtime: @unchecked Sendable {
   static func describe(_ step: Step, _ node: Node?) -> String {
     let shape = node.map { "[" + $0.shape.map(String.init).joined(separator: ",") + "]" } ?? ""
     switch step {
-    case .product(_, _, _, _, _, let epilogue): return "product " + (node.map { n -> String in
-      if case .fused(let k) = n.op { return (k.head?.mnemonic ?? "") + "+epilogue(\(k.code.count))" + (epilogue == nil ? " in oneDNN" : "") }
-      return n.op.mnemonic
-    } ?? "") + " " + shape
+    case .product(_, _, _, _, _, let epilogue):
+      return "product "
+        + (node.map { n -> String in
+          if case .fused(let k) = n.op { return (k.head?.mnemonic ?? "") + "+epilogue(\(k.code.count))" + (epilogue == nil ? " in oneDNN" : "") }
+          return n.op.mnemonic
+        } ?? "") + " " + shape
     case .elementwise(let k): return "elementwise(\(k.code.count)) " + shape
     case .optimizer(let k): return k.name + " update " + shape
     case .reduce(let r): return "reduce axes=\(r.axes) of [" + r.shape.map(String.init).joined(separator: ",") + "]"

@@ -30,9 +30,11 @@ public final class ThreadPool: @unchecked Sendable {
     withoutActuallyEscaping(body) { body in
       let job = Job(body)
       withExtendedLifetime(job) {
-        ganc_parallel(Int32(threads), { context, part in
-          Unmanaged<Job>.fromOpaque(context!).takeUnretainedValue().body(Int(part))
-        }, Unmanaged.passUnretained(job).toOpaque())
+        ganc_parallel(
+          Int32(threads),
+          { context, part in
+            Unmanaged<Job>.fromOpaque(context!).takeUnretainedValue().body(Int(part))
+          }, Unmanaged.passUnretained(job).toOpaque())
       }
     }
   }

@@ -37,7 +37,8 @@ public enum Evaluation {
     } else {
       kl = .infinity
     }
-    return Modes(modes: centres.count, covered: counts.filter { $0 > 0 }.count,
+    return Modes(
+      modes: centres.count, covered: counts.filter { $0 > 0 }.count,
       highQualityShare: samples.isEmpty ? 0 : Double(good) / Double(samples.count), kl: kl)
   }
 
@@ -103,7 +104,8 @@ public enum Evaluation {
     let precision = Double(gr.filter { row in row.enumerated().contains { $0.element <= rr[$0.offset] } }.count) / Double(count)
     var recalled = 0
     for j in 0..<count where (0..<count).contains(where: { gr[$0][j] <= rg[$0] }) { recalled += 1 }
-    return Images(meanDistance: meanD / Double(size), stdDistance: stdD / Double(size), precision: precision,
+    return Images(
+      meanDistance: meanD / Double(size), stdDistance: stdD / Double(size), precision: precision,
       recall: Double(recalled) / Double(count), k: k)
   }
 

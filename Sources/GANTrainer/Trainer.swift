@@ -136,11 +136,13 @@ public final class Trainer {
       tensors.append(("data.column_mean", [mean.count], mean))
       tensors.append(("data.column_std", [std.count], std))
     }
-    return Checkpoint(tensors: tensors, metadata: [
-      "format": "pt", "ganc.version": Self.compilerVersion, "ganc.spec_hash": specHash, "ganc.seed": String(seed),
-      "ganc.step": String(step), "ganc.d_updates": String(dUpdates), "ganc.g_updates": String(gUpdates),
-      "ganc.batch": String(training.batch), "ganc.lr_scale": String(lrScale), "ganc.threads": String(runtime.pool.threads), "ganc.name": checked.spec.name,
-    ])
+    return Checkpoint(
+      tensors: tensors,
+      metadata: [
+        "format": "pt", "ganc.version": Self.compilerVersion, "ganc.spec_hash": specHash, "ganc.seed": String(seed),
+        "ganc.step": String(step), "ganc.d_updates": String(dUpdates), "ganc.g_updates": String(gUpdates),
+        "ganc.batch": String(training.batch), "ganc.lr_scale": String(lrScale), "ganc.threads": String(runtime.pool.threads), "ganc.name": checked.spec.name,
+      ])
   }
 
   public func saveCheckpoint() throws {
@@ -151,7 +153,9 @@ public final class Trainer {
   public func restore(from path: String) throws {
     let c = try Checkpoint.read(path)
     guard c.metadata["ganc.spec_hash"] == specHash else {
-      throw DataError("\(path) was written for a different spec (or batch size); resuming would mix two models. Train into a new folder with --out, or resume with the spec the run was started with (\(runFolder)/spec.xml)")
+      throw DataError(
+        "\(path) was written for a different spec (or batch size); resuming would mix two models. Train into a new folder with --out, or resume with the spec the run was started with (\(runFolder)/spec.xml)"
+      )
     }
     guard c.metadata["ganc.seed"] == String(seed) else {
       throw DataError("\(path) was written with seed \(c.metadata["ganc.seed"] ?? "?"), not \(seed); resume with the same seed")
@@ -168,7 +172,8 @@ public final class Trainer {
     gUpdates = Int(c.metadata["ganc.g_updates"] ?? "") ?? 0
     feeder.lrScale = Double(c.metadata["ganc.lr_scale"] ?? "") ?? 1
     if let threads = c.metadata["ganc.threads"], threads != String(runtime.pool.threads), !options.quiet {
-      FileHandle.standardError.write(Data("ganc: note: the checkpoint was written with \(threads) threads and this run uses \(runtime.pool.threads); results will match an uninterrupted run only up to float rounding\n".utf8))
+      FileHandle.standardError.write(
+        Data("ganc: note: the checkpoint was written with \(threads) threads and this run uses \(runtime.pool.threads); results will match an uninterrupted run only up to float rounding\n".utf8))
     }
   }
 
@@ -318,7 +323,9 @@ public final class Trainer {
         divergences += 1
         guard options.onDivergence == .lowerLR, divergences <= 5 else {
           try? saveCheckpoint()
-          throw DataError("training diverged at step \(at): the losses or weights stopped being finite (D loss \(dLoss), G loss \(gLoss)). The run was rolled back to step \(step) and saved. Lower the learning rates, or rerun with --on-divergence lower-lr")
+          throw DataError(
+            "training diverged at step \(at): the losses or weights stopped being finite (D loss \(dLoss), G loss \(gLoss)). The run was rolled back to step \(step) and saved. Lower the learning rates, or rerun with --on-divergence lower-lr"
+          )
         }
         feeder.lrScale /= 2
         log("step \(at): training diverged; rolled back to step \(step) and halved the learning rates (now \(lrScale) of the spec's)")
@@ -377,9 +384,11 @@ public final class Trainer {
     var tensors = tracer.capture(program) + tracer.randomStreams(compiled, random: random)
     try runtime.run(program, random: random)
     for (name, v) in program.outputs.sorted(by: { $0.key < $1.key }) { tensors.append(("output.\(name)", [], Array(v))) }
-    try tracer.write(step: step + 1, label: traceLabel, tensors: tensors, metadata: [
-      "program": program.kind.name, "seed": String(random.seed), "d_updates": String(dUpdates), "g_updates": String(gUpdates),
-    ])
+    try tracer.write(
+      step: step + 1, label: traceLabel, tensors: tensors,
+      metadata: [
+        "program": program.kind.name, "seed": String(random.seed), "d_updates": String(dUpdates), "g_updates": String(gUpdates),
+      ])
   }
 
   /// The loss curves of the whole run (from metrics.csv, so resumed runs are complete).

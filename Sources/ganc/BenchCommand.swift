@@ -95,10 +95,12 @@ struct Bench: ParsableCommand {
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let mode = [passes.noFuse ? "unfused" : "fused", passes.noPlan ? "unplanned" : "planned", passes.noLayout ? "plain layouts" : "blocked layouts"].joined(separator: ", ")
     var out = "\(checked.spec.name): batch \(training.batch), \(threadCount) thread\(threadCount == 1 ? "" : "s"), \(mode), \(iterations) iterations\n"
-    out += String(format: "  ms per iteration    %.3f  (%d D-step%@ %.3f ms + G-step %.3f ms)\n", perIteration * 1000, training.dSteps,
+    out += String(
+      format: "  ms per iteration    %.3f  (%d D-step%@ %.3f ms + G-step %.3f ms)\n", perIteration * 1000, training.dSteps,
       training.dSteps == 1 ? "" : "s", dSeconds / Double(iterations) * 1000, gSeconds / Double(iterations) * 1000)
     out += String(format: "  samples per second  %.0f\n", Double(training.batch) / perIteration)
-    out += String(format: "  GFLOP/s             %.1f  (%.0f%% of this machine's measured sgemm peak, %.1f GFLOP/s on %d threads)\n",
+    out += String(
+      format: "  GFLOP/s             %.1f  (%.0f%% of this machine's measured sgemm peak, %.1f GFLOP/s on %d threads)\n",
       gflops, gflops / peak * 100, peak, threadCount)
     out += String(format: "  FLOPs/iteration     %.3f GFLOP\n", flops / 1e9)
     out += "  arena               \(CompileReport.bytes(model.plan.arenaBytes)) planned + \(CompileReport.bytes(runtime.scratchBytes)) scratch\n"

@@ -39,7 +39,9 @@ struct Lint: ParsableCommand {
     let results = specs.map { Linter.lint($0, sources: sources, options: LintOptions(allowedFolders: includes.allowInclude)) }
     var all = results.flatMap(\.diagnostics)
     if warningsAsErrors {
-      all = all.map { d in var d = d; if d.severity == .warning { d.severity = .error }; return d }
+      all = all.map { d in
+        var d = d; if d.severity == .warning { d.severity = .error }; return d
+      }
     }
     switch format {
     case .json:

@@ -93,7 +93,9 @@ struct Train: ParsableCommand {
     }
     let log: (String) -> Void = { line in if !quiet { Out.error(line + "\n") } }
     if !quiet {
-      log("training \(checked.spec.name): \(checked.spec.training.steps) steps of batch \(checked.spec.training.batch), \(trainer.runtime.pool.threads) thread\(trainer.runtime.pool.threads == 1 ? "" : "s"), into \(trainer.runFolder)")
+      log(
+        "training \(checked.spec.name): \(checked.spec.training.steps) steps of batch \(checked.spec.training.batch), \(trainer.runtime.pool.threads) thread\(trainer.runtime.pool.threads == 1 ? "" : "s"), into \(trainer.runFolder)"
+      )
     }
     let start = Date()
     let outcome: Trainer.Outcome
@@ -106,8 +108,10 @@ struct Train: ParsableCommand {
     if outcome == .interrupted { throw ExitCode(130) }
     if !quiet {
       let last = trainer.history.last
-      log(String(format: "done in %.1f s: D loss %.4f, G loss %.4f; wrote %@/{metrics.csv,loss.png,samples/,checkpoint.safetensors}",
-        Date().timeIntervalSince(start), last?.dLoss ?? .nan, last?.gLoss ?? .nan, trainer.runFolder))
+      log(
+        String(
+          format: "done in %.1f s: D loss %.4f, G loss %.4f; wrote %@/{metrics.csv,loss.png,samples/,checkpoint.safetensors}",
+          Date().timeIntervalSince(start), last?.dLoss ?? .nan, last?.gLoss ?? .nan, trainer.runFolder))
     }
   }
 }

@@ -17,17 +17,27 @@ let lossCases: [LossCase] = [
   LossCase(name: "least-squares", spec: tinySpec(loss: "least-squares")),
   LossCase(name: "hinge", spec: tinySpec(loss: "hinge")),
   LossCase(name: "wasserstein (clip out of reach)", spec: tinySpec(loss: "wasserstein", training: "clip=\"100\"")),
-  LossCase(name: "wasserstein-gp (double backward)", spec: tinySpec(loss: "wasserstein-gp", training: "gp-weight=\"3\"",
-    d: "<dense units=\"4\" activation=\"tanh\"/><layernorm/><dense units=\"4\" activation=\"softplus\"/><dense units=\"1\"/>")),
-  LossCase(name: "batchnorm, maxout, elu, gelu, silu", spec: tinySpec(
-    g: "<dense units=\"6\" bias=\"false\"/><batchnorm/><activation kind=\"elu\"/><dense units=\"4\" activation=\"gelu\"/><dense units=\"2\"/>",
-    d: "<maxout units=\"3\" pieces=\"2\"/><dense units=\"3\" activation=\"silu\"/><dense units=\"1\"/>")),
-  LossCase(name: "skip connections: concat and add", spec: tinySpec(
-    g: "<dense units=\"4\" activation=\"relu\" id=\"a\"/><dense units=\"4\" activation=\"sigmoid\" id=\"b\"/><add inputs=\"a b\" id=\"c\"/><concat inputs=\"c a\"/><dense units=\"2\"/>")),
-  LossCase(name: "convolutions", spec: tinySpec(
-    g: "<dense units=\"8\"/><reshape shape=\"2 2 2\"/><deconv2d filters=\"2\" kernel=\"3\" stride=\"2\" padding=\"1\" output-padding=\"1\" activation=\"relu\"/><upsample/><conv2d filters=\"1\" kernel=\"3\" stride=\"2\" padding=\"same\"/>",
-    d: "<conv2d filters=\"2\" kernel=\"3\" stride=\"2\" padding=\"1\" dilation=\"1\" activation=\"leaky-relu\"/><batchnorm/><flatten/><dense units=\"1\"/>",
-    data: "<data source=\"npy\" path=\"img.npy\"/>")),
+  LossCase(
+    name: "wasserstein-gp (double backward)",
+    spec: tinySpec(
+      loss: "wasserstein-gp", training: "gp-weight=\"3\"",
+      d: "<dense units=\"4\" activation=\"tanh\"/><layernorm/><dense units=\"4\" activation=\"softplus\"/><dense units=\"1\"/>")),
+  LossCase(
+    name: "batchnorm, maxout, elu, gelu, silu",
+    spec: tinySpec(
+      g: "<dense units=\"6\" bias=\"false\"/><batchnorm/><activation kind=\"elu\"/><dense units=\"4\" activation=\"gelu\"/><dense units=\"2\"/>",
+      d: "<maxout units=\"3\" pieces=\"2\"/><dense units=\"3\" activation=\"silu\"/><dense units=\"1\"/>")),
+  LossCase(
+    name: "skip connections: concat and add",
+    spec: tinySpec(
+      g: "<dense units=\"4\" activation=\"relu\" id=\"a\"/><dense units=\"4\" activation=\"sigmoid\" id=\"b\"/><add inputs=\"a b\" id=\"c\"/><concat inputs=\"c a\"/><dense units=\"2\"/>")),
+  LossCase(
+    name: "convolutions",
+    spec: tinySpec(
+      g:
+        "<dense units=\"8\"/><reshape shape=\"2 2 2\"/><deconv2d filters=\"2\" kernel=\"3\" stride=\"2\" padding=\"1\" output-padding=\"1\" activation=\"relu\"/><upsample/><conv2d filters=\"1\" kernel=\"3\" stride=\"2\" padding=\"same\"/>",
+      d: "<conv2d filters=\"2\" kernel=\"3\" stride=\"2\" padding=\"1\" dilation=\"1\" activation=\"leaky-relu\"/><batchnorm/><flatten/><dense units=\"1\"/>",
+      data: "<data source=\"npy\" path=\"img.npy\"/>")),
   LossCase(name: "pack 2", spec: tinySpec(training: "pack=\"2\"")),
 ]
 

@@ -13,7 +13,10 @@ struct SpecGenerator {
   mutating func pick(_ a: [String]) -> String { a[int(a.count)] }
 
   mutating func activation() -> String {
-    pick(["", " activation=\"relu\"", " activation=\"leaky-relu\" slope=\"0.1\"", " activation=\"tanh\"", " activation=\"elu\"", " activation=\"gelu\"", " activation=\"silu\"", " activation=\"softplus\"", " activation=\"sigmoid\""])
+    pick([
+      "", " activation=\"relu\"", " activation=\"leaky-relu\" slope=\"0.1\"", " activation=\"tanh\"", " activation=\"elu\"", " activation=\"gelu\"", " activation=\"silu\"", " activation=\"softplus\"",
+      " activation=\"sigmoid\"",
+    ])
   }
 
   mutating func hidden() -> String {
@@ -47,7 +50,8 @@ struct SpecGenerator {
     let g: String, d: String, data: String
     if image {
       data = "<data source=\"npy\" path=\"img.npy\"/>"
-      g = "<dense units=\"\(8 * (1 + int(2)) * 16)\"/><reshape shape=\"\(8 * (1 + int(1))) 4 4\"/>".replacingOccurrences(of: "units=\"256\"", with: "units=\"128\"")
+      g =
+        "<dense units=\"\(8 * (1 + int(2)) * 16)\"/><reshape shape=\"\(8 * (1 + int(1))) 4 4\"/>".replacingOccurrences(of: "units=\"256\"", with: "units=\"128\"")
         + "<deconv2d filters=\"3\" kernel=\"4\" stride=\"2\" padding=\"1\"\(activation())/><conv2d filters=\"1\" kernel=\"3\" padding=\"same\" activation=\"tanh\"/>"
       d = "<conv2d filters=\"4\" kernel=\"4\" stride=\"2\" padding=\"1\" activation=\"leaky-relu\"/><conv2d filters=\"4\" kernel=\"3\"\(activation())/><flatten/><dense units=\"1\"/>"
     } else {
@@ -57,7 +61,8 @@ struct SpecGenerator {
     }
     let extra = loss == "wasserstein" ? " clip=\"0.5\"" : ""
     let ema = int(2) == 0 ? " ema=\"0.9\"" : ""
-    return ("""
+    return (
+      """
       <gan name="gen" version="1">
         \(data)
         <latent size="\(2 + int(4))"/>
@@ -68,7 +73,8 @@ struct SpecGenerator {
           <optimizer net="discriminator" \(optimizer)/>
         </training>
       </gan>
-      """, image)
+      """, image
+    )
   }
 }
 
@@ -192,8 +198,10 @@ struct PassTests {
       let simplified = Simplify.run(g)
       try simplified.verify()
       #expect(simplified.nodes.filter { if case .matmul = $0.op { return true } else { return false } }.count == 1)
-      let feeds: [String: [Double]] = ["a": (0..<5).map { Double($0) - 1.5 }, "b": (0..<7).map { 0.25 * Double($0) + 0.1 },
-                                       "c": (0..<15).map { Double($0) }, "d": (0..<21).map { Double($0) * 0.5 }]
+      let feeds: [String: [Double]] = [
+        "a": (0..<5).map { Double($0) - 1.5 }, "b": (0..<7).map { 0.25 * Double($0) + 0.1 },
+        "c": (0..<15).map { Double($0) }, "d": (0..<21).map { Double($0) * 0.5 },
+      ]
       let before = try ReferenceEvaluator(feeds: feeds, seed: 1).run(g)
       let after = try ReferenceEvaluator(feeds: feeds, seed: 1).run(simplified)
       for o in [0, 1] { #expect(before[g.outputs[o]] == after[simplified.outputs[o]], "transposes \(ta) \(tb), output \(o)") }
@@ -217,7 +225,8 @@ struct PassTests {
 
 @Suite("What fusion must achieve on the shipped specs")
 struct FusionOutcomeTests {
-  @Test("Adam's moments are stores of the update kernel, and nothing is stored only to be summed",
+  @Test(
+    "Adam's moments are stores of the update kernel, and nothing is stored only to be summed",
     arguments: ["ring", "grid", "fashion-mlp", "fashion-dcgan"])
   func outcomes(_ name: String) throws {
     let path = packageRoot.appendingPathComponent("specs/\(name).xml").path

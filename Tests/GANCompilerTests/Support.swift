@@ -7,7 +7,6 @@ import Testing
 @testable import GANCompiler
 @testable import GANSpec
 
-
 /// Lints `text` (written to a fresh folder with `files`) and returns the checked spec.
 func checked(_ text: String, files: [String: Data] = [:]) throws -> CheckedSpec {
   let folder = temporaryFolder()
@@ -62,8 +61,10 @@ func assigned(_ g: Graph, _ values: [[Double]]) -> [String: [Double]] {
 }
 
 /// A small spec with the given pieces.
-func tinySpec(loss: String = "non-saturating", training extra: String = "", g: String? = nil, d: String? = nil,
-  optimizer: String = "kind=\"sgd\" lr=\"1\"", data: String = "<data source=\"ring\"/>") -> String {
+func tinySpec(
+  loss: String = "non-saturating", training extra: String = "", g: String? = nil, d: String? = nil,
+  optimizer: String = "kind=\"sgd\" lr=\"1\"", data: String = "<data source=\"ring\"/>"
+) -> String {
   """
   <gan name="tiny" version="1">
     \(data)

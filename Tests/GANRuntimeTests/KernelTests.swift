@@ -62,7 +62,8 @@ func single(_ op: Op, _ shapes: [[Int]], declared: [Int]? = nil) throws -> Graph
 
 @Suite("Kernels against the float64 reference")
 struct KernelTests {
-  @Test("matmul, every transpose, odd sizes (narrow ones on our own loops)",
+  @Test(
+    "matmul, every transpose, odd sizes (narrow ones on our own loops)",
     arguments: [(1, 1, 1), (7, 13, 5), (33, 17, 65), (64, 1, 300), (3, 200, 2), (33, 2, 37), (130, 2, 70), (5, 2, 5000)])
   func matmul(_ size: (Int, Int, Int)) throws {
     let (m, n, k) = size
@@ -98,10 +99,12 @@ struct KernelTests {
     expectClose(try runBoth(try single(.convWeight(c), [x, yShape], declared: w)), "conv weight \(index)")
   }
 
-  @Test("reductions over every kind of axis set", arguments: [
-    ([5, 7], [0]), ([5, 7], [1]), ([5, 7], [0, 1]), ([3, 4, 5, 6], [0, 2, 3]), ([3, 4, 5, 6], [1, 2, 3]),
-    ([3, 4, 5, 6], [1, 2]), ([3, 4, 5, 6], [0, 3]), ([1000, 3], [0]), ([2, 3001], [1]),
-  ])
+  @Test(
+    "reductions over every kind of axis set",
+    arguments: [
+      ([5, 7], [0]), ([5, 7], [1]), ([5, 7], [0, 1]), ([3, 4, 5, 6], [0, 2, 3]), ([3, 4, 5, 6], [1, 2, 3]),
+      ([3, 4, 5, 6], [1, 2]), ([3, 4, 5, 6], [0, 3]), ([1000, 3], [0]), ([2, 3001], [1]),
+    ])
   func reductions(_ c: ([Int], [Int])) throws {
     expectClose(try runBoth(try single(.reduceSum(axes: c.1), [c.0])), "sum \(c)")
     expectClose(try runBoth(try single(.reduceMax(axes: c.1), [c.0])), "max \(c)")
@@ -197,7 +200,9 @@ struct KernelTests {
     g.outputNames = [perChannel: "channel", perColumn: "column", perRow: "row", all: "all", blocked: "blocked", blocked2: "blocked2"]
     let fused = LayoutAssignment.run(Fusion.run(g))
     try fused.verify()
-    let sums = fused.nodes.filter { if case .fused(let k) = $0.op { return k.reduction != nil }; return false }
+    let sums = fused.nodes.filter {
+      if case .fused(let k) = $0.op { return k.reduction != nil }; return false
+    }
     #expect(sums.count == 6)
     #expect(fused.nodes.contains { $0.layout == .nChw16c })
     #expect(try Graph(parsing: fused.text).text == fused.text)

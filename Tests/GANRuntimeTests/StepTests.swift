@@ -105,18 +105,27 @@ struct StepTests {
   /// kernels they fuse into differ from Adam's and run interpreted, or as
   /// Adam with its gradient formed first).
   static let variants: [(String, [(String, String)])] = [
-    ("rmsprop, momentum, wasserstein clip", [
-      (#"loss="non-saturating""#, #"loss="wasserstein" clip="0.05""#),
-      (#"kind="adam" lr="1e-3" beta1="0.5" beta2="0.999"/>"#, #"kind="rmsprop" lr="1e-3" beta2="0.9" momentum="0.5"/>"#),
-    ]),
-    ("sgd with momentum and weight decay, hinge", [
-      (#"loss="non-saturating""#, #"loss="hinge""#),
-      (#"kind="adam" lr="1e-3" beta1="0.5" beta2="0.999"/>"#, #"kind="sgd" lr="1e-2" momentum="0.9" weight-decay="1e-3"/>"#),
-    ]),
-    ("adam with weight decay, generator EMA, least squares", [
-      (#"loss="non-saturating""#, #"loss="least-squares" ema="0.99""#),
-      (#"beta2="0.999"/>"#, #"beta2="0.999" weight-decay="0.01"/>"#),
-    ]),
+    (
+      "rmsprop, momentum, wasserstein clip",
+      [
+        (#"loss="non-saturating""#, #"loss="wasserstein" clip="0.05""#),
+        (#"kind="adam" lr="1e-3" beta1="0.5" beta2="0.999"/>"#, #"kind="rmsprop" lr="1e-3" beta2="0.9" momentum="0.5"/>"#),
+      ]
+    ),
+    (
+      "sgd with momentum and weight decay, hinge",
+      [
+        (#"loss="non-saturating""#, #"loss="hinge""#),
+        (#"kind="adam" lr="1e-3" beta1="0.5" beta2="0.999"/>"#, #"kind="sgd" lr="1e-2" momentum="0.9" weight-decay="1e-3"/>"#),
+      ]
+    ),
+    (
+      "adam with weight decay, generator EMA, least squares",
+      [
+        (#"loss="non-saturating""#, #"loss="least-squares" ema="0.99""#),
+        (#"beta2="0.999"/>"#, #"beta2="0.999" weight-decay="0.01"/>"#),
+      ]
+    ),
   ]
 
   /// Variant `index` of the ring spec, batch 16.

@@ -62,21 +62,38 @@ let brokenSpecs: [BrokenSpec] = [
   BrokenSpec("unknown-loss", [("<training steps=\"10\"", "<training loss=\"hinged\" steps=\"10\"")], "GAN0109", 13, 13, exit: 1),
   BrokenSpec("generator-output-mismatch", [("<dense units=\"2\"/>", "<dense units=\"3\"/>")], "GAN0304", 7, 6, exit: 1),
   BrokenSpec("discriminator-output-not-one", [("<dense units=\"1\"/>", "<dense units=\"2\"/>")], "GAN0305", 11, 6, exit: 1),
-  BrokenSpec("sigmoid-with-hinge", [("<dense units=\"1\"/>", "<dense units=\"1\" activation=\"sigmoid\"/>"), ("<training steps=\"10\"", "<training loss=\"hinge\" steps=\"10\"")], "GAN0502", 11, 6, exit: 1),
+  BrokenSpec(
+    "sigmoid-with-hinge", [("<dense units=\"1\"/>", "<dense units=\"1\" activation=\"sigmoid\"/>"), ("<training steps=\"10\"", "<training loss=\"hinge\" steps=\"10\"")], "GAN0502", 11, 6, exit: 1),
   BrokenSpec("warning-sigmoid-with-logit-loss", [("<dense units=\"1\"/>", "<dense units=\"1\" activation=\"sigmoid\"/>")], "GAN0503", 11, 6, exit: 0),
   BrokenSpec("warning-bias-before-batchnorm", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\"/>\n    <batchnorm/>\n    <activation kind=\"relu\"/>")], "GAN0504", 6, 6, exit: 0),
   BrokenSpec("unknown-reference", [("<dense units=\"2\"/>", "<dense units=\"2\" input=\"nope\"/>")], "GAN0205", 7, 22, exit: 1),
-  BrokenSpec("forward-reference", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\" activation=\"relu\" input=\"out\"/>"), ("<dense units=\"2\"/>", "<dense units=\"2\" id=\"out\"/>")], "GAN0206", 6, 41, exit: 1),
-  BrokenSpec("duplicate-id", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\" activation=\"relu\" id=\"h\"/>"), ("<dense units=\"2\"/>", "<dense units=\"2\" id=\"h\"/>")], "GAN0204", 7, 22, exit: 1),
+  BrokenSpec(
+    "forward-reference", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\" activation=\"relu\" input=\"out\"/>"), ("<dense units=\"2\"/>", "<dense units=\"2\" id=\"out\"/>")],
+    "GAN0206", 6, 41, exit: 1),
+  BrokenSpec(
+    "duplicate-id", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\" activation=\"relu\" id=\"h\"/>"), ("<dense units=\"2\"/>", "<dense units=\"2\" id=\"h\"/>")], "GAN0204", 7, 22,
+    exit: 1),
   BrokenSpec("reserved-id", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\" activation=\"relu\" id=\"z\"/>")], "GAN0210", 6, 41, exit: 1),
   BrokenSpec("label-without-conditional", [("<dense units=\"16\" activation=\"relu\"/>", "<embedding classes=\"10\" dim=\"4\"/>\n    <dense units=\"16\" input=\"z\"/>")], "GAN0208", 6, 6, exit: 1),
   BrokenSpec("conditional-without-labels", [("<training steps=\"10\"", "<training conditional=\"true\" steps=\"10\"")], "GAN0505", 13, 13, exit: 1),
   BrokenSpec("conv-on-vector", [("<dense units=\"2\"/>", "<conv2d filters=\"2\" kernel=\"3\"/>")], "GAN0301", 7, 6, exit: 1),
   BrokenSpec("reshape-count", [("<dense units=\"2\"/>", "<reshape shape=\"3 3\"/>")], "GAN0303", 7, 14, exit: 1),
-  BrokenSpec("concat-mismatch", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\" id=\"a\"/>\n    <reshape shape=\"4 4\" id=\"b\"/>\n    <reshape shape=\"2 8\" input=\"a\" id=\"c\"/>\n    <concat inputs=\"b c\" axis=\"0\"/>")], "GAN0300", 9, 13, exit: 1),
-  BrokenSpec("add-mismatch", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\" id=\"a\"/>\n    <dense units=\"8\" id=\"b\"/>\n    <add inputs=\"a b\"/>")], "GAN0300", 8, 10, exit: 1),
-  BrokenSpec("concat-axis-out-of-range", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\" id=\"a\"/>\n    <dense units=\"8\" id=\"b\"/>\n    <concat inputs=\"a b\" axis=\"3\"/>")], "GAN0112", 8, 26, exit: 1),
-  BrokenSpec("kernel-too-large", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\"/>\n    <reshape shape=\"1 4 4\"/>\n    <conv2d filters=\"1\" kernel=\"5\"/>\n    <flatten/>")], "GAN0302", 8, 25, exit: 1),
+  BrokenSpec(
+    "concat-mismatch",
+    [
+      (
+        "<dense units=\"16\" activation=\"relu\"/>",
+        "<dense units=\"16\" id=\"a\"/>\n    <reshape shape=\"4 4\" id=\"b\"/>\n    <reshape shape=\"2 8\" input=\"a\" id=\"c\"/>\n    <concat inputs=\"b c\" axis=\"0\"/>"
+      )
+    ], "GAN0300", 9, 13, exit: 1),
+  BrokenSpec(
+    "add-mismatch", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\" id=\"a\"/>\n    <dense units=\"8\" id=\"b\"/>\n    <add inputs=\"a b\"/>")], "GAN0300", 8, 10, exit: 1),
+  BrokenSpec(
+    "concat-axis-out-of-range", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\" id=\"a\"/>\n    <dense units=\"8\" id=\"b\"/>\n    <concat inputs=\"a b\" axis=\"3\"/>")],
+    "GAN0112", 8, 26, exit: 1),
+  BrokenSpec(
+    "kernel-too-large", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\"/>\n    <reshape shape=\"1 4 4\"/>\n    <conv2d filters=\"1\" kernel=\"5\"/>\n    <flatten/>")], "GAN0302",
+    8, 25, exit: 1),
   BrokenSpec("attribute-not-for-source", [("std=\"0.01\"/>", "std=\"0.01\" images=\"a.gz\"/>")], "GAN0115", 3, 55, exit: 1),
   BrokenSpec("idx-file-missing", [("<data source=\"ring\" modes=\"8\" radius=\"1\" std=\"0.01\"/>", "<data source=\"idx\" images=\"missing.gz\"/>")], "GAN0400", 3, 22, exit: 1),
   BrokenSpec("idx-not-idx", [("<data source=\"ring\" modes=\"8\" radius=\"1\" std=\"0.01\"/>", "<data source=\"idx\" images=\"junk.idx\"/>")], "GAN0401", 3, 22, exit: 1),
@@ -89,18 +106,38 @@ let brokenSpecs: [BrokenSpec] = [
   BrokenSpec("tensor-too-large", [("batch=\"4\"", "batch=\"2000000000\"")], "GAN0306", 6, 12, exit: 1),
   BrokenSpec("empty-generator", [("    <dense units=\"16\" activation=\"relu\"/>\n    <dense units=\"2\"/>\n", "")], "GAN0207", 5, 4, exit: 1),
   BrokenSpec("src-and-inline", [("<generator>", "<generator src=\"g.xml\">")], "GAN0202", 5, 14, exit: 1),
-  BrokenSpec("src-missing", [("<generator>\n    <dense units=\"16\" activation=\"relu\"/>\n    <dense units=\"2\"/>\n  </generator>", "<generator src=\"nets/none.xml\"/>")], "GAN0200", 5, 14, exit: 1),
+  BrokenSpec(
+    "src-missing", [("<generator>\n    <dense units=\"16\" activation=\"relu\"/>\n    <dense units=\"2\"/>\n  </generator>", "<generator src=\"nets/none.xml\"/>")], "GAN0200", 5, 14, exit: 1),
   BrokenSpec("invalid-boolean", [("<dense units=\"2\"/>", "<dense units=\"2\" bias=\"yes\"/>")], "GAN0110", 7, 22, exit: 1),
   BrokenSpec("invalid-kernel", [("<dense units=\"2\"/>", "<conv2d filters=\"2\" kernel=\"4y3\"/>")], "GAN0111", 7, 25, exit: 1),
-  BrokenSpec("output-padding-too-large", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\"/>\n    <reshape shape=\"1 4 4\"/>\n    <deconv2d filters=\"1\" kernel=\"4\" stride=\"2\" output-padding=\"2\"/>\n    <flatten/>")], "GAN0112", 8, 49, exit: 1),
-  BrokenSpec("warning-unused-output", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\" activation=\"relu\"/>\n    <dense units=\"5\"/>\n    <dense units=\"2\" input=\"z\"/>")], "GAN0209", 7, 6, exit: 0),
+  BrokenSpec(
+    "output-padding-too-large",
+    [
+      (
+        "<dense units=\"16\" activation=\"relu\"/>",
+        "<dense units=\"16\"/>\n    <reshape shape=\"1 4 4\"/>\n    <deconv2d filters=\"1\" kernel=\"4\" stride=\"2\" output-padding=\"2\"/>\n    <flatten/>"
+      )
+    ], "GAN0112", 8, 49, exit: 1),
+  BrokenSpec(
+    "warning-unused-output", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\" activation=\"relu\"/>\n    <dense units=\"5\"/>\n    <dense units=\"2\" input=\"z\"/>")], "GAN0209", 7,
+    6, exit: 0),
   BrokenSpec("warning-option-ignored", [("<training steps=\"10\"", "<training clip=\"0.1\" steps=\"10\"")], "GAN0506", 13, 13, exit: 0),
-  BrokenSpec("warning-final-tanh-range", [("<data source=\"ring\" modes=\"8\" radius=\"1\" std=\"0.01\"/>", "<data source=\"grid\"/>"), ("<dense units=\"2\"/>", "<dense units=\"2\" activation=\"tanh\"/>")], "GAN0404", 7, 6, exit: 0),
-  BrokenSpec("warning-batchnorm-with-penalty", [("<dense units=\"16\" activation=\"leaky-relu\"/>", "<dense units=\"16\"/>\n    <batchnorm/>\n    <activation kind=\"leaky-relu\"/>"), ("<training steps=\"10\"", "<training loss=\"wasserstein-gp\" steps=\"10\"")], "GAN0507", 11, 6, exit: 0),
+  BrokenSpec(
+    "warning-final-tanh-range", [("<data source=\"ring\" modes=\"8\" radius=\"1\" std=\"0.01\"/>", "<data source=\"grid\"/>"), ("<dense units=\"2\"/>", "<dense units=\"2\" activation=\"tanh\"/>")],
+    "GAN0404", 7, 6, exit: 0),
+  BrokenSpec(
+    "warning-batchnorm-with-penalty",
+    [
+      ("<dense units=\"16\" activation=\"leaky-relu\"/>", "<dense units=\"16\"/>\n    <batchnorm/>\n    <activation kind=\"leaky-relu\"/>"),
+      ("<training steps=\"10\"", "<training loss=\"wasserstein-gp\" steps=\"10\""),
+    ], "GAN0507", 11, 6, exit: 0),
   BrokenSpec("updates-beyond-count", [("<training steps=\"10\"", "<training d-steps=\"1000\" steps=\"2000000000\"")], "GAN0306", 13, 28, exit: 1),
   BrokenSpec("doctype", [("<gan name=\"t\"", "<!DOCTYPE gan>\n<gan name=\"t\"")], "GAN0005", 2, 1, exit: 1),
   BrokenSpec("malformed", [("<latent size=\"8\"/>", "<latent size=\"8\">")], "GAN0004", 17, 7, exit: 1),
-  BrokenSpec("deconv-same-small-kernel", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\"/>\n    <reshape shape=\"1 4 4\"/>\n    <deconv2d filters=\"1\" kernel=\"1\" stride=\"2\" padding=\"same\"/>\n    <flatten/>")], "GAN0112", 8, 49, exit: 1),
+  BrokenSpec(
+    "deconv-same-small-kernel",
+    [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\"/>\n    <reshape shape=\"1 4 4\"/>\n    <deconv2d filters=\"1\" kernel=\"1\" stride=\"2\" padding=\"same\"/>\n    <flatten/>")],
+    "GAN0112", 8, 49, exit: 1),
 ]
 
 @Suite("Broken specs")
@@ -128,7 +165,9 @@ struct BrokenSpecTests {
     for d in result.diagnostics where d.severity == .error { #expect(d.help != nil, "\(d.id.rawValue) has no help line") }
   }
 
-  @Test("the exit code of ganc lint matches", arguments: brokenSpecs.filter { ["unknown-attribute", "warning-unused-output", "generator-output-mismatch", "doctype", "idx-file-missing"].contains($0.name) })
+  @Test(
+    "the exit code of ganc lint matches",
+    arguments: brokenSpecs.filter { ["unknown-attribute", "warning-unused-output", "generator-output-mismatch", "doctype", "idx-file-missing"].contains($0.name) })
   func exitCode(_ c: BrokenSpec) {
     let folder = temporaryFolder()
     for (name, text) in caseFiles { write(text, to: name, in: folder) }

@@ -8,7 +8,8 @@ import Testing
 @Suite("Defaults")
 struct DefaultTests {
   func optimizers(_ generator: String, _ discriminator: String) throws -> TrainingSpec {
-    let text = baseSpec
+    let text =
+      baseSpec
       .replacingOccurrences(of: #"<optimizer net="generator" lr="1e-3"/>"#, with: #"<optimizer net="generator" lr="1e-3" \#(generator)/>"#)
       .replacingOccurrences(of: #"<optimizer net="discriminator" lr="1e-3"/>"#, with: #"<optimizer net="discriminator" lr="1e-3" \#(discriminator)/>"#)
     let result = lint(text)

@@ -47,9 +47,11 @@ struct HostileInputTests {
     #expect(seconds < 1)
   }
 
-  @Test("empty, blank and binary files get a clear error", arguments: [
-    ("", DiagnosticID.fileEmpty), ("  \n\t\n", .fileEmpty), ("\u{0}\u{1}\u{2}GAN", .fileNotText),
-  ])
+  @Test(
+    "empty, blank and binary files get a clear error",
+    arguments: [
+      ("", DiagnosticID.fileEmpty), ("  \n\t\n", .fileEmpty), ("\u{0}\u{1}\u{2}GAN", .fileNotText),
+    ])
   func emptyAndBinary(_ text: String, _ id: DiagnosticID) {
     #expect(lint(text).diagnostics.map(\.id) == [id])
   }
@@ -168,10 +170,12 @@ struct ConfinementTests {
     let (folder, path) = specNaming("nets/fifo")
     #expect(mkfifo(folder.appendingPathComponent("nets/fifo").path, 0o600) == 0)
     #expect(lintRendered(path).0.diagnostics.map(\.id) == [.fileNotRegular])
-    let data = baseSpec.replacingOccurrences(of: #"<data source="ring" modes="8" radius="1" std="0.01"/>"#,
+    let data = baseSpec.replacingOccurrences(
+      of: #"<data source="ring" modes="8" radius="1" std="0.01"/>"#,
       with: #"<data source="npy" path="nets/fifo"/>"#)
     #expect(lint(data, folder: folder).diagnostics.map(\.id) == [.fileNotRegular])
-    let proc = baseSpec.replacingOccurrences(of: #"<data source="ring" modes="8" radius="1" std="0.01"/>"#,
+    let proc = baseSpec.replacingOccurrences(
+      of: #"<data source="ring" modes="8" radius="1" std="0.01"/>"#,
       with: #"<data source="csv" path="/proc/self/environ"/>"#)
     #expect(lint(proc).diagnostics.map(\.id) == [.fileNotRegular])
     #expect(lintRendered("/proc/self/environ").0.diagnostics.map(\.id) == [.fileNotRegular])

@@ -30,15 +30,18 @@ struct RenderingTests {
     return out.replacingOccurrences(of: folder.path + "/", with: "")
   }
 
-  static let several = baseSpec
+  static let several =
+    baseSpec
     .replacingOccurrences(of: "<dense units=\"16\" activation=\"relu\"/>", with: "<dense unit=\"16\" activation=\"rlu\"/>")
     .replacingOccurrences(of: "net=\"generator\" lr=\"1e-3\"", with: "net=\"generator\" lr=\"-1\"")
 
-  static let withNote = baseSpec
+  static let withNote =
+    baseSpec
     .replacingOccurrences(of: "<dense units=\"1\"/>", with: "<dense units=\"1\" activation=\"sigmoid\"/>")
     .replacingOccurrences(of: "<training steps", with: "<training loss=\"wasserstein\" steps")
 
-  static let warnings = baseSpec
+  static let warnings =
+    baseSpec
     .replacingOccurrences(of: "<dense units=\"16\" activation=\"relu\"/>", with: "<dense units=\"16\"/>\n    <batchnorm/>\n    <activation kind=\"relu\"/>")
 
   @Test("several errors in one spec")
@@ -52,7 +55,8 @@ struct RenderingTests {
 
   @Test("a shape error deep in a convolutional generator")
   func shapeError() {
-    let text = baseSpec.replacingOccurrences(of: "<dense units=\"16\" activation=\"relu\"/>\n    <dense units=\"2\"/>",
+    let text = baseSpec.replacingOccurrences(
+      of: "<dense units=\"16\" activation=\"relu\"/>\n    <dense units=\"2\"/>",
       with: "<dense units=\"64\"/>\n    <reshape shape=\"4 4 4\"/>\n    <deconv2d filters=\"2\" kernel=\"4\" stride=\"2\" padding=\"1\"/>\n    <flatten/>")
     assertSnapshot(render(text), named: "shape-error")
   }

@@ -67,8 +67,10 @@ struct ShippedSpecTests {
 
   @Test("the schema lists every layer of the contract")
   func everyLayer() {
-    let contract = ["dense", "conv2d", "deconv2d", "batchnorm", "layernorm", "activation", "dropout", "maxout",
-      "reshape", "flatten", "upsample", "concat", "add", "embedding"]
+    let contract = [
+      "dense", "conv2d", "deconv2d", "batchnorm", "layernorm", "activation", "dropout", "maxout",
+      "reshape", "flatten", "upsample", "concat", "add", "embedding",
+    ]
     #expect(SpecSchema.layerNames == contract)
   }
 }

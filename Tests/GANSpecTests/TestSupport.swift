@@ -41,7 +41,6 @@ let baseSpec = """
 
   """
 
-
 /// Runs ganc with `arguments`, returning its exit code and standard output.
 func runGanc(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) -> (code: Int32, out: String, err: String) {
   let process = Process()

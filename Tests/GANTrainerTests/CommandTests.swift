@@ -3,7 +3,6 @@ import GANTestSupport
 import Testing
 @testable import GANTrainer
 
-
 func ganc(_ arguments: [String], wait: Bool = true) throws -> Process {
   let p = Process()
   p.executableURL = URL(fileURLWithPath: gancBinary)

@@ -6,7 +6,6 @@ import Testing
 @testable import GANSpec
 @testable import GANTrainer
 
-
 /// A small ring spec that trains in seconds even in a debug build.
 func ringSpec(steps: Int = 300, extra: String = "", lr: String = "2e-3", seed: Int = 3, threads: Int = 2, checkpointEvery: Int = 50) -> String {
   """

@@ -71,7 +71,8 @@ public enum LayoutAssignment {
         let epilogue = Array(ins.dropFirst(2))
         // The product writes the layout its epilogue can run in.
         n.layout = elementwiseLayout(epilogue, shape: node.shape, stores: !k.stores.isEmpty, preferred: head)
-        n.inputs = productOperands(k.head!, Array(ins.prefix(2)), shape: node.shape)
+        n.inputs =
+          productOperands(k.head!, Array(ins.prefix(2)), shape: node.shape)
           + elementwiseOperands(epilogue, shape: node.shape, layout: n.layout)
       case .fused(let k) where k.reduction != nil:
         // The program runs over its domain; the sum it makes is plain.

@@ -36,7 +36,8 @@ public enum Simplify {
           continue
         default: break
         }
-      case .matmul(let transposeA, _) where node.shape.count == 2 && out.shape(inputs[0]).count == 2
+      case .matmul(let transposeA, _)
+      where node.shape.count == 2 && out.shape(inputs[0]).count == 2
         && out.shape(inputs[0])[transposeA ? 0 : 1] == 1:
         // A product over one term is an outer product: each element is one
         // multiplication, the same bits as the matmul, and fusion can read

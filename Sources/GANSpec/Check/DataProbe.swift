@@ -28,8 +28,10 @@ enum DataProbe {
     case .grid(let size, let spacing, let std, let samples):
       guard size <= 1000, sane(size * size, samples, data, &diagnostics) else {
         if size > 1000 {
-          diagnostics.append(.error(.tooLarge, "a grid of \(size) x \(size) modes is too large", at: data.location(of: "size"),
-            help: "use at most 1000 modes per side"))
+          diagnostics.append(
+            .error(
+              .tooLarge, "a grid of \(size) x \(size) modes is too large", at: data.location(of: "size"),
+              help: "use at most 1000 modes per side"))
         }
         return nil
       }
@@ -50,8 +52,10 @@ enum DataProbe {
       return false
     }
     if samples > 100_000_000 {
-      d.append(.error(.tooLarge, "a fixed set of \(samples) points is too large to hold", at: data.location(of: "samples"),
-        help: "use at most 100,000,000 samples, or 0 for fresh draws"))
+      d.append(
+        .error(
+          .tooLarge, "a fixed set of \(samples) points is too large to hold", at: data.location(of: "samples"),
+          help: "use at most 100,000,000 samples, or 0 for fresh draws"))
       return false
     }
     return true
@@ -69,19 +73,25 @@ enum DataProbe {
       try? handle.close()
       return true
     case .notRegular(let what):
-      d.append(.error(.fileNotRegular, "the data file \(path) is \(what), not a regular file; it was not read",
-        at: data.location(of: attribute), help: "name a data file saved on disk"))
+      d.append(
+        .error(
+          .fileNotRegular, "the data file \(path) is \(what), not a regular file; it was not read",
+          at: data.location(of: attribute), help: "name a data file saved on disk"))
       return false
     case .unreadable:
-      d.append(.error(.dataMissing, "cannot read the data file \(path)", at: data.location(of: attribute),
-        help: "check the file's permissions"))
+      d.append(
+        .error(
+          .dataMissing, "cannot read the data file \(path)", at: data.location(of: attribute),
+          help: "check the file's permissions"))
       return false
     case .missing, .folder:
       break
     }
     let fashion = path.contains("fashion-mnist")
-    d.append(.error(.dataMissing, "the data file \(path) does not exist", at: data.location(of: attribute),
-      help: fashion ? "install Debian's dataset-fashion-mnist (scripts/setup.sh does)" : "relative paths are resolved from the spec's folder"))
+    d.append(
+      .error(
+        .dataMissing, "the data file \(path) does not exist", at: data.location(of: attribute),
+        help: fashion ? "install Debian's dataset-fashion-mnist (scripts/setup.sh does)" : "relative paths are resolved from the spec's folder"))
     return false
   }
 
@@ -91,32 +101,42 @@ enum DataProbe {
     switch IDX.imageHeader(readPrefix(images, count: IDX.imageHeaderSize) ?? []) {
     case .success(let h): header = h
     case .failure(let problem):
-      d.append(.error(.dataFormat, "\(images): \(problem.description)", at: data.location(of: "images"),
-        help: "ganc reads IDX images with magic 0x00000803 (N x H x W unsigned bytes), plain or .gz"))
+      d.append(
+        .error(
+          .dataFormat, "\(images): \(problem.description)", at: data.location(of: "images"),
+          help: "ganc reads IDX images with magic 0x00000803 (N x H x W unsigned bytes), plain or .gz"))
       return nil
     }
     let (n, h, w) = (header.count, header.height, header.width)
     if !images.hasSuffix(".gz"), let size = fileSize(images), size != 16 + n * h * w {
-      d.append(.error(.dataFormat, "\(images) holds \(size - 16) bytes of pixels, but its header promises \(n) x \(h) x \(w) = \(n * h * w)",
-        at: data.location(of: "images"), help: "the file is truncated or damaged"))
+      d.append(
+        .error(
+          .dataFormat, "\(images) holds \(size - 16) bytes of pixels, but its header promises \(n) x \(h) x \(w) = \(n * h * w)",
+          at: data.location(of: "images"), help: "the file is truncated or damaged"))
       return nil
     }
     var info = DataInfo(shape: [1, h, w], count: n, classes: nil, range: -1...1)
     if let labels {
       guard exists(labels, "labels", data, &d) else { return nil }
       guard let bytes = readPrefix(labels, count: 8 + n + 1), let count = IDX.labelCount(bytes) else {
-        d.append(.error(.dataFormat, "\(labels) is not an IDX label file", at: data.location(of: "labels"),
-          help: "ganc reads IDX labels with magic 0x00000801 (N unsigned bytes), plain or .gz"))
+        d.append(
+          .error(
+            .dataFormat, "\(labels) is not an IDX label file", at: data.location(of: "labels"),
+            help: "ganc reads IDX labels with magic 0x00000801 (N unsigned bytes), plain or .gz"))
         return nil
       }
       guard count == n else {
-        d.append(.error(.dataLabels, "\(labels) holds \(count) labels for \(n) images", at: data.location(of: "labels"),
-          help: "pair each image file with its own label file"))
+        d.append(
+          .error(
+            .dataLabels, "\(labels) holds \(count) labels for \(n) images", at: data.location(of: "labels"),
+            help: "pair each image file with its own label file"))
         return nil
       }
       guard bytes.count == 8 + n else {
-        d.append(.error(.dataFormat, "\(labels) is truncated: \(bytes.count - 8) of \(n) labels", at: data.location(of: "labels"),
-          help: "the file is damaged; install it again"))
+        d.append(
+          .error(
+            .dataFormat, "\(labels) is truncated: \(bytes.count - 8) of \(n) labels", at: data.location(of: "labels"),
+            help: "the file is damaged; install it again"))
         return nil
       }
       info.classes = Int(bytes[8...].max() ?? 0) + 1
@@ -147,8 +167,10 @@ enum DataProbe {
     } else {
       names = (0..<cells(lines[0]).count).map { "c\($0)" }
       if columns != nil {
-        d.append(.error(.dataColumns, "'columns' names header columns, but header=\"false\"", at: data.location(of: "columns"),
-          help: "set header=\"true\" or leave columns out"))
+        d.append(
+          .error(
+            .dataColumns, "'columns' names header columns, but header=\"false\"", at: data.location(of: "columns"),
+            help: "set header=\"true\" or leave columns out"))
         return nil
       }
     }
@@ -157,8 +179,10 @@ enum DataProbe {
       selected = []
       for c in columns {
         guard let i = names.firstIndex(of: c) else {
-          d.append(.error(.dataColumns, "\(path) has no column '\(c)'", at: data.location(of: "columns"),
-            help: Suggestion.help(for: c, in: names, what: "column")))
+          d.append(
+            .error(
+              .dataColumns, "\(path) has no column '\(c)'", at: data.location(of: "columns"),
+              help: Suggestion.help(for: c, in: names, what: "column")))
           return nil
         }
         selected.append(i)
@@ -171,13 +195,17 @@ enum DataProbe {
     for (offset, line) in lines.dropFirst(firstRow - 1).prefix(100).enumerated() {
       let row = cells(line)
       guard row.count == names.count else {
-        d.append(.error(.dataFormat, "\(path):\(offset + firstRow): \(row.count) values, but the file has \(names.count) columns",
-          at: data.location(of: "path"), help: "every row needs one value per column"))
+        d.append(
+          .error(
+            .dataFormat, "\(path):\(offset + firstRow): \(row.count) values, but the file has \(names.count) columns",
+            at: data.location(of: "path"), help: "every row needs one value per column"))
         return nil
       }
       for i in selected where Double(row[i]) == nil || !(Double(row[i])!.isFinite) {
-        d.append(.error(.dataFormat, "\(path):\(offset + firstRow): the value in column '\(names[i])' is not a number",
-          at: data.location(of: "path"), help: "choose numeric columns with columns=\"...\""))
+        d.append(
+          .error(
+            .dataFormat, "\(path):\(offset + firstRow): the value in column '\(names[i])' is not a number",
+            at: data.location(of: "path"), help: "choose numeric columns with columns=\"...\""))
         return nil
       }
     }
@@ -189,28 +217,38 @@ enum DataProbe {
   private static func probeNPY(_ path: String, _ data: DataSpec, _ d: inout [Diagnostic]) -> DataInfo? {
     guard exists(path, "path", data, &d) else { return nil }
     guard let bytes = readPrefix(path, count: 1 << 16), let h = NPY.header(bytes) else {
-      d.append(.error(.dataFormat, "\(path) is not a NumPy .npy file", at: data.location(of: "path"),
-        help: "save the array with numpy.save"))
+      d.append(
+        .error(
+          .dataFormat, "\(path) is not a NumPy .npy file", at: data.location(of: "path"),
+          help: "save the array with numpy.save"))
       return nil
     }
     guard let size = NPY.itemSizes[h.descr] else {
-      d.append(.error(.dataFormat, "\(path) holds elements of type '\(h.descr)', which ganc does not read", at: data.location(of: "path"),
-        help: "save float32 or float64 data: array.astype('float32')"))
+      d.append(
+        .error(
+          .dataFormat, "\(path) holds elements of type '\(h.descr)', which ganc does not read", at: data.location(of: "path"),
+          help: "save float32 or float64 data: array.astype('float32')"))
       return nil
     }
     guard !h.fortran else {
-      d.append(.error(.dataFormat, "\(path) is in Fortran order", at: data.location(of: "path"),
-        help: "save a C-ordered array: numpy.save(path, numpy.ascontiguousarray(a))"))
+      d.append(
+        .error(
+          .dataFormat, "\(path) is in Fortran order", at: data.location(of: "path"),
+          help: "save a C-ordered array: numpy.save(path, numpy.ascontiguousarray(a))"))
       return nil
     }
     guard let n = h.shape.first, n > 0, h.shape.allSatisfy({ $0 > 0 }) else {
-      d.append(.error(.dataFormat, "\(path) has shape \(h.shape), with no samples", at: data.location(of: "path"),
-        help: "the first axis is the sample axis"))
+      d.append(
+        .error(
+          .dataFormat, "\(path) has shape \(h.shape), with no samples", at: data.location(of: "path"),
+          help: "the first axis is the sample axis"))
       return nil
     }
     guard h.shape.count <= 13 else {
-      d.append(.error(.dataFormat, "\(path) has \(h.shape.count - 1) axes per sample; ganc reads at most 12", at: data.location(of: "path"),
-        help: "reshape the samples to fewer axes (a feature vector, or C H W images) before saving"))
+      d.append(
+        .error(
+          .dataFormat, "\(path) has \(h.shape.count - 1) axes per sample; ganc reads at most 12", at: data.location(of: "path"),
+          help: "reshape the samples to fewer axes (a feature vector, or C H W images) before saving"))
       return nil
     }
     var total = size
@@ -220,8 +258,10 @@ enum DataProbe {
       total = p
     }
     if !path.hasSuffix(".gz"), let fileBytes = fileSize(path), fileBytes < h.offset + total {
-      d.append(.error(.dataFormat, "\(path) is truncated: \(fileBytes - h.offset) of \(total) data bytes", at: data.location(of: "path"),
-        help: "the file is damaged; save it again"))
+      d.append(
+        .error(
+          .dataFormat, "\(path) is truncated: \(fileBytes - h.offset) of \(total) data bytes", at: data.location(of: "path"),
+          help: "the file is damaged; save it again"))
       return nil
     }
     let shape = h.shape.count == 1 ? [1] : Array(h.shape.dropFirst())

@@ -30,7 +30,8 @@ struct ShapeInference {
     let layers = network.layers
     let role = network.role
     guard !layers.isEmpty else {
-      error(.emptyNetwork, "the \(role.rawValue) has no layers", at: network.location,
+      error(
+        .emptyNetwork, "the \(role.rawValue) has no layers", at: network.location,
         help: role == .generator ? "add layers mapping z to a sample, ending in the data's shape" : "add layers ending in <dense units=\"1\"/>")
       return nil
     }
@@ -39,10 +40,12 @@ struct ShapeInference {
     for (i, layer) in layers.enumerated() {
       guard let id = layer.id else { continue }
       if ["z", "x", "label"].contains(id) {
-        error(.reservedID, "'\(id)' names a net input and cannot be a layer id", at: layer.location(of: "id"),
+        error(
+          .reservedID, "'\(id)' names a net input and cannot be a layer id", at: layer.location(of: "id"),
           help: "choose another id, such as '\(id)1'")
       } else if let first = ids[id] {
-        error(.duplicateID, "the id '\(id)' is used twice in the \(role.rawValue)", at: layer.location(of: "id"),
+        error(
+          .duplicateID, "the id '\(id)' is used twice in the \(role.rawValue)", at: layer.location(of: "id"),
           notes: [DiagnosticNote("first used here", at: layers[first].location(of: "id"))], help: "give each layer its own id")
       } else {
         ids[id] = i
@@ -69,7 +72,8 @@ struct ShapeInference {
             refs.append(.layer(j))
           } else {
             ok = false
-            error(.forwardReference, "'\(name)' is defined by a later layer", at: layer.location(of: attribute),
+            error(
+              .forwardReference, "'\(name)' is defined by a later layer", at: layer.location(of: attribute),
               notes: [DiagnosticNote("'\(name)' is defined here", at: layers[j].location)],
               help: "layers run in document order: move this layer after '\(name)'")
           }
@@ -77,17 +81,20 @@ struct ShapeInference {
           refs.append(.input(name))
         } else if name == "label" {
           ok = false
-          error(.labelMisuse, "'label' is an input only when training is conditional", at: layer.location(of: attribute),
+          error(
+            .labelMisuse, "'label' is an input only when training is conditional", at: layer.location(of: attribute),
             help: "set conditional=\"true\" on <training> with a labelled data set")
         } else if name == "z" || name == "x" {
           ok = false
           let other = name == "z" ? "generator" : "discriminator"
-          error(.unknownReference, "the \(role.rawValue) has no input '\(name)'; only the \(other) does", at: layer.location(of: attribute),
+          error(
+            .unknownReference, "the \(role.rawValue) has no input '\(name)'; only the \(other) does", at: layer.location(of: attribute),
             help: "the \(role.rawValue)'s input is '\(role.inputName)'")
         } else {
           ok = false
           let candidates = Array(ids.keys) + Array(inputs.keys)
-          error(.unknownReference, "no layer has the id '\(name)'", at: layer.location(of: attribute),
+          error(
+            .unknownReference, "no layer has the id '\(name)'", at: layer.location(of: attribute),
             help: Suggestion.help(for: name, in: candidates.sorted(), what: "id"))
         }
       }
@@ -96,16 +103,19 @@ struct ShapeInference {
       if case .embedding = layer.op {
         if ok, refs != [.input("label")] {
           ok = false
-          error(.labelMisuse, "<embedding> reads class ids and must read 'label'", at: layer.location(of: "input"),
+          error(
+            .labelMisuse, "<embedding> reads class ids and must read 'label'", at: layer.location(of: "input"),
             help: "delete input=\"...\" so that it reads 'label'")
         } else if inputs["label"] == nil && explicit.isEmpty {
           ok = false
-          error(.labelMisuse, "<embedding> reads 'label', which exists only when training is conditional", at: layer.location,
+          error(
+            .labelMisuse, "<embedding> reads 'label', which exists only when training is conditional", at: layer.location,
             help: "set conditional=\"true\" on <training> with a labelled data set")
         }
       } else if refs.contains(.input("label")) {
         ok = false
-        error(.labelMisuse, "<\(layer.element)> cannot read 'label' directly: it holds integer class ids", at: layer.location(of: attribute),
+        error(
+          .labelMisuse, "<\(layer.element)> cannot read 'label' directly: it holds integer class ids", at: layer.location(of: attribute),
           help: "map the label through <embedding classes=\"10\" dim=\"16\"/> first")
       }
       var shapes: [Shape] = []
@@ -126,13 +136,15 @@ struct ShapeInference {
       // Size checks: the output tensor over the whole batch, and the parameters.
       let elements = Checked.product(entry.outputShape).flatMap { Checked.multiply($0, batch) }.flatMap { Checked.multiply($0, 4) }
       if elements == nil || elements! > Self.maximumTensorBytes {
-        error(.tooLarge, "<\(layer.element)> makes a tensor of \(entry.outputShape.shapeText) per sample, too large for a batch of \(batch)",
+        error(
+          .tooLarge, "<\(layer.element)> makes a tensor of \(entry.outputShape.shapeText) per sample, too large for a batch of \(batch)",
           at: layer.location(of: sizeAttribute(layer)), help: "a tensor may hold at most 4 GiB; shrink this layer or the batch")
         checked.append(nil)
         continue
       }
       if entry.parameterCount < 0 || entry.parameterCount > Self.maximumParameters {
-        error(.tooLarge, "<\(layer.element)> would hold more than \(Self.maximumParameters) parameters", at: layer.location(of: sizeAttribute(layer)),
+        error(
+          .tooLarge, "<\(layer.element)> would hold more than \(Self.maximumParameters) parameters", at: layer.location(of: sizeAttribute(layer)),
           help: "shrink this layer")
         checked.append(nil)
         continue
@@ -141,8 +153,10 @@ struct ShapeInference {
     }
     // Outputs that nothing reads (other than the last layer's) are suspicious.
     for (i, layer) in layers.enumerated().dropLast() where !consumed.contains(i) && checked[i] != nil {
-      diagnostics.append(.warning(.unusedOutput, "the output of this <\(layer.element)> is never used", at: layer.location,
-        help: "read it from a later layer with input=\"...\", or delete the layer"))
+      diagnostics.append(
+        .warning(
+          .unusedOutput, "the output of this <\(layer.element)> is never used", at: layer.location,
+          help: "read it from a later layer with input=\"...\", or delete the layer"))
     }
     guard checked.allSatisfy({ $0 != nil }), let last = checked.last! else { return nil }
     return CheckedNetwork(role: role, layers: checked.map { $0! }, inputs: inputs, outputShape: last.outputShape)
@@ -160,7 +174,8 @@ struct ShapeInference {
   }
 
   private func make(_ layer: Layer, _ shape: Shape, params: Int = 0, flops: Int? = nil, geometry: ConvGeometry? = nil) -> CheckedLayer {
-    CheckedLayer(layer: layer, inputs: [], inputShapes: [], outputShape: shape, parameterCount: params,
+    CheckedLayer(
+      layer: layer, inputs: [], inputShapes: [], outputShape: shape, parameterCount: params,
       flops: flops ?? (Checked.product(shape) ?? 0), geometry: geometry)
   }
 
@@ -168,7 +183,8 @@ struct ShapeInference {
     guard shape.count == 3 else {
       let count = Checked.product(shape) ?? 0
       let hint = count > 0 ? guessImage(count).map { " such as <reshape shape=\"\($0.shapeText)\"/>" } ?? "" : ""
-      error(.rankMismatch, "<\(layer.element)> needs a C H W input, but its input has shape \(shape.shapeText)",
+      error(
+        .rankMismatch, "<\(layer.element)> needs a C H W input, but its input has shape \(shape.shapeText)",
         at: layer.location, help: "reshape the input to channels x height x width first\(hint)")
       return false
     }
@@ -217,7 +233,8 @@ struct ShapeInference {
     case .reshape(let shape):
       let count = Checked.product(shape)
       guard count == inCount else {
-        error(.reshapeCount, "cannot reshape \(input.shapeText) (\(inCount) elements) to \(shape.shapeText) (\(count.map(String.init) ?? "too many") elements)",
+        error(
+          .reshapeCount, "cannot reshape \(input.shapeText) (\(inCount) elements) to \(shape.shapeText) (\(count.map(String.init) ?? "too many") elements)",
           at: layer.location(of: "shape"), help: "the new shape must hold the same number of elements, \(inCount)")
         return nil
       }
@@ -234,19 +251,22 @@ struct ShapeInference {
     case .concat(let names, let axis):
       let rank = input.count
       guard shapes.allSatisfy({ $0.count == rank }) else {
-        error(.rankMismatch, "<concat> joins inputs of different ranks: " + shapes.map { "(\($0.shapeText))" }.joined(separator: ", "),
+        error(
+          .rankMismatch, "<concat> joins inputs of different ranks: " + shapes.map { "(\($0.shapeText))" }.joined(separator: ", "),
           at: layer.location(of: "inputs"), help: "flatten or reshape the inputs to the same rank first")
         return nil
       }
       guard axis >= -rank && axis < rank else {
-        error(.outOfRange, "axis \(axis) is outside the \(rank) feature axes of the inputs", at: layer.location(of: "axis"),
+        error(
+          .outOfRange, "axis \(axis) is outside the \(rank) feature axes of the inputs", at: layer.location(of: "axis"),
           help: "use an axis from 0 to \(rank - 1) (or -\(rank) to -1)")
         return nil
       }
       let a = axis < 0 ? axis + rank : axis
       for (k, s) in shapes.enumerated() {
         for d in 0..<rank where d != a && s[d] != input[d] {
-          error(.shapeMismatch, "<concat> along axis \(a) needs the other axes to match, but '\(names[k])' has shape \(s.shapeText) and '\(names[0])' has \(input.shapeText)",
+          error(
+            .shapeMismatch, "<concat> along axis \(a) needs the other axes to match, but '\(names[k])' has shape \(s.shapeText) and '\(names[0])' has \(input.shapeText)",
             at: layer.location(of: "inputs"), help: "reshape the inputs so every axis but \(a) matches")
           return nil
         }
@@ -256,7 +276,8 @@ struct ShapeInference {
       return make(layer, out, flops: 0)
     case .add(let names):
       for (k, s) in shapes.enumerated() where s != input {
-        error(.shapeMismatch, "<add> needs equal shapes, but '\(names[k])' has shape \(s.shapeText) and '\(names[0])' has \(input.shapeText)",
+        error(
+          .shapeMismatch, "<add> needs equal shapes, but '\(names[k])' has shape \(s.shapeText) and '\(names[0])' has \(input.shapeText)",
           at: layer.location(of: "inputs"), help: "add outputs of the same shape")
         return nil
       }
@@ -284,7 +305,8 @@ struct ShapeInference {
       case .explicit(let p):
         let pad = axis == 0 ? p.h : p.w
         pads[axis] = (pad, pad)
-        n = transposed
+        n =
+          transposed
           ? (size - 1) * stride[axis] - 2 * pad + span + extra[axis]
           : (size + 2 * pad - span) / stride[axis] + 1
         if !transposed && size + 2 * pad - span < 0 { n = 0 }
@@ -296,7 +318,8 @@ struct ShapeInference {
           n = size * stride[axis]
           let total = span + extra[axis] - stride[axis]
           guard total >= 0 else {
-            error(.outOfRange, "padding=\"same\" on <deconv2d> needs a kernel at least as large as the stride", at: layer.location(of: "padding"),
+            error(
+              .outOfRange, "padding=\"same\" on <deconv2d> needs a kernel at least as large as the stride", at: layer.location(of: "padding"),
               help: "use a kernel of at least \(stride[axis]), or explicit padding")
             return nil
           }
@@ -309,7 +332,8 @@ struct ShapeInference {
       }
       guard n >= 1 else {
         let what = axis == 0 ? "height" : "width"
-        error(.nonPositiveSize, "<\(layer.element)> leaves no output: kernel \(c.kernel) (dilation \(c.dilation)) does not fit the input \(what) \(size) with this padding",
+        error(
+          .nonPositiveSize, "<\(layer.element)> leaves no output: kernel \(c.kernel) (dilation \(c.dilation)) does not fit the input \(what) \(size) with this padding",
           at: layer.location(of: "kernel"), help: "use a smaller kernel or more padding, or remove a downsampling layer before it")
         return nil
       }

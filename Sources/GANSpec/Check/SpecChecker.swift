@@ -17,13 +17,17 @@ public enum SpecChecker {
     let data = DataProbe.probe(spec.data, diagnostics: &diagnostics)
 
     if training.conditional, let data, data.classes == nil {
-      diagnostics.append(.error(.conditionalWithoutLabels, "conditional=\"true\" needs labelled data, but <data source=\"\(spec.data.source.name)\"> has no labels",
-        at: training.location(of: "conditional"),
-        help: spec.data.source.name == "idx" ? "add labels=\"...\" to <data>" : "use an idx data set with labels, or set conditional=\"false\""))
+      diagnostics.append(
+        .error(
+          .conditionalWithoutLabels, "conditional=\"true\" needs labelled data, but <data source=\"\(spec.data.source.name)\"> has no labels",
+          at: training.location(of: "conditional"),
+          help: spec.data.source.name == "idx" ? "add labels=\"...\" to <data>" : "use an idx data set with labels, or set conditional=\"false\""))
     }
     if training.conditional && training.pack > 1 {
-      diagnostics.append(.error(.packShape, "pack=\"\(training.pack)\" cannot be combined with conditional training: a pack would hold several labels",
-        at: training.location(of: "pack"), help: "use pack=\"1\" for a conditional GAN, or set conditional=\"false\""))
+      diagnostics.append(
+        .error(
+          .packShape, "pack=\"\(training.pack)\" cannot be combined with conditional training: a pack would hold several labels",
+          at: training.location(of: "pack"), help: "use pack=\"1\" for a conditional GAN, or set conditional=\"false\""))
     }
     let classes = training.conditional ? data?.classes : nil
     var inputsG: [String: Shape] = ["z": [spec.latent.size]]
@@ -35,8 +39,10 @@ public enum SpecChecker {
     // Every discriminator update draws its own random streams, numbered below 2^40.
     let (updates, updatesOverflow) = training.steps.multipliedReportingOverflow(by: training.dSteps)
     if updatesOverflow || updates > SpecChecker.maximumUpdates {
-      diagnostics.append(.error(.tooLarge, "steps x d-steps = \(updatesOverflow ? "more than 2^63" : String(updates)) discriminator updates is more than ganc counts (\(SpecChecker.maximumUpdates))",
-        at: training.location(of: "steps"), help: "train for fewer steps; resume a finished run to go on"))
+      diagnostics.append(
+        .error(
+          .tooLarge, "steps x d-steps = \(updatesOverflow ? "more than 2^63" : String(updates)) discriminator updates is more than ganc counts (\(SpecChecker.maximumUpdates))",
+          at: training.location(of: "steps"), help: "train for fewer steps; resume a finished run to go on"))
       return nil
     }
     let (gBatch, packOverflow) = training.batch.multipliedReportingOverflow(by: training.pack)
@@ -65,8 +71,10 @@ public enum SpecChecker {
       checkEmbeddings(net, classes: classes, spec, &diagnostics)
       checkBiasBeforeNorm(net, &diagnostics)
       if training.conditional && !net.readsLabel {
-        diagnostics.append(.warning(.labelsUnused, "training is conditional, but the \(net.role.rawValue) never reads 'label'",
-          at: spec.network(net.role).location, help: "read it through <embedding> and <concat>, or set conditional=\"false\""))
+        diagnostics.append(
+          .warning(
+            .labelsUnused, "training is conditional, but the \(net.role.rawValue) never reads 'label'",
+            at: spec.network(net.role).location, help: "read it through <embedding> and <concat>, or set conditional=\"false\""))
       }
     }
     if let discriminator { checkLossAgreement(spec, discriminator, &diagnostics) }
@@ -79,7 +87,7 @@ public enum SpecChecker {
     var index = net.layers.count - 1
     while index > 0 {
       switch net.layers[index].layer.op {
-      case .reshape, .flatten: 
+      case .reshape, .flatten:
         guard case .layer(let j) = net.layers[index].inputs.first else { return (nil, net.layers[index].layer) }
         index = j
         continue
@@ -95,30 +103,39 @@ public enum SpecChecker {
     let last = g.layers.last!.layer
     if g.outputShape != data.shape {
       let count = Checked.product(g.outputShape), want = Checked.product(data.shape)
-      let help = count == want
+      let help =
+        count == want
         ? "add <reshape shape=\"\(data.shape.shapeText)\"/> at the end of the generator"
         : "make the generator's last layer produce \(data.shape.shapeText) (\(want ?? 0) values per sample)"
-      diagnostics.append(.error(.generatorOutput, "the generator makes samples of shape \(g.outputShape.shapeText), but the data has shape \(data.shape.shapeText)",
-        at: last.location, notes: [DiagnosticNote("the data is defined here", at: spec.data.location)], help: help))
+      diagnostics.append(
+        .error(
+          .generatorOutput, "the generator makes samples of shape \(g.outputShape.shapeText), but the data has shape \(data.shape.shapeText)",
+          at: last.location, notes: [DiagnosticNote("the data is defined here", at: spec.data.location)], help: help))
       return
     }
     // The final activation against the range of the data.
     let (activation, layer) = finalActivation(g)
     guard let range = data.range else {
       if let activation, let r = activation.range, r.upperBound.isFinite || r.lowerBound > -1 {
-        diagnostics.append(.warning(.dataRange, "the generator ends in \(activation.name), whose outputs lie in \(format(r)), but the data is standardised and unbounded",
-          at: layer.location, help: "end the generator without an activation"))
+        diagnostics.append(
+          .warning(
+            .dataRange, "the generator ends in \(activation.name), whose outputs lie in \(format(r)), but the data is standardised and unbounded",
+            at: layer.location, help: "end the generator without an activation"))
       }
       return
     }
     if let activation, let r = activation.range {
       if !(r.lowerBound <= range.lowerBound && r.upperBound >= range.upperBound) {
-        diagnostics.append(.warning(.dataRange, "the generator ends in \(activation.name), whose outputs lie in \(format(r)), but the data spans \(format(range))",
-          at: layer.location, help: range == -1...1 ? "end the generator with activation=\"tanh\"" : "end the generator without an activation"))
+        diagnostics.append(
+          .warning(
+            .dataRange, "the generator ends in \(activation.name), whose outputs lie in \(format(r)), but the data spans \(format(range))",
+            at: layer.location, help: range == -1...1 ? "end the generator with activation=\"tanh\"" : "end the generator without an activation"))
       }
     } else if activation == nil, range == -1...1 {
-      diagnostics.append(.warning(.dataRange, "the generator's output is unbounded, but image data lies in [-1, 1]",
-        at: layer.location, help: "end the generator with activation=\"tanh\""))
+      diagnostics.append(
+        .warning(
+          .dataRange, "the generator's output is unbounded, but image data lies in [-1, 1]",
+          at: layer.location, help: "end the generator with activation=\"tanh\""))
     }
   }
 
@@ -132,16 +149,20 @@ public enum SpecChecker {
 
   private static func checkDiscriminatorOutput(_ spec: Spec, _ d: CheckedNetwork, _ diagnostics: inout [Diagnostic]) {
     guard d.outputShape != [1] else { return }
-    diagnostics.append(.error(.discriminatorOutput, "the discriminator must output one logit per sample, but it outputs shape \(d.outputShape.shapeText)",
-      at: d.layers.last!.layer.location, help: "end the discriminator with <dense units=\"1\"/>"))
+    diagnostics.append(
+      .error(
+        .discriminatorOutput, "the discriminator must output one logit per sample, but it outputs shape \(d.outputShape.shapeText)",
+        at: d.layers.last!.layer.location, help: "end the discriminator with <dense units=\"1\"/>"))
   }
 
   private static func checkEmbeddings(_ net: CheckedNetwork, classes: Int?, _ spec: Spec, _ diagnostics: inout [Diagnostic]) {
     guard let classes else { return }
     for entry in net.layers {
       if case .embedding(let n, _) = entry.layer.op, n < classes {
-        diagnostics.append(.error(.dataLabels, "the embedding has \(n) classes, but the labels go up to \(classes - 1)",
-          at: entry.layer.location(of: "classes"), help: "use classes=\"\(classes)\""))
+        diagnostics.append(
+          .error(
+            .dataLabels, "the embedding has \(n) classes, but the labels go up to \(classes - 1)",
+            at: entry.layer.location(of: "classes"), help: "use classes=\"\(classes)\""))
       }
     }
   }
@@ -151,9 +172,11 @@ public enum SpecChecker {
       guard case .batchnorm = entry.layer.op, case .layer(let j) = entry.inputs.first else { continue }
       let producer = net.layers[j].layer
       guard let w = producer.op.weights, w.bias, producer.op.fusedActivation == nil else { continue }
-      diagnostics.append(.warning(.biasBeforeNorm, "the bias of this <\(producer.element)> is cancelled by the <batchnorm> that follows it",
-        at: producer.location, notes: [DiagnosticNote("the batchnorm is here", at: entry.layer.location)],
-        help: "add bias=\"false\" to the <\(producer.element)>"))
+      diagnostics.append(
+        .warning(
+          .biasBeforeNorm, "the bias of this <\(producer.element)> is cancelled by the <batchnorm> that follows it",
+          at: producer.location, notes: [DiagnosticNote("the batchnorm is here", at: entry.layer.location)],
+          help: "add bias=\"false\" to the <\(producer.element)>"))
     }
   }
 
@@ -164,17 +187,23 @@ public enum SpecChecker {
       let lossLocation = DiagnosticNote("the loss is chosen here", at: spec.training.location(of: "loss"))
       switch loss {
       case .wasserstein, .wassersteinGP, .hinge:
-        diagnostics.append(.error(.lossArchitecture, "the discriminator ends in a sigmoid, but loss=\"\(loss.rawValue)\" needs an unbounded score",
-          at: layer.location, notes: [lossLocation], help: "remove the final sigmoid so that D outputs a raw score"))
+        diagnostics.append(
+          .error(
+            .lossArchitecture, "the discriminator ends in a sigmoid, but loss=\"\(loss.rawValue)\" needs an unbounded score",
+            at: layer.location, notes: [lossLocation], help: "remove the final sigmoid so that D outputs a raw score"))
       case .nonSaturating, .minimax, .leastSquares:
-        diagnostics.append(.warning(.finalSigmoid, "the discriminator ends in a sigmoid, but loss=\"\(loss.rawValue)\" expects a raw logit",
-          at: layer.location, notes: [lossLocation],
-          help: loss.usesSigmoid ? "remove the final sigmoid: the loss applies it itself, more stably" : "remove the final sigmoid: least squares compares raw scores with 0 and 1"))
+        diagnostics.append(
+          .warning(
+            .finalSigmoid, "the discriminator ends in a sigmoid, but loss=\"\(loss.rawValue)\" expects a raw logit",
+            at: layer.location, notes: [lossLocation],
+            help: loss.usesSigmoid ? "remove the final sigmoid: the loss applies it itself, more stably" : "remove the final sigmoid: least squares compares raw scores with 0 and 1"))
       }
     }
     if loss == .wassersteinGP, let bn = d.layers.first(where: { if case .batchnorm = $0.layer.op { return true } else { return false } }) {
-      diagnostics.append(.warning(.normWithPenalty, "the gradient penalty is per sample, but <batchnorm> mixes the samples of a batch",
-        at: bn.layer.location, help: "use <layernorm/> in the critic, as Gulrajani et al. (2017) advise"))
+      diagnostics.append(
+        .warning(
+          .normWithPenalty, "the gradient penalty is per sample, but <batchnorm> mixes the samples of a batch",
+          at: bn.layer.location, help: "use <layernorm/> in the critic, as Gulrajani et al. (2017) advise"))
     }
   }
 }

@@ -107,13 +107,15 @@ struct AttributeReader {
       }
       if kind == .count && v < 1 {
         return { a, _ in
-          .error(.outOfRange, "'\(a.name)' must be positive, not \(v)", at: a.location,
+          .error(
+            .outOfRange, "'\(a.name)' must be positive, not \(v)", at: a.location,
             help: "use a value of at least 1")
         }
       }
       if kind == .natural && v < 0 {
         return { a, _ in
-          .error(.outOfRange, "'\(a.name)' must not be negative, not \(v)", at: a.location,
+          .error(
+            .outOfRange, "'\(a.name)' must not be negative, not \(v)", at: a.location,
             help: "use a value of at least 0")
         }
       }
@@ -144,7 +146,8 @@ struct AttributeReader {
       let parsed = parts.map { parseInteger(String($0)) }
       if parsed.contains(where: { $0.overflow || ($0.value ?? 0) > maximumCount }) {
         return { a, _ in
-          .error(.tooLarge, "'\(a.name)' = \"\(a.value)\" has a dimension that is too large",
+          .error(
+            .tooLarge, "'\(a.name)' = \"\(a.value)\" has a dimension that is too large",
             at: a.location, help: "each dimension must be at most \(maximumCount)")
         }
       }
@@ -169,7 +172,8 @@ struct AttributeReader {
       }
       if kind == .pair && (p.h < 1 || p.w < 1) {
         return { a, _ in
-          .error(.outOfRange, "'\(a.name)' must be positive, not '\(a.value)'", at: a.location,
+          .error(
+            .outOfRange, "'\(a.name)' must be positive, not '\(a.value)'", at: a.location,
             help: "use a value of at least 1")
         }
       }
@@ -194,7 +198,8 @@ struct AttributeReader {
     case .text:
       guard trimmed(value).isEmpty else { return nil }
       return { a, _ in
-        .error(.outOfRange, "'\(a.name)' must not be empty", at: a.location,
+        .error(
+          .outOfRange, "'\(a.name)' must not be empty", at: a.location,
           help: "give a value, or leave the attribute out")
       }
     }

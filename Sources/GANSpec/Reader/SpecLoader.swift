@@ -43,12 +43,14 @@ public struct SpecLoader {
     }
     switch FileCheck.regularFile(path) {
     case .missing:
-      return failure(reference == nil ? .fileUnreadable : .srcMissing, "no such file: \(path)",
+      return failure(
+        reference == nil ? .fileUnreadable : .srcMissing, "no such file: \(path)",
         help: reference == nil ? "check the path" : "paths in src= are relative to the file that names them")
     case .folder:
       return failure(.fileUnreadable, "\(path) is a folder, not a file", help: "name a spec file")
     case .notRegular(let what):
-      return failure(.fileNotRegular, "\(path) is \(what), not a regular file; it was not read",
+      return failure(
+        .fileNotRegular, "\(path) is \(what), not a regular file; it was not read",
         help: "name a spec file saved on disk")
     case .unreadable:
       return failure(.fileUnreadable, "cannot read \(path)", help: "check the file's permissions")
@@ -56,17 +58,24 @@ public struct SpecLoader {
       defer { try? handle.close() }
       let data = (try? handle.read(upToCount: maximumFileSize + 1)) ?? Data()
       if data.count > maximumFileSize {
-        return failure(.fileTooLarge, "\(path) is larger than \(maximumFileSize >> 20) MiB, too large for a spec",
+        return failure(
+          .fileTooLarge, "\(path) is larger than \(maximumFileSize >> 20) MiB, too large for a spec",
           help: "a spec is a few kilobytes of XML; is this the right file?")
       }
       if data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-        return .failure(.diagnostic(.error(.fileEmpty, "\(path) is empty", at: .file(path),
-          help: "a spec starts with <gan name=\"...\" version=\"1\">; see `ganc schema`")))
+        return .failure(
+          .diagnostic(
+            .error(
+              .fileEmpty, "\(path) is empty", at: .file(path),
+              help: "a spec starts with <gan name=\"...\" version=\"1\">; see `ganc schema`")))
       }
       if data.contains(0) || String(data: data, encoding: .utf8) == nil {
         let utf16 = data.starts(with: [0xFF, 0xFE]) || data.starts(with: [0xFE, 0xFF])
-        return .failure(.diagnostic(.error(.fileNotText, "\(path) is not UTF-8 text", at: .file(path),
-          help: utf16 ? "save the file as UTF-8" : "a spec is an XML text file; is this the right file?")))
+        return .failure(
+          .diagnostic(
+            .error(
+              .fileNotText, "\(path) is not UTF-8 text", at: .file(path),
+              help: utf16 ? "save the file as UTF-8" : "a spec is an XML text file; is this the right file?")))
       }
       return .success(String(decoding: data, as: UTF8.self))
     }
@@ -164,8 +173,10 @@ final class IncludeLoader {
       return nil
     }
     guard let real = FileCheck.realPath(resolved) else {
-      diagnostics.append(.error(.srcMissing, "no such file: \(resolved)", at: reference,
-        help: "paths in src= are relative to the file that names them"))
+      diagnostics.append(
+        .error(
+          .srcMissing, "no such file: \(resolved)", at: reference,
+          help: "paths in src= are relative to the file that names them"))
       return nil
     }
     guard inside(real) else {
@@ -173,9 +184,11 @@ final class IncludeLoader {
       return nil
     }
     if let index = stack.firstIndex(of: real) {
-      diagnostics.append(.error(.srcCycle, "src=\"\(src)\" leads back to \(resolved), making a cycle", at: reference,
-        notes: stack[index...].map { DiagnosticNote("\($0) is on the cycle") },
-        help: "put the layers in one file and name it from the others"))
+      diagnostics.append(
+        .error(
+          .srcCycle, "src=\"\(src)\" leads back to \(resolved), making a cycle", at: reference,
+          notes: stack[index...].map { DiagnosticNote("\($0) is on the cycle") },
+          help: "put the layers in one file and name it from the others"))
       return nil
     }
     var inner = SpecLoader(sources: sources)
@@ -184,16 +197,20 @@ final class IncludeLoader {
     guard let doc = parsed else {
       // A file that is not XML is named by location only; its errors would quote it.
       if inner.diagnostics.contains(where: { $0.id == .xmlMalformed }) {
-        diagnostics.append(.error(.srcWrongRoot, "\(resolved) is not a layer file (not well-formed XML)", at: reference,
-          help: "a layer file's root is <network> holding the layers"))
+        diagnostics.append(
+          .error(
+            .srcWrongRoot, "\(resolved) is not a layer file (not well-formed XML)", at: reference,
+            help: "a layer file's root is <network> holding the layers"))
       } else {
         diagnostics += inner.diagnostics
       }
       return nil
     }
     guard doc.root.name == "network" else {
-      diagnostics.append(.error(.srcWrongRoot, "the root of \(resolved) is <\(doc.root.name)>, not <network>",
-        at: reference, help: "a layer file's root is <network> holding the layers"))
+      diagnostics.append(
+        .error(
+          .srcWrongRoot, "the root of \(resolved) is <\(doc.root.name)>, not <network>",
+          at: reference, help: "a layer file's root is <network> holding the layers"))
       return nil
     }
     diagnostics += inner.diagnostics
@@ -207,8 +224,10 @@ final class IncludeLoader {
     var layers = networkReader.readLayers(doc.root)
     if let nested = r.raw("src") {
       if !doc.root.children.isEmpty {
-        diagnostics.append(.error(.srcAndInline, "<network> has both src=\"\(nested)\" and layers of its own",
-          at: r.location("src"), help: "keep the layers in one place"))
+        diagnostics.append(
+          .error(
+            .srcAndInline, "<network> has both src=\"\(nested)\" and layers of its own",
+            at: r.location("src"), help: "keep the layers in one place"))
       } else {
         layers = load(nested, from: nestedFolder, at: r.location("src")) ?? []
       }

@@ -95,7 +95,8 @@ struct SpecReader {
     } else if let close = Suggestion.closest(to: child.name, in: allowed) {
       help = "did you mean <\(close)>?"
     } else if everything.contains(child.name) {
-      help = "<\(child.name)> belongs elsewhere; <\(parent.name)> may hold "
+      help =
+        "<\(child.name)> belongs elsewhere; <\(parent.name)> may hold "
         + allowed.prefix(8).map { "<\($0)>" }.joined(separator: ", ")
         + (allowed.count > 8 ? ", ..." : "")
     } else {
@@ -334,12 +335,14 @@ struct SpecReader {
       let inputs = r.names("inputs")
       if r.raw("inputs") != nil && inputs.count < 2 {
         diagnostics.append(
-          .error(.outOfRange, "<\(e.name)> needs at least two ids in 'inputs'", at: r.location("inputs"),
+          .error(
+            .outOfRange, "<\(e.name)> needs at least two ids in 'inputs'", at: r.location("inputs"),
             help: "list the ids to join, such as inputs=\"a b\""))
       }
       if r.has("input") {
         diagnostics.append(
-          .error(.attributeNotApplicable, "<\(e.name)> reads 'inputs', not 'input'", at: r.location("input"),
+          .error(
+            .attributeNotApplicable, "<\(e.name)> reads 'inputs', not 'input'", at: r.location("input"),
             help: "list every id in inputs=\"...\""))
       }
       op = e.name == "add" ? .add(inputs: inputs) : .concat(inputs: inputs, axis: r.int("axis"))
@@ -406,7 +409,8 @@ struct SpecReader {
     }
     let loss = Loss(rawValue: r.string("loss") ?? "") ?? .nonSaturating
     let smoothing = r.real("label-smoothing")
-    require(smoothing > 0 && smoothing <= 1, r, "label-smoothing", "'label-smoothing' must be above 0 and at most 1, not \(smoothing)",
+    require(
+      smoothing > 0 && smoothing <= 1, r, "label-smoothing", "'label-smoothing' must be above 0 and at most 1, not \(smoothing)",
       help: "use the target for real samples, such as 0.9 (1.0 = no smoothing)")
     let ema = r.optionalReal("ema")
     if let ema { require(ema > 0 && ema < 1, r, "ema", "'ema' must be above 0 and below 1, not \(ema)", help: "use a decay such as 0.999") }
@@ -420,8 +424,10 @@ struct SpecReader {
     }
     let threads = r.raw("threads").map { _ in r.int("threads") }
     if let threads, threads > 1024 {
-      diagnostics.append(.error(.tooLarge, "'threads' = \(threads) is more than any machine needs", at: r.location("threads"),
-        help: "leave threads out to use every core"))
+      diagnostics.append(
+        .error(
+          .tooLarge, "'threads' = \(threads) is more than any machine needs", at: r.location("threads"),
+          help: "leave threads out to use every core"))
     }
     guard let g = optimizers[.generator]?.0, let d = optimizers[.discriminator]?.0 else { return nil }
     return TrainingSpec(
@@ -439,8 +445,10 @@ struct SpecReader {
     noChildren(e)
     let count = r.int("sample-count")
     if count > 4096 {
-      diagnostics.append(.error(.tooLarge, "'sample-count' = \(count) is too many samples for one image", at: r.location("sample-count"),
-        help: "use at most 4096"))
+      diagnostics.append(
+        .error(
+          .tooLarge, "'sample-count' = \(count) is too many samples for one image", at: r.location("sample-count"),
+          help: "use at most 4096"))
     }
     return OutputSpec(
       dir: r.string("dir") ?? "runs/\(name)", samplesEvery: r.int("samples-every"),

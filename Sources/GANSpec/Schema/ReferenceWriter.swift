@@ -47,9 +47,10 @@ public enum ReferenceWriter {
 
 
       """
-    for e in [SpecSchema.gan, SpecSchema.data, SpecSchema.latent, SpecSchema.generator, SpecSchema.networkFile,
-      SpecSchema.training, SpecSchema.optimizer, SpecSchema.output]
-    {
+    for e in [
+      SpecSchema.gan, SpecSchema.data, SpecSchema.latent, SpecSchema.generator, SpecSchema.networkFile,
+      SpecSchema.training, SpecSchema.optimizer, SpecSchema.output,
+    ] {
       out += "### `<\(e.name)>`: \(e.summary)\n\n" + table(e) + "\n"
     }
     out += "## Layers\n\nLayers run in document order; each reads the previous layer's output (the first reads `z` or `x`) unless `input` names another.\n\n"
