@@ -49,7 +49,7 @@ let package = Package(
     .executableTarget(
       name: "ganc",
       dependencies: [
-        "GANSpec", "GANDiagnostics", "GANIR", "GANCompiler", "GANRuntime", "GANTrainer", "CDNNL",
+        "GANSpec", "GANDiagnostics", "GANIR", "GANCompiler", "GANRuntime", "GANTrainer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // An example of ganc as a library: load a trained run and generate samples.
