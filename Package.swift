@@ -62,14 +62,18 @@ let package = Package(
     // The package root, temporary folders and the built ganc, for every test target.
     .target(name: "GANTestSupport", path: "Tests/GANTestSupport"),
     .testTarget(name: "GANIRTests", dependencies: ["GANIR"]),
-    .testTarget(name: "GANTrainerTests", dependencies: ["GANTrainer", "GANSpec", "GANDiagnostics", "GANData", "ganc", "GANTestSupport"]),
+    .testTarget(name: "GANDataTests", dependencies: ["GANData", "GANTestSupport"]),
+    .testTarget(name: "GANDiagnosticsTests", dependencies: ["GANDiagnostics", "GANTestSupport"]),
+    // The command line as users run it: lint, compile, train, sample, eval, and the library example.
+    .testTarget(name: "gancTests", dependencies: ["ganc", "GenerateSamples", "GANTrainer", "GANTestSupport"]),
+    .testTarget(name: "GANTrainerTests", dependencies: ["GANTrainer", "GANSpec", "GANDiagnostics", "GANData", "GANTestSupport"]),
     .testTarget(name: "GANRuntimeTests", dependencies: ["GANRuntime", "GANCompiler", "GANIR", "GANSpec", "GANDiagnostics", "GANTestSupport"]),
     .testTarget(
       name: "GANCompilerTests", dependencies: ["GANCompiler", "GANIR", "GANSpec", "GANDiagnostics", "GANTrainer", "GANTestSupport"],
       exclude: ["Snapshots"]),
     .testTarget(
       name: "GANSpecTests",
-      dependencies: ["GANSpec", "GANDiagnostics", "ganc", "GANTestSupport"],
+      dependencies: ["GANSpec", "GANDiagnostics", "GANTestSupport"],
       exclude: ["Snapshots"]),
   ]
 )

@@ -14,6 +14,11 @@ public enum IDX {
 
   public struct ImageHeader: Equatable, Sendable {
     public var count, height, width: Int
+    public init(count: Int, height: Int, width: Int) {
+      self.count = count
+      self.height = height
+      self.width = width
+    }
   }
 
   /// What the first 16 bytes say, or why they are not an image header.

@@ -7,7 +7,8 @@ public final class SourceStore: @unchecked Sendable {
 
   /// Remembers `text` as the contents of `file`.
   public func add(file: String, text: String) {
-    lines[file] = text.split(separator: "\n", omittingEmptySubsequences: false)
+    // "\r\n" is one Character in Swift: split on both, or a CRLF file's lines merge.
+    lines[file] = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
   }
 
   /// The 1-based `line` of `file` without its line terminator, if known.

@@ -4,16 +4,9 @@ import GANDiagnostics
 import Testing
 @testable import GANSpec
 
-/// Golden files of rendered diagnostics under Snapshots/. Set
-/// GANC_RECORD_SNAPSHOTS=1 to write them anew, then review the diff.
+/// Golden files of rendered diagnostics under Tests/GANSpecTests/Snapshots/.
 func assertSnapshot(_ text: String, named name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
-  let url = packageRoot.appendingPathComponent("Tests/GANSpecTests/Snapshots/\(name).txt")
-  if ProcessInfo.processInfo.environment["GANC_RECORD_SNAPSHOTS"] == "1" {
-    try? text.write(to: url, atomically: true, encoding: .utf8)
-    return
-  }
-  let expected = (try? String(contentsOf: url, encoding: .utf8)) ?? "<no snapshot \(name).txt>"
-  #expect(text == expected, "snapshot \(name) differs", sourceLocation: sourceLocation)
+  GANTestSupport.assertSnapshot(text, named: name + ".txt", in: "GANSpecTests", sourceLocation: sourceLocation)
 }
 
 @Suite("Rendered diagnostics")
@@ -43,6 +36,12 @@ struct RenderingTests {
   static let warnings =
     baseSpec
     .replacingOccurrences(of: "<dense units=\"16\" activation=\"relu\"/>", with: "<dense units=\"16\"/>\n    <batchnorm/>\n    <activation kind=\"relu\"/>")
+
+  @Test("a spec saved with CRLF line endings quotes the line the error is on")
+  func crlfSpec() {
+    let out = render(Self.several.replacingOccurrences(of: "\n", with: "\r\n"))
+    #expect(out.contains(" 6 |     <dense unit=\"16\" activation=\"rlu\"/>\n   |            ^"), "\(out)")
+  }
 
   @Test("several errors in one spec")
   func severalErrors() { assertSnapshot(render(Self.several), named: "several-errors") }

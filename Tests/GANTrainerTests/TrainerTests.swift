@@ -6,31 +6,6 @@ import Testing
 @testable import GANSpec
 @testable import GANTrainer
 
-/// A small ring spec that trains in seconds even in a debug build.
-func ringSpec(steps: Int = 300, extra: String = "", lr: String = "2e-3", seed: Int = 3, threads: Int = 2, checkpointEvery: Int = 50) -> String {
-  """
-  <gan name="small-ring" version="1">
-    <data source="ring" modes="4" radius="1" std="0.1"/>
-    <latent size="4"/>
-    <generator>
-      <dense units="32" activation="relu"/>
-      <dense units="32" activation="relu"/>
-      <dense units="2"/>
-    </generator>
-    <discriminator>
-      <dense units="32" activation="leaky-relu"/>
-      <dense units="32" activation="leaky-relu"/>
-      <dense units="1"/>
-    </discriminator>
-    <training steps="\(steps)" batch="64" seed="\(seed)" threads="\(threads)" \(extra)>
-      <optimizer net="generator" lr="\(lr)" beta1="0.5"/>
-      <optimizer net="discriminator" lr="\(lr)" beta1="0.5"/>
-    </training>
-    <output samples-every="0" checkpoint-every="\(checkpointEvery)"/>
-  </gan>
-  """
-}
-
 func makeTrainer(_ text: String, folder: URL, resume: Bool = false, threads: Int? = nil, adjust: (inout CompiledModel) -> Void = { _ in }) throws -> Trainer {
   let path = folder.appendingPathComponent("spec-\(UUID().uuidString).xml").path
   try text.write(toFile: path, atomically: true, encoding: .utf8)

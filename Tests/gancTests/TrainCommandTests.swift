@@ -1,18 +1,7 @@
 import Foundation
 import GANTestSupport
 import Testing
-@testable import GANTrainer
-
-func ganc(_ arguments: [String], wait: Bool = true) throws -> Process {
-  let p = Process()
-  p.executableURL = URL(fileURLWithPath: gancBinary)
-  p.arguments = arguments
-  p.standardOutput = FileHandle.nullDevice
-  p.standardError = FileHandle.nullDevice
-  try p.run()
-  if wait { p.waitUntilExit() }
-  return p
-}
+import GANTrainer
 
 @Suite("The train, sample and eval commands", .serialized)
 struct CommandTests {
