@@ -36,7 +36,7 @@ let package = Package(
     // The spec front end: safe XML parsing, the schema, the typed AST, all checks.
     .target(
       name: "GANSpec",
-      dependencies: ["CLibXML2", "GANData", "GANDiagnostics"]),
+      dependencies: ["CLibXML2", "GANData", "GANDiagnostics", "GANIR"]),
     // The graph IR: ops, SSA graphs, autodiff, and a float64 reference evaluator.
     .target(name: "GANIR"),
     // Lowering, training graphs (losses, autodiff, optimizers), passes and the memory plan.

@@ -256,9 +256,7 @@ public struct TrainingGraphBuilder {
   /// Whether D treats every sample on its own (no batch norm), so one pass
   /// over the real and generated batches together means the same as two.
   var discriminatorIsPerSample: Bool {
-    !spec.discriminator.layers.contains {
-      if case .batchnorm = $0.layer.op { return true }; return false
-    }
+    !spec.discriminator.layers.contains { $0.layer.mixesSamples }
   }
 
   /// The discriminator step: G forward (no gradient to G), D on real and

@@ -86,14 +86,9 @@ public enum SpecChecker {
   static func finalActivation(_ net: CheckedNetwork) -> (Activation?, Layer) {
     var index = net.layers.count - 1
     while index > 0 {
-      switch net.layers[index].layer.op {
-      case .reshape, .flatten:
-        guard case .layer(let j) = net.layers[index].inputs.first else { return (nil, net.layers[index].layer) }
-        index = j
-        continue
-      default: break
-      }
-      break
+      guard net.layers[index].layer.onlyMovesValues else { break }
+      guard case .layer(let j) = net.layers[index].inputs.first else { return (nil, net.layers[index].layer) }
+      index = j
     }
     let layer = net.layers[index].layer
     return (layer.op.fusedActivation, layer)
@@ -156,20 +151,12 @@ public enum SpecChecker {
   }
 
   private static func checkEmbeddings(_ net: CheckedNetwork, classes: Int?, _ spec: Spec, _ diagnostics: inout [Diagnostic]) {
-    guard let classes else { return }
-    for entry in net.layers {
-      if case .embedding(let n, _) = entry.layer.op, n < classes {
-        diagnostics.append(
-          .error(
-            .dataLabels, "the embedding has \(n) classes, but the labels go up to \(classes - 1)",
-            at: entry.layer.location(of: "classes"), help: "use classes=\"\(classes)\""))
-      }
-    }
+    for entry in net.layers { entry.layer.family.check(entry, classes: classes, into: &diagnostics) }
   }
 
   private static func checkBiasBeforeNorm(_ net: CheckedNetwork, _ diagnostics: inout [Diagnostic]) {
     for entry in net.layers {
-      guard case .batchnorm = entry.layer.op, case .layer(let j) = entry.inputs.first else { continue }
+      guard entry.layer.cancelsPrecedingBias, case .layer(let j) = entry.inputs.first else { continue }
       let producer = net.layers[j].layer
       guard let w = producer.op.weights, w.bias, producer.op.fusedActivation == nil else { continue }
       diagnostics.append(
@@ -199,7 +186,7 @@ public enum SpecChecker {
             help: loss.usesSigmoid ? "remove the final sigmoid: the loss applies it itself, more stably" : "remove the final sigmoid: least squares compares raw scores with 0 and 1"))
       }
     }
-    if loss == .wassersteinGP, let bn = d.layers.first(where: { if case .batchnorm = $0.layer.op { return true } else { return false } }) {
+    if loss == .wassersteinGP, let bn = d.layers.first(where: { $0.layer.mixesSamples }) {
       diagnostics.append(
         .warning(
           .normWithPenalty, "the gradient penalty is per sample, but <batchnorm> mixes the samples of a batch",

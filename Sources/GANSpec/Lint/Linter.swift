@@ -75,10 +75,7 @@ public enum LintSummary {
     let input = net.inputs[net.role.inputName] ?? []
     var shapes = [input.shapeText]
     for layer in net.layers {
-      switch layer.layer.op {
-      case .activation, .dropout, .batchnorm, .layernorm: continue
-      default: shapes.append(layer.outputShape.shapeText)
-      }
+      if !layer.layer.keepsShape { shapes.append(layer.outputShape.shapeText) }
     }
     if shapes.count > 8 { shapes = Array(shapes.prefix(3)) + ["..."] + Array(shapes.suffix(3)) }
     return shapes.map { $0.contains(" ") ? "(\($0))" : $0 }.joined(separator: " -> ")

@@ -37,14 +37,14 @@ struct SpecReader {
     return reader
   }
 
-  private mutating func require(
+  mutating func require(
     _ ok: Bool, _ r: AttributeReader, _ name: String, _ message: String, help: String
   ) {
     guard !ok, r.raw(name) != nil else { return }
     diagnostics.append(.error(.outOfRange, message, at: r.location(name), help: help))
   }
 
-  private mutating func ignored(_ r: AttributeReader, _ name: String, because reason: String) {
+  mutating func ignored(_ r: AttributeReader, _ name: String, because reason: String) {
     guard r.has(name) else { return }
     diagnostics.append(
       .warning(
@@ -236,61 +236,9 @@ struct SpecReader {
     e.children.compactMap { readLayer($0, parent: e) }
   }
 
-  private mutating func readActivation(_ r: AttributeReader, key: String) -> Activation? {
-    guard let name = r.raw(key) else {
-      if key == "activation" { ignored(r, "slope", because: "without activation=\"leaky-relu\"") }
-      return nil
-    }
-    let slope = r.real("slope")
-    if name != "leaky-relu" { ignored(r, "slope", because: "unless the activation is leaky-relu") }
-    switch name {
-    case "relu": return .relu
-    case "leaky-relu": return .leakyRelu(slope: slope)
-    case "tanh": return .tanh
-    case "sigmoid": return .sigmoid
-    case "elu": return .elu
-    case "gelu": return .gelu
-    case "silu": return .silu
-    default: return .softplus
-    }
-  }
-
-  private mutating func readWeights(_ r: AttributeReader) -> WeightOptions {
-    let initializer: Initializer
-    switch r.string("init") ?? "default" {
-    case "normal":
-      let std = r.real("init-std")
-      require(std > 0, r, "init-std", "'init-std' must be positive", help: "use a value such as 0.02")
-      initializer = .normal(std: std)
-    case "xavier": initializer = .xavier
-    case "kaiming": initializer = .kaiming
-    default: initializer = .default
-    }
-    if r.string("init") != "normal" { ignored(r, "init-std", because: "unless init=\"normal\"") }
-    return WeightOptions(bias: r.bool("bias"), initializer: initializer)
-  }
-
-  private mutating func readConv(_ r: AttributeReader, transposed: Bool) -> ConvOptions {
-    let padding: Padding
-    switch r.raw("padding") {
-    case "same": padding = .same
-    case "valid": padding = .valid
-    default: padding = .explicit(r.pair("padding"))
-    }
-    let stride = r.pair("stride"), dilation = r.pair("dilation")
-    let outputPadding = transposed ? r.pair("output-padding") : .square(0)
-    if transposed, r.raw("output-padding") != nil,
-      outputPadding.h >= max(stride.h, dilation.h) || outputPadding.w >= max(stride.w, dilation.w)
-    {
-      diagnostics.append(
-        .error(
-          .outOfRange, "'output-padding' (\(outputPadding)) must be smaller than the stride or the dilation",
-          at: r.location("output-padding"),
-          help: "use an output padding below \(max(stride.h, dilation.h)), as PyTorch requires"))
-    }
-    return ConvOptions(
-      filters: r.int("filters"), kernel: r.pair("kernel"), stride: stride, padding: padding,
-      dilation: dilation, outputPadding: outputPadding)
+  /// Reports an error at `location`.
+  mutating func error(_ id: DiagnosticID, _ message: String, at location: SourceLocation, help: String) {
+    diagnostics.append(.error(id, message, at: location, help: help))
   }
 
   private mutating func readLayer(_ e: XMLElement, parent: XMLElement) -> Layer? {
@@ -300,55 +248,7 @@ struct SpecReader {
     }
     let r = attributes(e, def)
     noChildren(e)
-    let op: LayerOp
-    switch e.name {
-    case "dense":
-      op = .dense(units: r.int("units"), activation: readActivation(r, key: "activation"), weights: readWeights(r))
-    case "conv2d":
-      op = .conv2d(readConv(r, transposed: false), activation: readActivation(r, key: "activation"), weights: readWeights(r))
-    case "deconv2d":
-      op = .deconv2d(readConv(r, transposed: true), activation: readActivation(r, key: "activation"), weights: readWeights(r))
-    case "batchnorm":
-      let momentum = r.real("momentum"), epsilon = r.real("epsilon")
-      require((0...1).contains(momentum), r, "momentum", "'momentum' must be between 0 and 1, not \(momentum)", help: "PyTorch's default is 0.1")
-      require(epsilon > 0, r, "epsilon", "'epsilon' must be positive", help: "use a small value such as 1e-5")
-      op = .batchnorm(momentum: momentum, epsilon: epsilon, affine: r.bool("affine"))
-    case "layernorm":
-      let epsilon = r.real("epsilon")
-      require(epsilon > 0, r, "epsilon", "'epsilon' must be positive", help: "use a small value such as 1e-5")
-      op = .layernorm(epsilon: epsilon, affine: r.bool("affine"))
-    case "activation":
-      op = .activation(readActivation(r, key: "kind") ?? .relu)
-    case "dropout":
-      let rate = r.real("rate")
-      require(rate >= 0 && rate < 1, r, "rate", "'rate' must be at least 0 and below 1, not \(rate)", help: "use a drop probability such as 0.3")
-      op = .dropout(rate: rate)
-    case "maxout":
-      op = .maxout(units: r.int("units"), pieces: r.int("pieces"), weights: readWeights(r))
-    case "reshape":
-      op = .reshape(r.shape("shape"))
-    case "flatten":
-      op = .flatten
-    case "upsample":
-      op = .upsample(scale: r.int("scale"))
-    case "concat", "add":
-      let inputs = r.names("inputs")
-      if r.raw("inputs") != nil && inputs.count < 2 {
-        diagnostics.append(
-          .error(
-            .outOfRange, "<\(e.name)> needs at least two ids in 'inputs'", at: r.location("inputs"),
-            help: "list the ids to join, such as inputs=\"a b\""))
-      }
-      if r.has("input") {
-        diagnostics.append(
-          .error(
-            .attributeNotApplicable, "<\(e.name)> reads 'inputs', not 'input'", at: r.location("input"),
-            help: "list every id in inputs=\"...\""))
-      }
-      op = e.name == "add" ? .add(inputs: inputs) : .concat(inputs: inputs, axis: r.int("axis"))
-    default:
-      op = .embedding(classes: r.int("classes"), dim: r.int("dim"))
-    }
+    let op = LayerRegistry.family(e.name).read(e.name, r, &self)
     return Layer(
       element: e.name, op: op, id: r.raw("id"), input: r.raw("input"), location: e.location,
       attributeLocations: r.locations)
