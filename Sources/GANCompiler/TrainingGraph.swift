@@ -65,6 +65,8 @@ public struct Program: Hashable, Sendable {
   public var name: String { kind.name }
   public var graph: Graph
   public var inputs: [ProgramInput]
+  /// The optimizer update of each parameter the program trains, by parameter name.
+  public var updates: [String: ParameterUpdate] = [:]
   /// How many ops the graph had before the passes ran.
   public var opsBeforePasses: Int = 0
   /// Kernels before fusion (after dead-code elimination).
@@ -85,7 +87,7 @@ public struct TrainingGraphBuilder {
     for role in NetworkRole.allCases {
       let opt = spec.spec.training.optimizer(for: role)
       for p in lowering.parameters where p.trainable && p.net == role {
-        for state in Self.stateNames(opt) {
+        for state in OptimizerRule(opt).slots {
           persistent.append(
             ParameterInfo(
               name: "\(p.name).\(state)", shape: p.shape, trainable: false, initialization: .constant(0), net: role,
@@ -106,15 +108,6 @@ public struct TrainingGraphBuilder {
 
   /// The name of the generator's average of parameter `name`.
   static func averageName(_ name: String) -> String { "ema." + name }
-
-  /// The state an optimizer keeps per parameter, with PyTorch's names.
-  static func stateNames(_ o: OptimizerSpec) -> [String] {
-    switch o.kind {
-    case .adam: return ["exp_avg", "exp_avg_sq"]
-    case .sgd: return o.momentum > 0 ? ["momentum_buffer"] : []
-    case .rmsprop: return o.momentum > 0 ? ["square_avg", "momentum_buffer"] : ["square_avg"]
-    }
-  }
 
   var training: TrainingSpec { spec.spec.training }
   var packedBatch: Int { training.batch * training.pack }
@@ -173,7 +166,10 @@ public struct TrainingGraphBuilder {
   }
 
   /// Appends optimizer updates (and assigns) for every trainable parameter of `role`.
-  private func update(_ role: NetworkRole, gradients: [String: ValueID], params: [String: ValueID], _ g: inout Graph, inputs: inout [ProgramInput]) {
+  private func update(
+    _ role: NetworkRole, gradients: [String: ValueID], params: [String: ValueID], _ g: inout Graph, inputs: inout [ProgramInput],
+    parameterUpdates: inout [String: ParameterUpdate]
+  ) {
     let o = training.optimizer(for: role)
     let net = role.rawValue
     var bias1: ValueID? = nil, bias2: ValueID? = nil
@@ -187,39 +183,13 @@ public struct TrainingGraphBuilder {
       bias1 = scalar("\(net).adam.bias1", .adamBiasCorrection(role, moment: 1))
       bias2 = scalar("\(net).adam.bias2", .adamBiasCorrection(role, moment: 2))
     }
+    let rule = OptimizerRule(o, clip: role == .discriminator && training.loss == .wasserstein ? training.clip : nil)
+    let scalars = OptimizerRule.Scalars(learningRate: lr, biasCorrections: bias1.map { ($0, bias2!) })
+    let names = ParameterUpdate(rule: rule, learningRate: "\(net).lr", biasCorrections: o.kind == .adam ? ["\(net).adam.bias1", "\(net).adam.bias2"] : [])
     for info in lowering.parameters where info.trainable && info.net == role {
-      guard let p = params[info.name], var grad = gradients[info.name] else { continue }
-      func state(_ s: String) -> ValueID { g.parameter("\(info.name).\(s)", info.shape) }
-      if o.weightDecay > 0 { grad = g.addv(grad, g.scale(p, o.weightDecay)) }
-      var newValue: ValueID
-      switch o.kind {
-      case .adam:
-        let m = g.addv(g.scale(state("exp_avg"), o.beta1), g.scale(grad, 1 - o.beta1))
-        let v = g.addv(g.scale(state("exp_avg_sq"), o.beta2), g.scale(g.unary(.square, grad), 1 - o.beta2))
-        try! g.add(.assign("\(info.name).exp_avg"), [m])
-        try! g.add(.assign("\(info.name).exp_avg_sq"), [v])
-        let denominator = g.addv(g.unary(.sqrt, g.mul(v, bias2!)), g.constant(o.epsilon))
-        newValue = g.sub(p, g.mul(g.div(g.mul(m, bias1!), denominator), lr))
-      case .sgd:
-        var step = grad
-        if o.momentum > 0 {
-          step = g.addv(g.scale(state("momentum_buffer"), o.momentum), grad)
-          try! g.add(.assign("\(info.name).momentum_buffer"), [step])
-        }
-        newValue = g.sub(p, g.mul(step, lr))
-      case .rmsprop:
-        let v = g.addv(g.scale(state("square_avg"), o.beta2), g.scale(g.unary(.square, grad), 1 - o.beta2))
-        try! g.add(.assign("\(info.name).square_avg"), [v])
-        var step = g.div(grad, g.addv(g.unary(.sqrt, v), g.constant(o.epsilon)))
-        if o.momentum > 0 {
-          step = g.addv(g.scale(state("momentum_buffer"), o.momentum), step)
-          try! g.add(.assign("\(info.name).momentum_buffer"), [step])
-        }
-        newValue = g.sub(p, g.mul(step, lr))
-      }
-      if role == .discriminator && training.loss == .wasserstein {
-        newValue = g.binary(.max, g.binary(.min, newValue, g.constant(training.clip)), g.constant(-training.clip))
-      }
+      guard let p = params[info.name], let grad = gradients[info.name] else { continue }
+      let newValue = rule.emit(name: info.name, shape: info.shape, parameter: p, gradient: grad, scalars: scalars, &g)
+      parameterUpdates[info.name] = names
       if role == .generator, let decay = training.ema {
         let e = g.parameter(Self.averageName(info.name), info.shape)
         try! g.add(.assign(Self.averageName(info.name)), [g.addv(g.scale(e, decay), g.scale(newValue, 1 - decay))])
@@ -230,11 +200,14 @@ public struct TrainingGraphBuilder {
 
   /// Differentiates `loss` with respect to `role`'s trainable parameters
   /// (those this step reads) and appends their optimizer updates.
-  private func train(_ role: NetworkRole, loss: ValueID, params: [String: ValueID], _ g: inout Graph, inputs: inout [ProgramInput]) throws {
+  private func train(
+    _ role: NetworkRole, loss: ValueID, params: [String: ValueID], _ g: inout Graph, inputs: inout [ProgramInput],
+    parameterUpdates: inout [String: ParameterUpdate]
+  ) throws {
     let trainable = lowering.parameters.filter { $0.trainable && $0.net == role && params[$0.name] != nil }
     let grads = try Autodiff.gradients(of: loss, wrt: trainable.map { params[$0.name]! }, in: &g)
     let gradients = Dictionary(uniqueKeysWithValues: zip(trainable.map(\.name), grads))
-    update(role, gradients: gradients, params: params, &g, inputs: &inputs)
+    update(role, gradients: gradients, params: params, &g, inputs: &inputs, parameterUpdates: &parameterUpdates)
   }
 
   private func assignStatistics(_ updates: Lowering.StatisticUpdates, _ g: inout Graph) {
@@ -304,11 +277,12 @@ public struct TrainingGraphBuilder {
       let penalty = g.meanAll(g.unary(.square, g.sub(norm, g.constant(1))))
       loss = g.addv(loss, g.scale(penalty, training.gpWeight))
     }
-    try train(.discriminator, loss: loss, params: dParams, &g, inputs: &inputs)
+    var parameterUpdates: [String: ParameterUpdate] = [:]
+    try train(.discriminator, loss: loss, params: dParams, &g, inputs: &inputs, parameterUpdates: &parameterUpdates)
     assignStatistics(updates, &g)
     g.outputs = [loss, meanScore(r, &g), meanScore(f, &g)]
     g.outputNames = [g.outputs[0]: "d_loss", g.outputs[1]: "d_real", g.outputs[2]: "d_fake"]
-    return Program(kind: .discriminatorStep, graph: g, inputs: inputs, opsBeforePasses: g.nodes.count)
+    return Program(kind: .discriminatorStep, graph: g, inputs: inputs, updates: parameterUpdates, opsBeforePasses: g.nodes.count)
   }
 
   /// The generator step: G forward, D forward with D frozen, the generator
@@ -322,11 +296,12 @@ public struct TrainingGraphBuilder {
     let fake = try generator(&g, params: &gParams, updates: &updates, inputs: &inputs, labels: labels)
     let f = try lowering.forward(spec.discriminator, input: pack(fake, &g), label: labels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
     let loss = generatorLoss(fake: f, &g)
-    try train(.generator, loss: loss, params: gParams, &g, inputs: &inputs)
+    var parameterUpdates: [String: ParameterUpdate] = [:]
+    try train(.generator, loss: loss, params: gParams, &g, inputs: &inputs, parameterUpdates: &parameterUpdates)
     assignStatistics(updates, &g)
     g.outputs = [loss, meanScore(f, &g)]
     g.outputNames = [g.outputs[0]: "g_loss", g.outputs[1]: "d_fake_g"]
-    return Program(kind: .generatorStep, graph: g, inputs: inputs, opsBeforePasses: g.nodes.count)
+    return Program(kind: .generatorStep, graph: g, inputs: inputs, updates: parameterUpdates, opsBeforePasses: g.nodes.count)
   }
 
   /// Inference: z (and labels) to samples, with running statistics; `ema`

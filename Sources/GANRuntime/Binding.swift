@@ -109,6 +109,9 @@ extension Runtime {
     var steps: [Step] = []
     var inputs: [String: UnsafeMutableBufferPointer<Float>] = [:]
     var stepNodes: [Node?] = []
+    // The persistent tensor each value is assigned to: a parameter's update is the kernel assigned to it.
+    var assignedTo: [ValueID: String] = [:]
+    for node in g.nodes { if case .assign(let name) = node.op { assignedTo[node.inputs[0]] = name } }
     for (i, node) in g.nodes.enumerated() {
       defer { while stepNodes.count < steps.count { stepNodes.append(node) } }
       let out = pointer(i, p.kind)
@@ -160,8 +163,10 @@ extension Runtime {
           steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], bias: bias.map { ins[$0] }, out: out, epilogue: nil))
         } else if k.head != nil {
           steps.append(.product(op: products[i]!, a: ins[0], b: ins[1], bias: nil, out: out, epilogue: interpreted()))
-        } else if k.reduction == nil,
-          let update = OptimizerKernel.recognise(k.code, operands: ins, operandShapes: shapes, stores: stores, output: out, shape: node.shape)
+        } else if k.reduction == nil, let target = assignedTo[i], let rule = p.updates[target],
+          let update = OptimizerKernel.checked(
+            rule, target: target, reads: node.inputs.map { g[$0].op }, code: k.code, operands: ins, operandShapes: shapes,
+            stores: zip(k.stores, stores).map { (name: $0.name, register: $1.register, into: $1.into) }, output: out, shape: node.shape)
         {
           steps.append(.optimizer(update))
         } else {

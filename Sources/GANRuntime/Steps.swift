@@ -10,7 +10,7 @@ enum Step {
     op: DNNLPrimitive, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?,
     out: UnsafeMutablePointer<Float>, epilogue: ElementwiseKernel?)
   case elementwise(ElementwiseKernel)
-  /// A fused kernel recognised as a whole optimizer update (see OptimizerKernel).
+  /// A fused kernel that holds a parameter's whole optimizer update (see OptimizerKernel).
   case optimizer(OptimizerKernel)
   case reduce(ReduceKernel)
   case broadcast(UnsafeMutablePointer<Float>, from: [Int], to: [Int], UnsafeMutablePointer<Float>)
