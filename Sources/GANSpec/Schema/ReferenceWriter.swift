@@ -90,6 +90,9 @@ public enum ReferenceWriter {
       - `stride`, `dilation`, `padding` and `output-padding` accept `HxW` like `kernel`.
       - `<layernorm affine="false">` turns off its scale and shift.
       - `<network src="...">`: a layer file may itself name another (cycles are errors).
+      - `src=` files are read only from the spec's own folder tree (symlinks
+        resolved first); `--allow-include DIR` adds a folder. A device, FIFO or
+        kernel file is never read as a spec, layer file or data file.
       - `samples-every="0"` / `checkpoint-every="0"`: only at the end of training.
       - `rmsprop` reads `beta2` as its squared-gradient decay (PyTorch's `alpha`,
         default 0.99 when `beta2` is not given, as PyTorch's) and `momentum`.
