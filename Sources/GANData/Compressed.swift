@@ -20,14 +20,7 @@ public enum Compressed {
 
   /// The whole (decompressed) file, refusing more than `limit` bytes.
   public static func readAll(_ path: String, limit: Int = 4 << 30) throws -> [UInt8] {
-    let handle: FileHandle
-    switch FileCheck.regularFile(path) {
-    case .regular(let h): handle = h
-    case .missing: throw FileReadError("\(path): no such file")
-    case .folder: throw FileReadError("\(path): a folder, not a file")
-    case .notRegular(let what): throw FileReadError("\(path): \(what), not a regular file; it was not read")
-    case .unreadable: throw FileReadError("\(path): cannot open the file")
-    }
+    let handle = try FileCheck.open(path)
     defer { try? handle.close() }
     guard let file = gzdopen(dup(handle.fileDescriptor), "rb") else { throw FileReadError("\(path): cannot open the file") }
     defer { gzclose(file) }

@@ -22,7 +22,7 @@ public enum FileCheck {
     if let real = realPath(path), kernelFolders.contains(where: { isWithin(real, $0) }) {
       return .notRegular("a kernel or device file")
     }
-    let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    let fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
     guard fd >= 0 else {
       switch errno {
       case ENOENT, ENOTDIR: return .missing
@@ -67,19 +67,24 @@ public enum FileCheck {
     return path == root || path.hasPrefix(root + "/")
   }
 
-  /// Reads a whole regular file (at most `limit` bytes; more is an error).
-  public static func read(_ path: String, limit: Int) throws -> Data {
+  /// The open regular file at `path`, or an error saying why it is not one.
+  public static func open(_ path: String) throws -> FileHandle {
     switch regularFile(path) {
     case .missing: throw FileReadError("no such file: \(path)")
     case .folder: throw FileReadError("\(path) is a folder, not a file")
     case .notRegular(let what): throw FileReadError("\(path) is \(what), not a regular file; it was not read")
     case .unreadable: throw FileReadError("cannot read \(path); check its permissions")
-    case .regular(let handle):
-      defer { try? handle.close() }
-      let data = try handle.read(upToCount: limit + 1) ?? Data()
-      guard data.count <= limit else { throw FileReadError("\(path) is larger than \(limit >> 20) MiB") }
-      return data
+    case .regular(let handle): return handle
     }
+  }
+
+  /// Reads a whole regular file (at most `limit` bytes; more is an error).
+  public static func read(_ path: String, limit: Int) throws -> Data {
+    let handle = try open(path)
+    defer { try? handle.close() }
+    let data = try handle.read(upToCount: limit + 1) ?? Data()
+    guard data.count <= limit else { throw FileReadError("\(path) is larger than \(limit >> 20) MiB") }
+    return data
   }
 }
 

@@ -22,14 +22,21 @@ extension Trainer {
   /// command line may have overridden the spec's, and the run's spec copy
   /// holds the spec as written.
   public static func trainedSettings(ofRun run: String, checkpoint: String? = nil) -> (batch: Int?, seed: UInt64?) {
-    guard let c = try? Checkpoint.read(checkpoint ?? run + "/checkpoint.safetensors") else { return (nil, nil) }
-    return (c.metadata["ganc.batch"].flatMap(Int.init), c.metadata["ganc.seed"].flatMap(UInt64.init))
+    trainedSettings(try? Checkpoint.read(checkpoint ?? run + "/checkpoint.safetensors"))
+  }
+
+  static func trainedSettings(_ saved: Checkpoint?) -> (batch: Int?, seed: UInt64?) {
+    (saved?.metadata["ganc.batch"].flatMap(Int.init), saved?.metadata["ganc.seed"].flatMap(UInt64.init))
   }
 
   /// How to read a run's spec copy: from the folder the original spec was
   /// in, with the batch and seed the run was trained with (unless given).
   public static func lintOptions(ofRun run: String, checkpoint: String? = nil, batch: Int? = nil, seed: UInt64? = nil) -> LintOptions {
-    let trained = trainedSettings(ofRun: run, checkpoint: checkpoint)
+    lintOptions(ofRun: run, saved: try? Checkpoint.read(checkpoint ?? run + "/checkpoint.safetensors"), batch: batch, seed: seed)
+  }
+
+  static func lintOptions(ofRun run: String, saved: Checkpoint?, batch: Int? = nil, seed: UInt64? = nil) -> LintOptions {
+    let trained = trainedSettings(saved)
     return LintOptions(baseDirectory: specOrigin(ofRun: run), batch: batch ?? trained.batch, seed: seed ?? trained.seed)
   }
 
@@ -44,8 +51,8 @@ extension Trainer {
     let specPath = run + "/spec.xml"
     guard FileManager.default.fileExists(atPath: specPath) else { throw OpenRunError.notARun(run) }
     let checkpointPath = checkpoint ?? run + "/checkpoint.safetensors"
-    _ = try Checkpoint.read(checkpointPath)  // a clear error before compiling
-    var lintOptions = lintOptions(ofRun: run, checkpoint: checkpointPath)
+    let saved = try Checkpoint.read(checkpointPath)  // once: a clear error before compiling, then the settings and the weights
+    var lintOptions = lintOptions(ofRun: run, saved: saved)
     lintOptions.allowedFolders = allowedFolders
     let result = Linter.lint(specPath, sources: sources, options: lintOptions)
     guard let checked = result.checked else { throw OpenRunError.invalidSpec(result) }
@@ -55,7 +62,7 @@ extension Trainer {
     options.quiet = true
     let text = (try? String(contentsOfFile: specPath, encoding: .utf8)) ?? ""
     let trainer = try Trainer(checked, specText: text, options: options)
-    try trainer.restore(from: checkpointPath)
+    try trainer.restore(saved, from: checkpointPath)
     return trainer
   }
 }

@@ -150,8 +150,10 @@ public final class Trainer {
   }
 
   /// Restores the state of a checkpoint written for the same spec.
-  public func restore(from path: String) throws {
-    let c = try Checkpoint.read(path)
+  public func restore(from path: String) throws { try restore(try Checkpoint.read(path), from: path) }
+
+  /// Restores from checkpoint `c`, read from `path` (named in errors).
+  func restore(_ c: Checkpoint, from path: String) throws {
     guard c.metadata["ganc.spec_hash"] == specHash else {
       throw DataError(
         "\(path) was written for a different spec (or batch size); resuming would mix two models. Train into a new folder with --out, or resume with the spec the run was started with (\(runFolder)/spec.xml)"
