@@ -3,15 +3,21 @@ import GANTestSupport
 import Testing
 import GANTrainer
 
+/// A fresh folder holding `text` as spec.xml, and the run folder to train into.
+private func specAndRun(_ text: String) throws -> (folder: URL, spec: String, run: String) {
+  let folder = temporaryFolder()
+  let spec = folder.appendingPathComponent("spec.xml").path
+  try text.write(toFile: spec, atomically: true, encoding: .utf8)
+  return (folder, spec, folder.appendingPathComponent("run").path)
+}
+
 @Suite("The train, sample and eval commands", .serialized)
 struct CommandTests {
   @Test("a training run killed at any moment leaves a loadable checkpoint")
   func killedWrites() throws {
-    let folder = temporaryFolder()
-    let spec = folder.appendingPathComponent("spec.xml").path
-    try ringSpec(steps: 1_000_000).replacingOccurrences(of: "checkpoint-every=\"50\"", with: "checkpoint-every=\"1\"")
-      .write(toFile: spec, atomically: true, encoding: .utf8)
-    let run = folder.appendingPathComponent("run").path
+    let (_, spec, run) = try specAndRun(
+      ringSpec(steps: 1_000_000).replacingOccurrences(of: "checkpoint-every=\"50\"", with: "checkpoint-every=\"1\"")
+    )
     var loaded = 0
     for attempt in 0..<6 {
       let p = try ganc(["train", spec, "--out", run, "-q"] + (attempt == 0 ? [] : ["--resume", run]), wait: false)
@@ -29,10 +35,7 @@ struct CommandTests {
 
   @Test("Ctrl-C saves a checkpoint and exits; the run resumes from it")
   func interrupt() throws {
-    let folder = temporaryFolder()
-    let spec = folder.appendingPathComponent("spec.xml").path
-    try ringSpec(steps: 1_000_000).write(toFile: spec, atomically: true, encoding: .utf8)
-    let run = folder.appendingPathComponent("run").path
+    let (_, spec, run) = try specAndRun(ringSpec(steps: 1_000_000))
     let p = try ganc(["train", spec, "--out", run, "-q"], wait: false)
     usleep(800_000)
     kill(p.processIdentifier, SIGINT)
@@ -48,10 +51,7 @@ struct CommandTests {
 
   @Test("sample writes png, csv and npy; eval reports the mode metrics")
   func sampleAndEval() throws {
-    let folder = temporaryFolder()
-    let spec = folder.appendingPathComponent("spec.xml").path
-    try ringSpec(steps: 30).write(toFile: spec, atomically: true, encoding: .utf8)
-    let run = folder.appendingPathComponent("run").path
+    let (folder, spec, run) = try specAndRun(ringSpec(steps: 30))
     #expect(try ganc(["train", spec, "--out", run, "-q"]).terminationStatus == 0)
     for format in ["png", "csv", "npy"] {
       let out = folder.appendingPathComponent("s.\(format)").path
@@ -90,10 +90,7 @@ struct CommandTests {
 
   @Test("a run trained with --seed and --batch overrides reopens with them")
   func overridesRemembered() throws {
-    let folder = temporaryFolder()
-    let spec = folder.appendingPathComponent("spec.xml").path
-    try ringSpec(steps: 10).write(toFile: spec, atomically: true, encoding: .utf8)
-    let run = folder.appendingPathComponent("run").path
+    let (_, spec, run) = try specAndRun(ringSpec(steps: 10))
     #expect(try ganc(["train", spec, "--out", run, "--seed", "9", "--batch", "32", "-q"]).terminationStatus == 0)
     #expect(try ganc(["eval", run, "--samples", "50"]).terminationStatus == 0)
     #expect(try ganc(["sample", run, "-n", "2", "--format", "csv", "--out", run + "/s.csv"]).terminationStatus == 0)
@@ -117,10 +114,7 @@ struct CommandTests {
 
   @Test("temporary files of writers killed mid-write are removed when a run starts or resumes; a live writer's are kept")
   func staleTemporaries() throws {
-    let folder = temporaryFolder()
-    let spec = folder.appendingPathComponent("spec.xml").path
-    try ringSpec(steps: 5).write(toFile: spec, atomically: true, encoding: .utf8)
-    let run = folder.appendingPathComponent("run").path
+    let (_, spec, run) = try specAndRun(ringSpec(steps: 5))
     try FileManager.default.createDirectory(atPath: run + "/samples", withIntermediateDirectories: true)
     // A process that has exited: its id names no process now.
     let gone = Process()
