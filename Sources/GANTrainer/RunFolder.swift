@@ -21,10 +21,6 @@ extension Trainer {
   /// The batch and seed a run was trained with, from its checkpoint: the
   /// command line may have overridden the spec's, and the run's spec copy
   /// holds the spec as written.
-  public static func trainedSettings(ofRun run: String, checkpoint: String? = nil) -> (batch: Int?, seed: UInt64?) {
-    trainedSettings(try? Checkpoint.read(checkpoint ?? run + "/checkpoint.safetensors"))
-  }
-
   static func trainedSettings(_ saved: Checkpoint?) -> (batch: Int?, seed: UInt64?) {
     (saved?.metadata["ganc.batch"].flatMap(Int.init), saved?.metadata["ganc.seed"].flatMap(UInt64.init))
   }
