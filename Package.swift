@@ -9,7 +9,9 @@ let package = Package(
     .library(name: "GANTrainer", targets: ["GANTrainer"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    // SHA-256 of checkpoints: the identity of a judge in eval.json.
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
   ],
   targets: [
     // C libraries, each wrapped in its own target; only one Swift module touches each.
@@ -30,9 +32,9 @@ let package = Package(
 
     // Diagnostics as data, and their renderers (text like clang, JSON).
     .target(name: "GANDiagnostics"),
-    // Files ganc reads and writes: regular-file checks, IDX, CSV, NPY, gzip and CRC;
+    // Files ganc reads and writes: regular-file checks, IDX, CSV, NPY, gzip, CRC and SHA-256;
     // the only module that imports zlib.
-    .target(name: "GANData", dependencies: ["CZlib"]),
+    .target(name: "GANData", dependencies: ["CZlib", .product(name: "Crypto", package: "swift-crypto")]),
     // The spec front end: safe XML parsing, the schema, the typed AST, all checks.
     .target(
       name: "GANSpec",

@@ -29,6 +29,7 @@ public enum CompileReport {
 
   /// FLOPs of one training iteration: k D-steps and one G-step.
   public static func iterationFlops(_ m: CompiledModel) -> Int {
+    if let step = m.program(.classifierStep) { return step.graph.flops }
     let k = m.spec.spec.training.dSteps
     return k * (m.program(.discriminatorStep)?.graph.flops ?? 0) + (m.program(.generatorStep)?.graph.flops ?? 0)
   }
@@ -37,7 +38,7 @@ public enum CompileReport {
     let spec = m.spec.spec
     var out = "\(spec.name) (\(spec.file)): compiled in \(String(format: "%.1f", m.seconds * 1000)) ms\n\n"
     let batch = spec.training.batch
-    for net in [m.spec.generator, m.spec.discriminator] {
+    for net in m.spec.nets {
       out += pad(net.role.rawValue, 30) + pad("output", 16) + pad("parameters", 13) + "FLOPs/batch\n"
       for (i, l) in net.layers.enumerated() {
         out +=
@@ -58,7 +59,8 @@ public enum CompileReport {
     out += "\nmemory: one arena of \(bytes(plan.arenaBytes)) (persistent \(bytes(plan.persistentBytes)) + transient \(bytes(plan.arenaBytes - plan.persistentBytes)));"
     out += " without reuse \(bytes(plan.noReuseBytes)), so the plan uses \(String(format: "%.0f", share))%\n"
     let k = spec.training.dSteps
-    out += "per training iteration (\(k) D-step\(k == 1 ? "" : "s") + 1 G-step): \(flopsText(Double(iterationFlops(m))))\n"
+    let iteration = spec.kind == .classifier ? "1 classifier step" : "\(k) D-step\(k == 1 ? "" : "s") + 1 G-step"
+    out += "per training iteration (\(iteration)): \(flopsText(Double(iterationFlops(m))))\n"
     return out
   }
 
@@ -121,8 +123,8 @@ public enum CompileReport {
     let object: [String: Any] = [
       "name": m.spec.spec.name, "compileMilliseconds": m.seconds * 1000, "arenaBytes": m.plan.arenaBytes,
       "persistentBytes": m.plan.persistentBytes, "noReuseBytes": m.plan.noReuseBytes, "iterationFlops": iterationFlops(m),
-      "generator": net(m.spec.generator), "discriminator": net(m.spec.discriminator), "programs": programs,
-    ]
+      "programs": programs,
+    ].merging(Dictionary(uniqueKeysWithValues: m.spec.nets.map { ($0.role.rawValue, net($0) as Any) })) { a, _ in a }
     let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
     return String(decoding: data, as: UTF8.self)
   }

@@ -12,6 +12,8 @@ public struct CompileOptions: Sendable {
   public var dumpAfter: String? = nil
   /// Samples the sampling program makes per run.
   public var sampleBatch = Compiler.sampleBatch
+  /// Samples a judging net's inference program reads per run.
+  public var inferenceBatch = 200
   public init() {}
 }
 
@@ -41,8 +43,15 @@ public enum Compiler {
   public static func compile(_ spec: CheckedSpec, options: CompileOptions = CompileOptions()) throws -> CompiledModel {
     let clock = ContinuousClock.now
     var builder = TrainingGraphBuilder(spec: spec)
-    var programs = [try builder.discriminatorStep(), try builder.generatorStep(), try builder.sampler(batch: options.sampleBatch)]
-    if spec.spec.training.ema != nil { programs.append(try builder.sampler(batch: options.sampleBatch, ema: true)) }
+    var programs: [Program]
+    if spec.spec.kind == .classifier {
+      programs = [try builder.classifierStep(), try builder.inference(batch: options.inferenceBatch)]
+    } else {
+      programs = [try builder.discriminatorStep(), try builder.generatorStep(), try builder.sampler(batch: options.sampleBatch)]
+      if spec.spec.training.ema != nil { programs.append(try builder.sampler(batch: options.sampleBatch, ema: true)) }
+      // A semi-supervised D is also a classifier, scored on held-out data.
+      if spec.spec.training.loss == .semiSupervised { programs.append(try builder.inference(batch: options.inferenceBatch)) }
+    }
     var dumps: [(String, String)] = []
     func capture(_ pass: String) {
       guard options.dumpAfter == pass else { return }

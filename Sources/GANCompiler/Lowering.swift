@@ -77,6 +77,15 @@ public struct Lowering {
     _ net: CheckedNetwork, input: ValueID, label: ValueID?, mode: Mode, in g: inout Graph,
     parameterValues: inout [String: ValueID], updates: inout StatisticUpdates
   ) throws -> ValueID {
+    try forwardLayers(net, input: input, label: label, mode: mode, in: &g, parameterValues: &parameterValues, updates: &updates).last!
+  }
+
+  /// As `forward`, returning every layer's output in layer order (feature
+  /// matching and a judge's features read inner layers).
+  public mutating func forwardLayers(
+    _ net: CheckedNetwork, input: ValueID, label: ValueID?, mode: Mode, in g: inout Graph,
+    parameterValues: inout [String: ValueID], updates: inout StatisticUpdates
+  ) throws -> [ValueID] {
     let batch = g.shape(input)[0]
     var outputs: [ValueID] = []
     // A critic whose input gradient is differentiated again (the gradient
@@ -103,6 +112,6 @@ public struct Lowering {
       let name = "\(Self.prefix(net.role)).\(i)"
       outputs.append(try LayerFamilies.lower(entry, name: name, sources: sources.isEmpty ? [input] : sources, outShape: [batch] + entry.outputShape, &context))
     }
-    return outputs.last!
+    return outputs
   }
 }

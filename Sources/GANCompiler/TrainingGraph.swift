@@ -9,6 +9,11 @@ public enum ProgramKind: Hashable, Sendable {
   case generatorStep
   /// z (and labels) to samples with the live weights, or with the generator's averages.
   case sampler(averaged: Bool)
+  /// A classifier's update: cross-entropy against the labels, gradients, update.
+  case classifierStep
+  /// A judging net in inference mode: samples to class logits and features
+  /// (a classifier, or a semi-supervised GAN's discriminator).
+  case inference(NetworkRole)
   /// A program built by hand (tests, tools).
   case custom(String)
 
@@ -18,6 +23,8 @@ public enum ProgramKind: Hashable, Sendable {
     case .discriminatorStep: return "d-step"
     case .generatorStep: return "g-step"
     case .sampler(let averaged): return averaged ? "sample-ema" : "sample"
+    case .classifierStep: return "classify-step"
+    case .inference(let role): return "\(role.rawValue)-inference"
     case .custom(let name): return name
     }
   }
@@ -25,7 +32,7 @@ public enum ProgramKind: Hashable, Sendable {
   /// Where its random ops (dropout, the gradient penalty) draw from.
   public var randomPurpose: RandomStream.Purpose {
     switch self {
-    case .discriminatorStep: return .discriminatorStep
+    case .discriminatorStep, .classifierStep: return .discriminatorStep
     case .generatorStep: return .generatorStep
     default: return .otherProgram
     }
@@ -41,6 +48,11 @@ public struct ProgramInput: Hashable, Sendable {
     case data
     /// Class ids of the real samples.
     case labels
+    /// One-hot rows [B, width] of the labelled batch's classes (a classifier's
+    /// targets; a semi-supervised D's, whose last column, "generated", stays 0).
+    case labelTargets
+    /// A semi-supervised D's batch of labelled real samples.
+    case labelledData
     /// Class ids the generator is asked for.
     case generatedLabels
     /// The net's learning rate this step (fed, so a run can lower it without recompiling).
@@ -133,9 +145,37 @@ public struct TrainingGraphBuilder {
     return g.meanAll(terms!)
   }
 
+  /// log sum_k exp(l_k) over the columns of [B, K] logits, as [B, 1]; the
+  /// row maximum is subtracted first and carries no gradient.
+  private func logSumExp(_ l: ValueID, _ g: inout Graph) -> ValueID {
+    let shape = g.shape(l)
+    let m = try! g.add(.stopGradient, [try! g.add(.reduceMax(axes: [1]), [l])])
+    let e = g.unary(.exp, g.sub(l, g.broadcast(m, shape)))
+    return g.addv(g.unary(.log, g.sum(e, axes: [1])), m)
+  }
+
+  /// Softmax cross-entropy of [B, K] logits against one-hot rows, averaged
+  /// over the rows that hold a class (all-zero rows are unlabelled).
+  private func crossEntropy(_ logits: ValueID, targets: ValueID, _ g: inout Graph) -> ValueID {
+    let shape = g.shape(logits)
+    let lse = g.broadcast(logSumExp(logits, &g), shape)
+    let nll = g.mul(targets, g.sub(lse, logits))
+    return g.div(g.sumAll(nll), g.binary(.max, g.sumAll(targets), g.constant(1)))
+  }
+
+  /// A semi-supervised D's real-vs-generated logit from K class logits and
+  /// one "generated" logit: log sum_k exp(l_k) - l_generated (Salimans et al.).
+  private func realLogit(_ logits: ValueID, _ g: inout Graph) throws -> ValueID {
+    let shape = g.shape(logits)
+    let k = shape[1] - 1
+    let classes = try g.add(.slice(axis: 1, start: 0), [logits], shape: [shape[0], k])
+    let generated = try g.add(.slice(axis: 1, start: k), [logits], shape: [shape[0], 1])
+    return g.sub(logSumExp(classes, &g), generated)
+  }
+
   private func discriminatorLoss(real r: ValueID, fake f: ValueID, _ g: inout Graph) -> ValueID {
     switch training.loss {
-    case .nonSaturating, .minimax:
+    case .nonSaturating, .minimax, .semiSupervised, .crossEntropy:
       return g.addv(bce(r, target: training.labelSmoothing, &g), bce(f, target: 0, &g))
     case .leastSquares:
       let real = g.meanAll(g.unary(.square, g.sub(r, g.constant(1))))
@@ -152,7 +192,7 @@ public struct TrainingGraphBuilder {
 
   private func generatorLoss(fake f: ValueID, _ g: inout Graph) -> ValueID {
     switch training.loss {
-    case .nonSaturating: return bce(f, target: 1, &g)
+    case .nonSaturating, .semiSupervised, .crossEntropy: return bce(f, target: 1, &g)
     // The saturating game of the original paper: minimise log(1 - D(G(z))) = -softplus(f).
     case .minimax: return g.unary(.neg, g.meanAll(g.unary(.softplus, f)))
     case .leastSquares: return g.scale(g.meanAll(g.unary(.square, g.sub(f, g.constant(1)))), 0.5)
@@ -240,13 +280,26 @@ public struct TrainingGraphBuilder {
     var inputs: [ProgramInput] = []
     var gParams: [String: ValueID] = [:], dParams: [String: ValueID] = [:]
     var updates: Lowering.StatisticUpdates = [:]
+    let semiSupervised = training.loss == .semiSupervised
     let fakeLabels = labelInput("generated_label", .generatedLabels, &g, &inputs)
     let fake = try generator(&g, params: &gParams, updates: &updates, inputs: &inputs, labels: fakeLabels)
     let x = g.input("x", [packedBatch] + dataShape())
     inputs.append(ProgramInput(name: "x", shape: [packedBatch] + dataShape(), kind: .data))
     let realLabels = labelInput("label", .labels, &g, &inputs)
-    let real = pack(x, &g), generated = pack(fake, &g)
-    let r: ValueID, f: ValueID
+    var real = pack(x, &g)
+    let generated = pack(fake, &g)
+    // A semi-supervised D also sees a labelled batch, as real data, and its classes.
+    var targets: ValueID? = nil
+    if semiSupervised {
+      let width = g.shape(real)[0]
+      let xl = g.input("x_labelled", [width] + dataShape())
+      inputs.append(ProgramInput(name: "x_labelled", shape: [width] + dataShape(), kind: .labelledData))
+      let classes = spec.discriminator.outputShape[0]
+      targets = g.input("label_targets", [width, classes])
+      inputs.append(ProgramInput(name: "label_targets", shape: [width, classes], kind: .labelTargets))
+      real = try g.add(.concat(axis: 0), [real, xl])
+    }
+    var r: ValueID, f: ValueID
     if discriminatorIsPerSample {
       // One pass over both batches: products twice as tall, half as many calls.
       let n = g.shape(real)[0]
@@ -256,13 +309,23 @@ public struct TrainingGraphBuilder {
       let scores = try lowering.forward(spec.discriminator, input: both, label: labels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
       let scoreShape = Array(g.shape(scores).dropFirst())
       r = try g.add(.slice(axis: 0, start: 0), [scores], shape: [n] + scoreShape)
-      f = try g.add(.slice(axis: 0, start: n), [scores], shape: [n] + scoreShape)
+      f = try g.add(.slice(axis: 0, start: n), [scores], shape: [g.shape(generated)[0]] + scoreShape)
     } else {
       // Batch norm's statistics belong to each batch, as in the usual two passes.
       r = try lowering.forward(spec.discriminator, input: real, label: realLabels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
       f = try lowering.forward(spec.discriminator, input: generated, label: fakeLabels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
     }
+    var supervised: ValueID? = nil
+    if semiSupervised, let targets {
+      // Rows 0..<B are the unlabelled batch, B..<2B the labelled one.
+      let (b, width) = (g.shape(generated)[0], g.shape(r)[1])
+      let labelled = try g.add(.slice(axis: 0, start: b), [r], shape: [b, width])
+      supervised = crossEntropy(labelled, targets: targets, &g)
+      r = try realLogit(try g.add(.slice(axis: 0, start: 0), [r], shape: [b, width]), &g)
+      f = try realLogit(f, &g)
+    }
     var loss = discriminatorLoss(real: r, fake: f, &g)
+    if let supervised { loss = g.addv(loss, supervised) }
     if training.loss == .wassersteinGP {
       // Gulrajani et al.: the critic's input gradient at random interpolates has norm 1.
       let shape = g.shape(real)
@@ -282,6 +345,10 @@ public struct TrainingGraphBuilder {
     assignStatistics(updates, &g)
     g.outputs = [loss, meanScore(r, &g), meanScore(f, &g)]
     g.outputNames = [g.outputs[0]: "d_loss", g.outputs[1]: "d_real", g.outputs[2]: "d_fake"]
+    if let supervised {
+      g.outputs.append(supervised)
+      g.outputNames[supervised] = "d_class_loss"
+    }
     return Program(kind: .discriminatorStep, graph: g, inputs: inputs, updates: parameterUpdates, opsBeforePasses: g.nodes.count)
   }
 
@@ -294,14 +361,78 @@ public struct TrainingGraphBuilder {
     var updates: Lowering.StatisticUpdates = [:]
     let labels = labelInput("generated_label", .generatedLabels, &g, &inputs)
     let fake = try generator(&g, params: &gParams, updates: &updates, inputs: &inputs, labels: labels)
-    let f = try lowering.forward(spec.discriminator, input: pack(fake, &g), label: labels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
-    let loss = generatorLoss(fake: f, &g)
+    let fakeLayers = try lowering.forwardLayers(spec.discriminator, input: pack(fake, &g), label: labels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
+    var f = fakeLayers.last!
+    if training.loss == .semiSupervised { f = try realLogit(f, &g) }
+    let loss: ValueID
+    if let id = training.featureMatching, let layer = spec.discriminator.layers.firstIndex(where: { $0.layer.id == id }) {
+      // Salimans et al.: match the batch mean of a D layer's output on real data.
+      let x = g.input("x", [packedBatch] + dataShape())
+      inputs.append(ProgramInput(name: "x", shape: [packedBatch] + dataShape(), kind: .data))
+      let realLabels = labelInput("label", .labels, &g, &inputs)
+      let realLayers = try lowering.forwardLayers(spec.discriminator, input: pack(x, &g), label: realLabels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
+      func batchMean(_ v: ValueID, _ g: inout Graph) -> ValueID {
+        let n = g.shape(v)[0]
+        return g.scale(g.sum(g.reshape(v, [n, g.shape(v).dropFirst().reduce(1, *)]), axes: [0]), 1 / Double(n))
+      }
+      let target = try g.add(.stopGradient, [batchMean(realLayers[layer], &g)])
+      loss = g.meanAll(g.unary(.square, g.sub(target, batchMean(fakeLayers[layer], &g))))
+    } else {
+      loss = generatorLoss(fake: f, &g)
+    }
     var parameterUpdates: [String: ParameterUpdate] = [:]
     try train(.generator, loss: loss, params: gParams, &g, inputs: &inputs, parameterUpdates: &parameterUpdates)
     assignStatistics(updates, &g)
     g.outputs = [loss, meanScore(f, &g)]
     g.outputNames = [g.outputs[0]: "g_loss", g.outputs[1]: "d_fake_g"]
     return Program(kind: .generatorStep, graph: g, inputs: inputs, updates: parameterUpdates, opsBeforePasses: g.nodes.count)
+  }
+
+  /// A classifier's step: the net on a labelled batch, softmax cross-entropy,
+  /// gradients and the update. Reports the loss and the logits (the trainer
+  /// counts correct answers from them).
+  public mutating func classifierStep() throws -> Program {
+    var g = Graph()
+    let batch = training.batch
+    let classes = spec.discriminator.outputShape[0]
+    let x = g.input("x", [batch] + dataShape())
+    let targets = g.input("label_targets", [batch, classes])
+    var inputs = [
+      ProgramInput(name: "x", shape: [batch] + dataShape(), kind: .labelledData),
+      ProgramInput(name: "label_targets", shape: [batch, classes], kind: .labelTargets),
+    ]
+    var params: [String: ValueID] = [:]
+    var updates: Lowering.StatisticUpdates = [:]
+    let logits = try lowering.forward(spec.discriminator, input: x, label: nil, mode: .training, in: &g, parameterValues: &params, updates: &updates)
+    let loss = crossEntropy(logits, targets: targets, &g)
+    var parameterUpdates: [String: ParameterUpdate] = [:]
+    try train(.classifier, loss: loss, params: params, &g, inputs: &inputs, parameterUpdates: &parameterUpdates)
+    assignStatistics(updates, &g)
+    g.outputs = [loss, logits]
+    g.outputNames = [loss: "loss", logits: "logits"]
+    return Program(kind: .classifierStep, graph: g, inputs: inputs, updates: parameterUpdates, opsBeforePasses: g.nodes.count)
+  }
+
+  /// The layer whose output is a judging net's features: the one with
+  /// id="features", else the input of its last layer.
+  public static func featureLayer(of net: CheckedNetwork) -> Int {
+    net.layers.firstIndex { $0.layer.id == "features" } ?? max(net.layers.count - 2, 0)
+  }
+
+  /// A judging net (the classifier, or a semi-supervised D) in inference
+  /// mode on `batch` samples: class logits and features.
+  public mutating func inference(batch: Int) throws -> Program {
+    var g = Graph()
+    let net = spec.discriminator
+    let x = g.input("x", [batch] + dataShape())
+    var params: [String: ValueID] = [:]
+    var updates: Lowering.StatisticUpdates = [:]
+    let layers = try lowering.forwardLayers(net, input: x, label: nil, mode: .inference, in: &g, parameterValues: &params, updates: &updates)
+    let features = g.reshape(layers[Self.featureLayer(of: net)], [batch, net.layers[Self.featureLayer(of: net)].outputShape.reduce(1, *)])
+    g.outputs = [layers.last!, features]
+    g.outputNames = [layers.last!: "logits", features: "features"]
+    return Program(
+      kind: .inference(net.role), graph: g, inputs: [ProgramInput(name: "x", shape: [batch] + dataShape(), kind: .data)], opsBeforePasses: g.nodes.count)
   }
 
   /// Inference: z (and labels) to samples, with running statistics; `ema`

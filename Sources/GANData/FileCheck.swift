@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Opens files that ganc reads (specs, layer files, data) only when they are
@@ -92,4 +93,15 @@ public enum FileCheck {
 public struct FileReadError: Error, CustomStringConvertible {
   public var description: String
   public init(_ description: String) { self.description = description }
+}
+
+/// SHA-256 of a file, as `sha256sum` prints it: the identity of a checkpoint.
+public enum FileDigest {
+  public static func sha256(_ path: String) throws -> String {
+    let handle = try FileCheck.open(path)
+    defer { try? handle.close() }
+    var hash = SHA256()
+    while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hash.update(data: chunk) }
+    return hash.finalize().map { String(format: "%02x", $0) }.joined()
+  }
 }

@@ -72,6 +72,10 @@ public enum DiagnosticID: String, Sendable, Codable, CaseIterable {
   case optionIgnored = "GAN0506"
   case normWithPenalty = "GAN0507"
   case labelsUnused = "GAN0508"
+  case optimizerNet = "GAN0509"
+  case classifierOutput = "GAN0510"
+  case semiSupervised = "GAN0511"
+  case featureMatching = "GAN0512"
 
   // Usage and I/O of the command itself.
   case usage = "GAN0900"

@@ -44,6 +44,8 @@ public struct RandomStream: Hashable, Sendable {
     case discriminatorStep, generatorStep, otherProgram
     /// Synthetic inputs of `ganc bench`; index: (iteration << 8) | input.
     case benchmark
+    /// The shuffle of epoch `index` of the labelled subset (labels-per-class).
+    case labelledOrder
   }
 
   /// The largest index plus one.

@@ -85,3 +85,24 @@ final class DNNLPrimitive: @unchecked Sendable {
     guard ganc_op_execute(handle, a, b, bias, out, scratch) == 0 else { throw RuntimeError("oneDNN failed in \(program)") }
   }
 }
+
+extension Runtime {
+  /// C[m, n] = A[m, k] B[n, k]^T through oneDNN (the Gram matrices of the
+  /// evaluation metrics), on the threads oneDNN was last given.
+  public static func productTransposed(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int) throws -> [Float] {
+    precondition(a.count == m * k && b.count == n * k, "product: operands of the wrong size")
+    let op = try DNNLPrimitive(matmul: m, n, k, transposeA: false, transposeB: true, epilogue: nil)
+    var out = [Float](repeating: 0, count: m * n)
+    var left = a, right = b
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(op.scratchBytes, 64), alignment: 64)
+    defer { scratch.deallocate() }
+    try left.withUnsafeMutableBufferPointer { pa in
+      try right.withUnsafeMutableBufferPointer { pb in
+        try out.withUnsafeMutableBufferPointer { po in
+          try op.execute(pa.baseAddress!, pb.baseAddress!, bias: nil, out: po.baseAddress!, scratch: scratch, program: "metrics")
+        }
+      }
+    }
+    return out
+  }
+}

@@ -39,6 +39,19 @@ public enum SampleStorage: Sendable {
     }
   }
 
+  /// The samples at `indices` (each `size` values), in that order.
+  func rows(_ indices: [Int], size: Int) -> SampleStorage {
+    if case .pixels(let p) = self {
+      var out: [UInt8] = []
+      out.reserveCapacity(indices.count * size)
+      for i in indices { out += p[(i * size)..<((i + 1) * size)] }
+      return .pixels(out)
+    }
+    var out = [Float](repeating: 0, count: indices.count * size)
+    out.withUnsafeMutableBufferPointer { b in for (k, i) in indices.enumerated() { copy(i * size, size, into: b.baseAddress! + k * size) } }
+    return .floats(out)
+  }
+
   /// Bytes held.
   public var bytes: Int {
     switch self {
@@ -65,6 +78,8 @@ public final class Dataset: @unchecked Sendable {
   public let columnNames: [String]?
   let source: DataSource
   let seed: UInt64
+  /// Which random streams shuffle its epochs.
+  let orderPurpose: RandomStream.Purpose
   /// Mode centres of a built-in mixture, and its standard deviation.
   public let centres: [(Double, Double)]
   public let modeStd: Double
@@ -74,6 +89,7 @@ public final class Dataset: @unchecked Sendable {
     sampleSize = shape.reduce(1, *)
     source = spec.source
     self.seed = seed
+    orderPurpose = .epochOrder
     var samples: SampleStorage? = nil, labels: [Float]? = nil, classes: Int? = nil
     var mean: [Float]? = nil, std: [Float]? = nil, names: [String]? = nil
     var centres: [(Double, Double)] = [], modeStd = 0.0
@@ -129,6 +145,39 @@ public final class Dataset: @unchecked Sendable {
     count = samples.map { $0.count / size } ?? 0
   }
 
+  private init(subsetOf base: Dataset, rows: [Int]) {
+    shape = base.shape
+    sampleSize = base.sampleSize
+    source = base.source
+    seed = base.seed
+    orderPurpose = .labelledOrder
+    storage = base.storage?.rows(rows, size: base.sampleSize)
+    labels = base.labels.map { l in rows.map { l[$0] } }
+    classes = base.classes
+    columnMean = base.columnMean
+    columnStd = base.columnStd
+    columnNames = base.columnNames
+    centres = base.centres
+    modeStd = base.modeStd
+    count = rows.count
+  }
+
+  /// The first `perClass` samples of each class in file order (the same
+  /// images for every seed, so a GAN and a classifier can share them).
+  public func labelledSubset(perClass: Int) throws -> Dataset {
+    guard let labels, let classes else { throw DataError("labels-per-class needs labelled data") }
+    var taken = [Int](repeating: 0, count: classes)
+    var rows: [Int] = []
+    for (i, l) in labels.enumerated() where taken[Int(l)] < perClass {
+      taken[Int(l)] += 1
+      rows.append(i)
+    }
+    if let short = taken.firstIndex(where: { $0 < perClass }) {
+      throw DataError("labels-per-class=\"\(perClass)\" asks for \(perClass) images of class \(short), but the data has only \(taken[short]); use a smaller number")
+    }
+    return Dataset(subsetOf: self, rows: rows)
+  }
+
   static func drawMixture(centres: [(Double, Double)], std: Double, into out: inout [Float], count: Int, stream: SeededStream) {
     for i in 0..<count {
       let mode = min(Int(stream.uniform(3 * i) * Double(centres.count)), centres.count - 1)
@@ -140,7 +189,7 @@ public final class Dataset: @unchecked Sendable {
   /// The order of epoch `epoch`: a Fisher-Yates shuffle seeded by (seed, epoch).
   func permutation(epoch: Int) -> [Int] {
     var order = Array(0..<count)
-    let random = SeededStream(seed: seed, RandomStream(.epochOrder, epoch))
+    let random = SeededStream(seed: seed, RandomStream(orderPurpose, epoch))
     for i in stride(from: count - 1, to: 0, by: -1) {
       let j = min(Int(random.uniform(i) * Double(i + 1)), i)
       order.swapAt(i, j)
@@ -157,7 +206,10 @@ public final class Dataset: @unchecked Sendable {
   /// Writes the batch at `position` of the shuffled epochs into `out` and its
   /// class ids into `labelOut`; either may be nil when a program reads only
   /// the other (a conditional D that never reads `x` still needs the labels).
-  public func fill(_ out: UnsafeMutableBufferPointer<Float>?, labels labelOut: UnsafeMutableBufferPointer<Float>?, batch: Int, position: Int) {
+  public func fill(
+    _ out: UnsafeMutableBufferPointer<Float>?, labels labelOut: UnsafeMutableBufferPointer<Float>?, targets: UnsafeMutableBufferPointer<Float>? = nil, batch: Int,
+    position: Int
+  ) {
     guard let samples = storage else {
       guard let out else { return }
       var buffer = [Float](repeating: 0, count: batch * 2)
@@ -175,6 +227,12 @@ public final class Dataset: @unchecked Sendable {
       let index = cachedOrder[global % count]
       if let out { samples.copy(index * sampleSize, sampleSize, into: out.baseAddress! + b * sampleSize) }
       if let labelOut, let labels { labelOut[b] = labels[index] }
+      if let targets, let labels {
+        // One-hot rows of the buffer's width (a semi-supervised D's has one more column, "generated").
+        let width = targets.count / batch
+        for k in 0..<width { targets[b * width + k] = 0 }
+        targets[b * width + Int(labels[index])] = 1
+      }
     }
   }
 

@@ -13,14 +13,18 @@ public struct ProgramFeeder {
   public let training: TrainingSpec
   public let latent: LatentSpec
   public let dataset: Dataset
+  /// The labelled samples a classifier or a semi-supervised D learns classes
+  /// from (the data itself, or its labels-per-class subset).
+  public let labelled: Dataset?
   /// Both learning rates are multiplied by this (the divergence guard halves it).
   public var lrScale = 1.0
 
-  public init(seed: UInt64, training: TrainingSpec, latent: LatentSpec, dataset: Dataset) {
+  public init(seed: UInt64, training: TrainingSpec, latent: LatentSpec, dataset: Dataset, labelled: Dataset? = nil) {
     self.seed = seed
     self.training = training
     self.latent = latent
     self.dataset = dataset
+    self.labelled = labelled
   }
 
   /// The update count of each net's optimizer during the next run (Adam's t).
@@ -31,7 +35,7 @@ public struct ProgramFeeder {
       self.discriminator = discriminator
       self.generator = generator
     }
-    func count(_ role: NetworkRole) -> Int { role == .discriminator ? discriminator : generator }
+    func count(_ role: NetworkRole) -> Int { role == .generator ? generator : discriminator }
   }
 
   /// Noise z from `stream`: N(0, 1), or U(-1, 1) when the spec says so.
@@ -55,15 +59,18 @@ public struct ProgramFeeder {
   /// net has had so far: they pick the noise and the data batch, and one
   /// more is the optimizer's t for this run.
   public func feed(_ program: BoundProgram, done: Updates) {
-    let isD = program.kind == .discriminatorStep
+    let isD = program.kind != .generatorStep
     let update = isD ? done.discriminator : done.generator
     var x: UnsafeMutableBufferPointer<Float>? = nil, labels: UnsafeMutableBufferPointer<Float>? = nil
+    var labelledX: UnsafeMutableBufferPointer<Float>? = nil, targets: UnsafeMutableBufferPointer<Float>? = nil
     for (input, buffer) in program.inputs {
       switch input.kind {
       case .latent: fillNoise(buffer, stream: RandomStream(isD ? .discriminatorNoise : .generatorNoise, update))
       case .generatedLabels: fillLabels(buffer, stream: RandomStream(isD ? .discriminatorLabels : .generatorLabels, update))
       case .data: x = buffer
       case .labels: labels = buffer
+      case .labelledData: labelledX = buffer
+      case .labelTargets: targets = buffer
       case .learningRate(let role):
         buffer[0] = Float(training.optimizer(for: role).lr * lrScale)
       case .adamBiasCorrection(let role, let moment):
@@ -76,6 +83,9 @@ public struct ProgramFeeder {
     if x != nil || labels != nil {
       let batch = training.batch * training.pack
       dataset.fill(x, labels: labels, batch: batch, position: done.discriminator * batch)
+    }
+    if labelledX != nil || targets != nil, let labelled {
+      labelled.fill(labelledX, labels: nil, targets: targets, batch: training.batch, position: done.discriminator * training.batch)
     }
   }
 

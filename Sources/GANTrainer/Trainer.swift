@@ -35,6 +35,10 @@ public struct StepMetrics: Sendable {
   public var dReal: Double
   public var dFake: Double
   public var seconds: Double
+  /// A classifier's share of its batch classified correctly.
+  public var accuracy: Double? = nil
+  /// A semi-supervised D's cross-entropy on its labelled batch.
+  public var classLoss: Double? = nil
 }
 
 /// Set from the SIGINT handler; checked after every step.
@@ -61,7 +65,11 @@ public final class Trainer {
   public var lrScale: Double { feeder.lrScale }
   /// Writes every program's inputs (shared with `ganc bench`).
   public private(set) var feeder: ProgramFeeder
-  let dProgram: BoundProgram, gProgram: BoundProgram
+  /// The D-step (a classifier's step) and the G-step (none for a classifier).
+  let dProgram: BoundProgram, gProgram: BoundProgram?
+  /// The labelled samples a classifier or a semi-supervised D learns classes from.
+  public let labelled: Dataset?
+  public var isClassifier: Bool { checked.spec.kind == .classifier }
   public private(set) var history: [StepMetrics] = []
   var snapshot: [UInt8] = []
   var snapshotState = (step: 0, dUpdates: 0, gUpdates: 0)
@@ -91,11 +99,23 @@ public final class Trainer {
     self.model = model
     runtime = try Runtime(model: self.model, threads: options.threads ?? checked.spec.training.threads ?? ProcessInfo.processInfo.activeProcessorCount)
     dataset = try Dataset(checked.spec.data, shape: checked.data.shape, seed: checked.spec.training.seed)
-    feeder = ProgramFeeder(seed: checked.spec.training.seed, training: checked.spec.training, latent: checked.spec.latent, dataset: dataset)
-    guard let d = runtime.program(.discriminatorStep), let g = runtime.program(.generatorStep) else {
-      throw RuntimeError("the compiled model lacks a training step")
+    let spec = checked.spec
+    if spec.kind == .classifier || spec.training.loss == .semiSupervised {
+      let all = dataset
+      labelled = try spec.data.labelsPerClass.map { try all.labelledSubset(perClass: $0) } ?? all
+    } else {
+      labelled = nil
     }
-    (dProgram, gProgram) = (d, g)
+    feeder = ProgramFeeder(seed: spec.training.seed, training: spec.training, latent: spec.latent, dataset: dataset, labelled: labelled)
+    if spec.kind == .classifier {
+      guard let step = runtime.program(.classifierStep) else { throw RuntimeError("the compiled model lacks a training step") }
+      (dProgram, gProgram) = (step, nil)
+    } else {
+      guard let d = runtime.program(.discriminatorStep), let g = runtime.program(.generatorStep) else {
+        throw RuntimeError("the compiled model lacks a training step")
+      }
+      (dProgram, gProgram) = (d, g)
+    }
     runtime.initializeParameters(seed: checked.spec.training.seed)
   }
 
@@ -112,13 +132,13 @@ public final class Trainer {
     func name(_ path: String) -> String { (path as NSString).lastPathComponent }
     let data: String
     switch spec.data.source {
-    case .idx(let images, let labels): data = "idx \(name(images)) \(labels.map(name) ?? "")"
+    case .idx(let images, let labels): data = "idx \(name(images)) \(labels.map(name) ?? "") \(spec.data.labelsPerClass.map(String.init) ?? "")"
     case .csv(let path, let columns, let header): data = "csv \(name(path)) \(columns ?? []) \(header)"
     case .npy(let path): data = "npy \(name(path))"
     default: data = "\(spec.data.source)"
     }
     let text = [
-      compilerVersion, data, "\(spec.latent.size) \(spec.latent.distribution)", layers(spec.generator), layers(spec.discriminator),
+      compilerVersion, spec.kind.rawValue, data, t.featureMatching ?? "", "\(spec.latent.size) \(spec.latent.distribution)", layers(spec.generator), layers(spec.discriminator),
       "\(t.batch) \(t.loss) \(t.dSteps) \(t.labelSmoothing) \(t.conditional) \(t.pack) \(String(describing: t.ema)) \(t.clip) \(t.gpWeight)",
       optimizer(t.generatorOptimizer), optimizer(t.discriminatorOptimizer),
     ].joined(separator: "\n")
@@ -142,6 +162,7 @@ public final class Trainer {
         "format": "pt", "ganc.version": Self.compilerVersion, "ganc.spec_hash": specHash, "ganc.seed": String(seed),
         "ganc.step": String(step), "ganc.d_updates": String(dUpdates), "ganc.g_updates": String(gUpdates),
         "ganc.batch": String(training.batch), "ganc.lr_scale": String(lrScale), "ganc.threads": String(runtime.pool.threads), "ganc.name": checked.spec.name,
+        "ganc.kind": checked.spec.kind.rawValue,
       ])
   }
 
@@ -282,7 +303,7 @@ public final class Trainer {
     try (canonicalPath(checked.spec.directory) + "\n").write(toFile: runFolder + "/spec-origin.txt", atomically: true, encoding: .utf8)
     let metricsPath = runFolder + "/metrics.csv"
     if !options.resume || !fm.fileExists(atPath: metricsPath) {
-      try "step,d_loss,g_loss,d_real,d_fake,seconds\n".write(toFile: metricsPath, atomically: true, encoding: .utf8)
+      try metricsHeader.write(toFile: metricsPath, atomically: true, encoding: .utf8)
     }
     guard let metrics = FileHandle(forWritingAtPath: metricsPath) else { throw DataError("cannot write \(metricsPath)") }
     defer { try? metrics.close() }
@@ -305,28 +326,17 @@ public final class Trainer {
     var pending = ""
     let logEvery = max(1, training.steps / 20)
     while step < training.steps {
-      var dLoss = 0.0, dReal = 0.0, dFake = 0.0
-      for k in 0..<training.dSteps {
-        feeder.feed(dProgram, done: done)
-        try run(dProgram, random: feeder.random(dProgram, done: done), traceLabel: "d-\(k)", tracer: tracer)
-        dUpdates += 1
-        dLoss = value("d_loss", dProgram)
-        dReal = value("d_real", dProgram)
-        dFake = value("d_fake", dProgram)
-      }
-      feeder.feed(gProgram, done: done)
-      try run(gProgram, random: feeder.random(gProgram, done: done), traceLabel: "g", tracer: tracer)
-      gUpdates += 1
-      let gLoss = value("g_loss", gProgram)
+      var m = try isClassifier ? classifierUpdate(tracer: tracer) : ganUpdate(tracer: tracer)
       step += 1
-      if !(dLoss.isFinite && gLoss.isFinite) || (step % 100 == 0 && !weightsFinite()) {
+      if !(m.dLoss.isFinite && m.gLoss.isFinite) || (step % 100 == 0 && !weightsFinite()) {
         let at = step
         rollBack()
         divergences += 1
         guard options.onDivergence == .lowerLR, divergences <= 5 else {
           try? saveCheckpoint()
+          let losses = isClassifier ? "loss \(m.dLoss)" : "D loss \(m.dLoss), G loss \(m.gLoss)"
           throw DataError(
-            "training diverged at step \(at): the losses or weights stopped being finite (D loss \(dLoss), G loss \(gLoss)). The run was rolled back to step \(step) and saved. Lower the learning rates, or rerun with --on-divergence lower-lr"
+            "training diverged at step \(at): the losses or weights stopped being finite (\(losses)). The run was rolled back to step \(step) and saved. Lower the learning rates, or rerun with --on-divergence lower-lr"
           )
         }
         feeder.lrScale /= 2
@@ -334,12 +344,18 @@ public final class Trainer {
         continue
       }
       let seconds = Date().timeIntervalSince(start)
-      let m = StepMetrics(step: step, dLoss: dLoss, gLoss: gLoss, dReal: dReal, dFake: dFake, seconds: seconds)
+      m.step = step
+      m.seconds = seconds
       history.append(m)
-      pending += String(format: "%d,%.6g,%.6g,%.6g,%.6g,%.3f\n", step, dLoss, gLoss, dReal, dFake, seconds)
+      pending += metricsRow(m)
       let rate = Double(step - firstStep) / max(seconds, 1e-9)
       let eta = Double(training.steps - step) / max(rate, 1e-9)
-      let line = String(format: "step %d/%d  %.0f it/s  ETA %@  D %.4f  G %.4f  D(x) %.3f  D(G(z)) %.3f", step, training.steps, rate, Self.clock(eta), dLoss, gLoss, dReal, dFake)
+      let line =
+        isClassifier
+        ? String(format: "step %d/%d  %.0f it/s  ETA %@  loss %.4f  batch accuracy %.3f", step, training.steps, rate, Self.clock(eta), m.dLoss, m.accuracy ?? .nan)
+        : String(
+          format: "step %d/%d  %.0f it/s  ETA %@  D %.4f  G %.4f  D(x) %.3f  D(G(z)) %.3f%@", step, training.steps, rate, Self.clock(eta), m.dLoss, m.gLoss, m.dReal, m.dFake,
+          m.classLoss.map { String(format: "  class %.4f", $0) } ?? "")
       if !options.quiet {
         if options.liveProgress {
           if Date().timeIntervalSince(lastPrint) > 0.1 || step == training.steps {
@@ -353,7 +369,7 @@ public final class Trainer {
       if let tracer, Tracer.keepsCheckpoint(after: step, of: training.steps) {
         try makeCheckpoint().write(to: tracer.checkpointPath(step))
       }
-      if output.samplesEvery > 0 && step % output.samplesEvery == 0 {
+      if !isClassifier && output.samplesEvery > 0 && step % output.samplesEvery == 0 {
         try writeSamples(label: String(format: "step-%06d", step))
       }
       if output.checkpointEvery > 0 && step % output.checkpointEvery == 0 {
@@ -375,9 +391,55 @@ public final class Trainer {
     metrics.write(Data(pending.utf8))
     if options.liveProgress && !options.quiet { FileHandle.standardError.write(Data("\n".utf8)) }
     try saveCheckpoint()
-    try writeSamples(label: "final")
+    if !isClassifier { try writeSamples(label: "final") }
     try writeCurves()
     return .finished
+  }
+
+  /// The header of metrics.csv for this spec.
+  var metricsHeader: String {
+    if isClassifier { return "step,loss,accuracy,seconds\n" }
+    return "step,d_loss,g_loss,d_real,d_fake,seconds" + (training.loss == .semiSupervised ? ",d_class_loss" : "") + "\n"
+  }
+
+  func metricsRow(_ m: StepMetrics) -> String {
+    if isClassifier { return String(format: "%d,%.6g,%.6g,%.3f\n", m.step, m.dLoss, m.accuracy ?? .nan, m.seconds) }
+    return String(format: "%d,%.6g,%.6g,%.6g,%.6g,%.3f", m.step, m.dLoss, m.gLoss, m.dReal, m.dFake, m.seconds)
+      + (m.classLoss.map { String(format: ",%.6g", $0) } ?? "") + "\n"
+  }
+
+  /// k D-steps and one G-step.
+  func ganUpdate(tracer: Tracer?) throws -> StepMetrics {
+    var m = StepMetrics(step: step, dLoss: 0, gLoss: 0, dReal: 0, dFake: 0, seconds: 0)
+    for k in 0..<training.dSteps {
+      feeder.feed(dProgram, done: done)
+      try run(dProgram, random: feeder.random(dProgram, done: done), traceLabel: "d-\(k)", tracer: tracer)
+      dUpdates += 1
+      m.dLoss = value("d_loss", dProgram)
+      m.dReal = value("d_real", dProgram)
+      m.dFake = value("d_fake", dProgram)
+      if dProgram.outputs["d_class_loss"] != nil { m.classLoss = value("d_class_loss", dProgram) }
+    }
+    guard let gProgram else { throw RuntimeError("the compiled model lacks a generator step") }
+    feeder.feed(gProgram, done: done)
+    try run(gProgram, random: feeder.random(gProgram, done: done), traceLabel: "g", tracer: tracer)
+    gUpdates += 1
+    m.gLoss = value("g_loss", gProgram)
+    return m
+  }
+
+  /// One classifier update; its batch accuracy is counted from the logits.
+  func classifierUpdate(tracer: Tracer?) throws -> StepMetrics {
+    feeder.feed(dProgram, done: done)
+    // The targets' buffer may be reused during the run: keep them first.
+    let targets = dProgram.input("label_targets").map { Array($0) }
+    try run(dProgram, random: feeder.random(dProgram, done: done), traceLabel: "c", tracer: tracer)
+    dUpdates += 1
+    var m = StepMetrics(step: step, dLoss: value("loss", dProgram), gLoss: 0, dReal: .nan, dFake: .nan, seconds: 0)
+    if let logits = dProgram.outputs["logits"], let targets {
+      m.accuracy = Classification.accuracy(logits: Array(logits), targets: targets, rows: training.batch)
+    }
+    return m
   }
 
   /// Runs one step's program; with a tracer, records what it was fed and drew.
@@ -398,10 +460,10 @@ public final class Trainer {
     let text = (try? String(contentsOfFile: runFolder + "/metrics.csv", encoding: .utf8)) ?? ""
     var d: [(Double, Double)] = [], g: [(Double, Double)] = []
     for line in text.split(separator: "\n").dropFirst() {
-      let cells = line.split(separator: ",").compactMap { Double($0) }
-      guard cells.count >= 3 else { continue }
-      d.append((cells[0], cells[1]))
-      g.append((cells[0], cells[2]))
+      let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+      guard cells.count >= 3, let x = cells[0] else { continue }
+      if let v = cells[1] { d.append((x, v)) }
+      if let v = cells[2] { g.append((x, v)) }
     }
     try Plots.curves([d, g], colours: [(31, 119, 180), (255, 127, 14)]).write(to: runFolder + "/loss.png")
   }

@@ -106,6 +106,24 @@ struct Train: ParsableCommand {
       throw ExitCode(1)
     }
     if outcome == .interrupted { throw ExitCode(130) }
+    if trainer.isClassifier || checked.spec.training.loss == .semiSupervised {
+      // A net that classifies is scored on held-out data, and the score kept beside the run.
+      do {
+        try reportClassification(trainer, log: quiet ? { _ in } : log)
+      } catch {
+        Out.error("ganc: error: \(error)\n")
+        throw ExitCode(1)
+      }
+    }
+    if trainer.isClassifier {
+      if !quiet {
+        log(
+          String(
+            format: "done in %.1f s: loss %.4f; wrote %@/{metrics.csv,loss.png,checkpoint.safetensors,eval.json}", Date().timeIntervalSince(start),
+            trainer.history.last?.dLoss ?? .nan, trainer.runFolder))
+      }
+      return
+    }
     if !quiet {
       let last = trainer.history.last
       log(
@@ -290,4 +308,23 @@ struct Eval: ParsableCommand {
     }
     Out.print(text)
   }
+}
+
+/// Scores a classifier (or a semi-supervised D) on the spec's `<test>` data,
+/// prints it, and writes it to RUN/eval.json; returns the report.
+@discardableResult
+func reportClassification(_ trainer: Trainer, log: (String) -> Void) throws -> [String: Any] {
+  var report: [String: Any] = ["run": trainer.runFolder, "step": trainer.step, "kind": trainer.checked.spec.kind.rawValue]
+  if let labelled = trainer.labelled { report["labelled_samples"] = labelled.count }
+  let who = trainer.isClassifier ? "the classifier" : "D"
+  if let (accuracy, count) = try trainer.testAccuracy() {
+    report["test_accuracy"] = accuracy
+    report["test_samples"] = count
+    log(String(format: "%@'s test accuracy: %.2f%% of %d held-out samples", who, accuracy * 100, count) + (trainer.labelled.map { " (trained on \($0.count) labelled)" } ?? ""))
+  } else {
+    log("\(who) has no <test> data to be scored on; add <test source=\"idx\" images=\"...\" labels=\"...\"/> to the spec")
+  }
+  let json = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+  try json.write(to: URL(fileURLWithPath: trainer.runFolder + "/eval.json"), options: .atomic)
+  return report
 }

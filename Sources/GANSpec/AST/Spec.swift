@@ -150,6 +150,8 @@ public struct Layer: Hashable, Sendable {
 /// Which of the two players a network is.
 public enum NetworkRole: String, Hashable, Sendable, CaseIterable {
   case generator, discriminator
+  /// The one net of a `<classifier>` spec (it reads `x` and `label` as D does).
+  case classifier
 
   /// The name of the net's data input (`z` or `x`).
   public var inputName: String { self == .generator ? "z" : "x" }
@@ -186,6 +188,9 @@ public enum DataSource: Hashable, Sendable {
 
 public struct DataSpec: Hashable, Sendable {
   public var source: DataSource
+  /// Keep the labels of only the first N images of each class (file order);
+  /// the rest are unlabelled (semi-supervised GAN) or left out (classifier).
+  public var labelsPerClass: Int? = nil
   public var location: SourceLocation
   public var attributeLocations: [String: SourceLocation]
   public func location(of name: String) -> SourceLocation { attributeLocations[name] ?? location }
@@ -208,14 +213,22 @@ public enum Loss: String, Hashable, Sendable, CaseIterable {
   case hinge
   case wasserstein
   case wassersteinGP = "wasserstein-gp"
+  /// Salimans et al. (2016): D has K class logits and one for "generated";
+  /// real data is "any class", labelled data its own class.
+  case semiSupervised = "semi-supervised"
+  /// A `<classifier>`'s softmax cross-entropy against the labels.
+  case crossEntropy = "cross-entropy"
 
   /// Whether D's output is read as a logit through a sigmoid.
   public var usesSigmoid: Bool {
     switch self {
-    case .nonSaturating, .minimax: return true
-    case .leastSquares, .hinge, .wasserstein, .wassersteinGP: return false
+    case .nonSaturating, .minimax, .semiSupervised: return true
+    case .leastSquares, .hinge, .wasserstein, .wassersteinGP, .crossEntropy: return false
     }
   }
+
+  /// The losses of a `<gan>` (cross-entropy is a classifier's).
+  public static var games: [Loss] { allCases.filter { $0 != .crossEntropy } }
 }
 
 public enum OptimizerKind: String, Hashable, Sendable {
@@ -247,6 +260,9 @@ public struct TrainingSpec: Hashable, Sendable {
   public var ema: Double?
   public var clip: Double
   public var gpWeight: Double
+  /// Feature matching (Salimans et al. 2016): G's loss is the squared distance
+  /// between the batch means of this D layer's output on real and generated data.
+  public var featureMatching: String? = nil
   public var generatorOptimizer: OptimizerSpec
   public var discriminatorOptimizer: OptimizerSpec
   public var location: SourceLocation
@@ -258,12 +274,27 @@ public struct TrainingSpec: Hashable, Sendable {
   }
 }
 
+/// What a spec describes.
+public enum SpecKind: String, Hashable, Sendable {
+  /// `<gan>`: G and D in a game.
+  case gan
+  /// `<classifier>`: one net trained on labelled data with cross-entropy
+  /// (a judge for `ganc eval --judge`, or a supervised baseline).
+  case classifier
+}
+
 public struct OutputSpec: Hashable, Sendable {
   /// Relative to the current directory.
   public var dir: String
   public var samplesEvery: Int
   public var checkpointEvery: Int
   public var sampleCount: Int
+  /// Steps between evaluations against the judge during training (0 = none).
+  public var evalEvery: Int = 0
+  /// The judge's run folder for `eval-every`, as written.
+  public var judge: String? = nil
+  /// Generated and real samples per evaluation during training.
+  public var evalSamples: Int = 1000
 }
 
 /// A whole spec, read and typed; every node knows where it was written.
@@ -279,8 +310,15 @@ public struct Spec: Hashable, Sendable {
   public var training: TrainingSpec
   public var output: OutputSpec
   public var location: SourceLocation
+  public var kind: SpecKind = .gan
+  /// A classifier's held-out labelled data (`<test>`), scored after training.
+  public var test: DataSpec? = nil
 
+  /// A classifier's net is held where D's is; its generator is empty.
   public func network(_ role: NetworkRole) -> NetworkSpec {
     role == .generator ? generator : discriminator
   }
+
+  /// The nets this spec trains.
+  public var roles: [NetworkRole] { kind == .classifier ? [.classifier] : [.generator, .discriminator] }
 }

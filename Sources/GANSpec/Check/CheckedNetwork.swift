@@ -52,6 +52,9 @@ public struct CheckedSpec: Hashable, Sendable {
   public func network(_ role: NetworkRole) -> CheckedNetwork {
     role == .generator ? generator : discriminator
   }
+
+  /// The nets the spec trains: G and D, or a classifier's one net.
+  public var nets: [CheckedNetwork] { spec.kind == .classifier ? [discriminator] : [generator, discriminator] }
 }
 
 /// Size arithmetic that reports overflow instead of trapping.

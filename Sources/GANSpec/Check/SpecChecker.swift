@@ -12,9 +12,26 @@ public enum SpecChecker {
   /// Checks `spec`, appending to `diagnostics`; returns the checked spec when
   /// no error was found.
   public static func check(_ spec: Spec, diagnostics: inout [Diagnostic]) -> CheckedSpec? {
+    if spec.kind == .classifier { return checkClassifier(spec, diagnostics: &diagnostics) }
     let before = diagnostics.count
     let training = spec.training
     let data = DataProbe.probe(spec.data, diagnostics: &diagnostics)
+    if let data { checkLabelSubset(spec, data, semiSupervised: training.loss == .semiSupervised, &diagnostics) }
+    checkTest(spec, data, &diagnostics)
+    if training.loss == .semiSupervised {
+      if let data, data.classes == nil {
+        diagnostics.append(
+          .error(
+            .semiSupervised, "loss=\"semi-supervised\" needs labelled data, but <data source=\"\(spec.data.source.name)\"> has no labels",
+            at: training.location(of: "loss"), help: spec.data.source.name == "idx" ? "add labels=\"...\" (and labels-per-class=\"100\") to <data>" : "use an idx data set with labels"))
+      }
+      for (attribute, bad) in [("conditional", training.conditional), ("pack", training.pack > 1)] where bad {
+        diagnostics.append(
+          .error(
+            .semiSupervised, "loss=\"semi-supervised\" cannot be combined with \(attribute)=\"\(attribute == "pack" ? String(training.pack) : "true")\": D classifies each sample on its own",
+            at: training.location(of: attribute), help: "delete \(attribute)=\"...\""))
+      }
+    }
 
     if training.conditional, let data, data.classes == nil {
       diagnostics.append(
@@ -65,7 +82,10 @@ public enum SpecChecker {
       discriminator = d.run()
       diagnostics += d.diagnostics
       if let generator { checkGeneratorOutput(spec, generator, data, &diagnostics) }
-      if let discriminator { checkDiscriminatorOutput(spec, discriminator, &diagnostics) }
+      if let discriminator {
+        checkDiscriminatorOutput(spec, discriminator, classes: data.classes, &diagnostics)
+        checkFeatureMatching(spec, discriminator, &diagnostics)
+      }
     }
     for net in [generator, discriminator].compactMap({ $0 }) {
       checkEmbeddings(net, classes: classes, spec, &diagnostics)
@@ -142,7 +162,104 @@ public enum SpecChecker {
     return "[\(f(r.lowerBound)), \(f(r.upperBound))]"
   }
 
-  private static func checkDiscriminatorOutput(_ spec: Spec, _ d: CheckedNetwork, _ diagnostics: inout [Diagnostic]) {
+  /// A classifier: labelled data (and test data of the same shape), one net
+  /// from a sample to one logit per class.
+  static func checkClassifier(_ spec: Spec, diagnostics: inout [Diagnostic]) -> CheckedSpec? {
+    let before = diagnostics.count
+    let data = DataProbe.probe(spec.data, diagnostics: &diagnostics)
+    if let data, data.classes == nil {
+      diagnostics.append(
+        .error(
+          .dataLabels, "a classifier needs labelled data, but <data source=\"\(spec.data.source.name)\"> has no labels", at: spec.data.location,
+          help: spec.data.source.name == "idx" ? "add labels=\"...\" to <data>" : "use an idx data set with labels"))
+    }
+    if let data { checkLabelSubset(spec, data, semiSupervised: true, &diagnostics) }
+    checkTest(spec, data, &diagnostics)
+    var net: CheckedNetwork? = nil
+    if let data {
+      var inference = ShapeInference(network: spec.discriminator, inputs: ["x": data.shape], batch: spec.training.batch)
+      net = inference.run()
+      diagnostics += inference.diagnostics
+      if let net, let classes = data.classes, net.outputShape != [classes] {
+        diagnostics.append(
+          .error(
+            .classifierOutput, "the classifier must output one logit per class (\(classes)), but it outputs shape \(net.outputShape.shapeText)",
+            at: net.layers.last!.layer.location, notes: [DiagnosticNote("the labels are defined here", at: spec.data.location(of: "labels"))],
+            help: "end the network with <dense units=\"\(classes)\"/>"))
+      }
+      if let net {
+        checkBiasBeforeNorm(net, &diagnostics)
+        let (activation, layer) = finalActivation(net)
+        if let activation {
+          diagnostics.append(
+            .warning(
+              .finalSigmoid, "the classifier ends in \(activation.name), but cross-entropy expects raw logits", at: layer.location,
+              help: "remove the final activation: the loss applies the softmax itself"))
+        }
+      }
+    }
+    guard let data, let net, !Array(diagnostics[before...]).hasErrors else { return nil }
+    return CheckedSpec(spec: spec, data: data, generator: CheckedNetwork(role: .generator, layers: [], inputs: [:], outputShape: []), discriminator: net)
+  }
+
+  /// `<test>`: labelled, of the training data's shape.
+  private static func checkTest(_ spec: Spec, _ data: DataInfo?, _ diagnostics: inout [Diagnostic]) {
+    guard let test = spec.test, let probed = DataProbe.probe(test, diagnostics: &diagnostics), let data else { return }
+    if probed.classes == nil {
+      diagnostics.append(.error(.dataLabels, "the test data has no labels to score against", at: test.location, help: "add labels=\"...\" to <test>"))
+    }
+    if probed.shape != data.shape {
+      diagnostics.append(
+        .error(
+          .shapeMismatch, "the test samples have shape \(probed.shape.shapeText), but the training data has \(data.shape.shapeText)", at: test.location,
+          notes: [DiagnosticNote("the training data is defined here", at: spec.data.location)], help: "name test files of the same kind as the training data"))
+    }
+  }
+
+  /// labels-per-class keeps a subset of the labels: only a classifier or a
+  /// semi-supervised GAN reads it, and each class must have that many images.
+  private static func checkLabelSubset(_ spec: Spec, _ data: DataInfo, semiSupervised: Bool, _ diagnostics: inout [Diagnostic]) {
+    guard let n = spec.data.labelsPerClass else { return }
+    let at = spec.data.location(of: "labels-per-class")
+    guard semiSupervised else {
+      diagnostics.append(
+        .error(
+          .attributeNotApplicable, "labels-per-class applies to loss=\"semi-supervised\" and to classifiers", at: at,
+          help: "delete labels-per-class=\"...\", or set loss=\"semi-supervised\" on <training>"))
+      return
+    }
+    if let count = data.count, let classes = data.classes, n > count / max(classes, 1) {
+      diagnostics.append(
+        .error(
+          .outOfRange, "labels-per-class=\"\(n)\" asks for more images of a class than the data has (\(count) images, \(classes) classes)", at: at,
+          help: "use at most \(count / max(classes, 1))"))
+    }
+  }
+
+  /// feature-matching names a layer of D.
+  private static func checkFeatureMatching(_ spec: Spec, _ d: CheckedNetwork, _ diagnostics: inout [Diagnostic]) {
+    guard let id = spec.training.featureMatching else { return }
+    let ids = d.layers.compactMap(\.layer.id)
+    guard !ids.contains(id) else { return }
+    diagnostics.append(
+      .error(
+        .featureMatching, "feature-matching names '\(id)', but the discriminator has no layer with that id", at: spec.training.location(of: "feature-matching"),
+        help: ids.isEmpty
+          ? "give the D layer whose output G should match an id, such as id=\"features\", and name it here"
+          : Suggestion.closest(to: id, in: ids).map { "did you mean '\($0)'?" } ?? "D's layer ids are " + ids.map { "'\($0)'" }.joined(separator: ", ")))
+  }
+
+  private static func checkDiscriminatorOutput(_ spec: Spec, _ d: CheckedNetwork, classes: Int?, _ diagnostics: inout [Diagnostic]) {
+    if spec.training.loss == .semiSupervised {
+      guard let classes, d.outputShape != [classes + 1] else { return }
+      diagnostics.append(
+        .error(
+          .discriminatorOutput,
+          "with loss=\"semi-supervised\" the discriminator outputs \(classes) class logits and one for generated samples (\(classes + 1)), but it outputs shape \(d.outputShape.shapeText)",
+          at: d.layers.last!.layer.location, notes: [DiagnosticNote("the loss is chosen here", at: spec.training.location(of: "loss"))],
+          help: "end the discriminator with <dense units=\"\(classes + 1)\"/>"))
+      return
+    }
     guard d.outputShape != [1] else { return }
     diagnostics.append(
       .error(
@@ -178,7 +295,7 @@ public enum SpecChecker {
           .error(
             .lossArchitecture, "the discriminator ends in a sigmoid, but loss=\"\(loss.rawValue)\" needs an unbounded score",
             at: layer.location, notes: [lossLocation], help: "remove the final sigmoid so that D outputs a raw score"))
-      case .nonSaturating, .minimax, .leastSquares:
+      case .nonSaturating, .minimax, .leastSquares, .semiSupervised, .crossEntropy:
         diagnostics.append(
           .warning(
             .finalSigmoid, "the discriminator ends in a sigmoid, but loss=\"\(loss.rawValue)\" expects a raw logit",

@@ -97,19 +97,20 @@ public enum LintSummary {
   /// Key facts, for JSON output.
   public static func fields(_ c: CheckedSpec) -> [String: String] {
     let t = c.spec.training
-    return [
+    var fields = [
       "name": c.spec.name,
+      "kind": c.spec.kind.rawValue,
       "data": describe(c.spec.data.source, c.data),
-      "generator.layers": String(c.generator.layers.count),
-      "generator.parameters": String(c.generator.parameterCount),
-      "generator.output": c.generator.outputShape.shapeText,
-      "discriminator.layers": String(c.discriminator.layers.count),
-      "discriminator.parameters": String(c.discriminator.parameterCount),
-      "discriminator.output": c.discriminator.outputShape.shapeText,
       "loss": t.loss.rawValue,
       "steps": String(t.steps),
       "batch": String(t.batch),
     ]
+    for net in c.nets {
+      fields["\(net.role.rawValue).layers"] = String(net.layers.count)
+      fields["\(net.role.rawValue).parameters"] = String(net.parameterCount)
+      fields["\(net.role.rawValue).output"] = net.outputShape.shapeText
+    }
+    return fields
   }
 
   /// The text summary printed by `ganc lint` for a clean spec.
@@ -117,7 +118,7 @@ public enum LintSummary {
     let t = c.spec.training
     var out = "\(c.spec.file): ok (\(c.spec.name))\n"
     out += "  data           \(describe(c.spec.data.source, c.data))\n"
-    for net in [c.generator, c.discriminator] {
+    for net in c.nets {
       let name = net.role.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
       out += "  \(name)\(net.layers.count) layers, \(grouped(net.parameterCount)) parameters: \(chain(net))\n"
     }
@@ -125,7 +126,11 @@ public enum LintSummary {
     if t.dSteps > 1 { game += ", \(t.dSteps) D steps per G step" }
     if t.pack > 1 { game += ", pack \(t.pack)" }
     if t.conditional { game += ", conditional" }
-    game += ", \(t.generatorOptimizer.kind.rawValue)/\(t.discriminatorOptimizer.kind.rawValue)"
+    if let id = t.featureMatching { game += ", G matches D's '\(id)' features" }
+    if let n = c.spec.data.labelsPerClass { game += ", \(n) labels per class" }
+    game +=
+      c.spec.kind == .classifier
+      ? ", \(t.discriminatorOptimizer.kind.rawValue)" : ", \(t.generatorOptimizer.kind.rawValue)/\(t.discriminatorOptimizer.kind.rawValue)"
     out += "  training       \(game)\n"
     return out
   }

@@ -88,7 +88,7 @@ public struct SpecLoader {
     var t = Substring(text)
     if t.hasPrefix("\u{FEFF}") { t = t.dropFirst() }
     t = t.drop { $0.isWhitespace }
-    return ["<?xml", "<!--", "<!DOCTYPE", "<gan"].contains { t.hasPrefix($0) }
+    return ["<?xml", "<!--", "<!DOCTYPE", "<gan", "<classifier"].contains { t.hasPrefix($0) }
   }
 
   /// Reads, parses and validates one XML file; nil after reporting why not.
@@ -111,7 +111,7 @@ public struct SpecLoader {
   /// (default: the spec's own folder). Returns nil when it could not be read
   /// into a `Spec`; `diagnostics` says why (and holds warnings either way).
   public mutating func load(_ path: String, baseDirectory: String? = nil) -> Spec? {
-    let top = parse(path, at: nil) { parsed, text in parsed.map { $0.root.name == "gan" } ?? Self.looksLikeSpec(text) }
+    let top = parse(path, at: nil) { parsed, text in parsed.map { ["gan", "classifier"].contains($0.root.name) } ?? Self.looksLikeSpec(text) }
     guard let parsed = top else { return nil }
     let schemaErrors = parsed.validate(against: XSDWriter.compiled!)
     var reader = SpecReader(file: path, directory: baseDirectory) { _, _ in nil }

@@ -116,11 +116,12 @@ struct SpecReader {
   // MARK: The root
 
   mutating func readSpec(_ root: XMLElement) -> Spec? {
+    if root.name == "classifier" { return readClassifier(root) }
     guard root.name == "gan" else {
       let help =
         root.name == "network"
         ? "this is a layer file: name it from a spec with <generator src=\"...\"/>"
-        : "a spec's root element is <gan name=\"...\" version=\"1\">"
+        : "a spec's root element is <gan name=\"...\" version=\"1\"> (or <classifier ...> for a judge)"
       diagnostics.append(
         .error(.wrongRoot, "the root element is <\(root.name)>, not <gan>", at: root.location, help: help))
       return nil
@@ -138,12 +139,31 @@ struct SpecReader {
     let latent = readLatent(latentElement)
     let generator = readNetwork(generatorElement, role: .generator)
     let discriminator = readNetwork(discriminatorElement, role: .discriminator)
-    guard let training = readTraining(trainingElement) else { return nil }
+    guard let training = readTraining(trainingElement, kind: .gan) else { return nil }
     let output = readOutput(parts["output"], name: name, at: root.location)
+    let test = parts["test"].map { readData($0, definition: SpecSchema.test) }
     return Spec(
       file: file, directory: directory, name: name, data: data, latent: latent,
       generator: generator, discriminator: discriminator, training: training, output: output,
-      location: root.location)
+      location: root.location, test: test)
+  }
+
+  /// `<classifier>`: labelled data, one net, cross-entropy; the net is held
+  /// where a GAN's discriminator is, and the generator is empty.
+  private mutating func readClassifier(_ root: XMLElement) -> Spec? {
+    let r = attributes(root, SpecSchema.classifier)
+    let parts = children(of: root, SpecSchema.classifier)
+    let name = r.string("name") ?? "classifier"
+    guard let dataElement = parts["data"], let networkElement = parts["network"], let trainingElement = parts["training"] else { return nil }
+    let data = readData(dataElement)
+    let test = parts["test"].map { readData($0, definition: SpecSchema.test) }
+    let net = readNetwork(networkElement, role: .classifier)
+    guard let training = readTraining(trainingElement, kind: .classifier) else { return nil }
+    let output = readOutput(parts["output"], name: name, at: root.location)
+    return Spec(
+      file: file, directory: directory, name: name, data: data, latent: LatentSpec(size: 1, distribution: .normal, location: root.location),
+      generator: NetworkSpec(role: .generator, layers: [], location: root.location), discriminator: net, training: training,
+      output: output, location: root.location, kind: .classifier, test: test)
   }
 
   // MARK: Data and latent
@@ -157,19 +177,20 @@ struct SpecReader {
   ]
   static let sourceRequired: [String: [String]] = ["idx": ["images"], "csv": ["path"], "npy": ["path"]]
 
-  private mutating func readData(_ e: XMLElement) -> DataSpec {
-    let r = attributes(e, SpecSchema.data)
+  private mutating func readData(_ e: XMLElement, definition: ElementDefinition = SpecSchema.data) -> DataSpec {
+    let r = attributes(e, definition)
     noChildren(e)
     let source = r.string("source") ?? "ring"
-    let applicable = Self.sourceAttributes[source] ?? []
-    for a in e.attributes where a.name != "source" && SpecSchema.data.attribute(a.name) != nil {
+    let applicable = (Self.sourceAttributes[source] ?? []) + (source == "idx" && r.has("labels") ? ["labels-per-class"] : [])
+    for a in e.attributes where a.name != "source" && definition.attribute(a.name) != nil {
       if !applicable.contains(a.name) {
         diagnostics.append(
           .error(
             .attributeNotApplicable, "'\(a.name)' does not apply to source=\"\(source)\"",
             at: a.location,
-            help: "the attributes of source=\"\(source)\" are "
-              + applicable.map { "'\($0)'" }.joined(separator: ", ")))
+            help: a.name == "labels-per-class" && source == "idx"
+              ? "labels-per-class needs labels=\"...\" on this element"
+              : "the attributes of source=\"\(source)\" are " + applicable.map { "'\($0)'" }.joined(separator: ", ")))
       }
     }
     for name in Self.sourceRequired[source] ?? [] where !r.has(name) {
@@ -199,7 +220,8 @@ struct SpecReader {
       require(radius > 0, r, "radius", "'radius' must be positive", help: "use a radius such as 1")
       dataSource = .ring(modes: r.int("modes"), radius: radius, std: std, samples: r.int("samples"))
     }
-    return DataSpec(source: dataSource, location: e.location, attributeLocations: r.locations)
+    let perClass = r.raw("labels-per-class").map { _ in r.int("labels-per-class") }
+    return DataSpec(source: dataSource, labelsPerClass: perClass, location: e.location, attributeLocations: r.locations)
   }
 
   private mutating func readLatent(_ e: XMLElement) -> LatentSpec {
@@ -213,7 +235,7 @@ struct SpecReader {
   // MARK: Networks
 
   private mutating func readNetwork(_ e: XMLElement, role: NetworkRole) -> NetworkSpec {
-    let def = role == .generator ? SpecSchema.generator : SpecSchema.discriminator
+    let def = role == .generator ? SpecSchema.generator : role == .discriminator ? SpecSchema.discriminator : SpecSchema.networkFile
     let r = attributes(e, def)
     var layers = readLayers(e)
     var source: String? = nil
@@ -282,7 +304,8 @@ struct SpecReader {
       location: e.location)
   }
 
-  private mutating func readTraining(_ e: XMLElement) -> TrainingSpec? {
+  private mutating func readTraining(_ e: XMLElement, kind: SpecKind) -> TrainingSpec? {
+    let roles: [NetworkRole] = kind == .classifier ? [.classifier] : [.generator, .discriminator]
     let r = attributes(e, SpecSchema.training)
     var optimizers: [NetworkRole: (OptimizerSpec, XMLElement)] = [:]
     for child in e.children {
@@ -291,6 +314,13 @@ struct SpecReader {
         continue
       }
       let opt = readOptimizer(child)
+      guard roles.contains(opt.net) else {
+        diagnostics.append(
+          .error(
+            .optimizerNet, kind == .classifier ? "a classifier has one net: net=\"\(opt.net.rawValue)\" names none" : "a GAN has no net called '\(opt.net.rawValue)'",
+            at: child.location, help: "use " + roles.map { "net=\"\($0.rawValue)\"" }.joined(separator: " or ")))
+        continue
+      }
       if let (_, first) = optimizers[opt.net] {
         diagnostics.append(
           .error(
@@ -301,13 +331,21 @@ struct SpecReader {
       }
       optimizers[opt.net] = (opt, child)
     }
-    for role in NetworkRole.allCases where optimizers[role] == nil {
+    for role in roles where optimizers[role] == nil {
       diagnostics.append(
         .error(
           .optimizerMissing, "<training> has no <optimizer> for the \(role.rawValue)", at: e.location,
           help: "add <optimizer net=\"\(role.rawValue)\" kind=\"adam\" lr=\"2e-4\" beta1=\"0.5\"/>"))
     }
-    let loss = Loss(rawValue: r.string("loss") ?? "") ?? .nonSaturating
+    let loss = kind == .classifier && !r.has("loss") ? .crossEntropy : Loss(rawValue: r.string("loss") ?? "") ?? .nonSaturating
+    if kind == .classifier {
+      require(loss == .crossEntropy, r, "loss", "a classifier trains with loss=\"cross-entropy\", not \"\(loss.rawValue)\"", help: "delete loss=\"...\" or write loss=\"cross-entropy\"")
+      for name in ["d-steps", "label-smoothing", "conditional", "pack", "ema", "clip", "gp-weight", "feature-matching"] {
+        ignored(r, name, because: "in a classifier")
+      }
+    } else {
+      require(loss != .crossEntropy, r, "loss", "loss=\"cross-entropy\" is a classifier's", help: "use a game such as \"non-saturating\", or \"semi-supervised\" for a GAN that classifies")
+    }
     let smoothing = r.real("label-smoothing")
     require(
       smoothing > 0 && smoothing <= 1, r, "label-smoothing", "'label-smoothing' must be above 0 and at most 1, not \(smoothing)",
@@ -329,11 +367,14 @@ struct SpecReader {
           .tooLarge, "'threads' = \(threads) is more than any machine needs", at: r.location("threads"),
           help: "leave threads out to use every core"))
     }
-    guard let g = optimizers[.generator]?.0, let d = optimizers[.discriminator]?.0 else { return nil }
+    let featureMatching = r.raw("feature-matching")
+    guard let d = optimizers[kind == .classifier ? .classifier : .discriminator]?.0,
+      let g = kind == .classifier ? d : optimizers[.generator]?.0
+    else { return nil }
     return TrainingSpec(
       steps: r.int("steps"), batch: r.int("batch"), loss: loss, dSteps: r.int("d-steps"),
       labelSmoothing: smoothing, seed: UInt64(r.int("seed")), conditional: r.bool("conditional"),
-      threads: threads, pack: r.int("pack"), ema: ema, clip: clip, gpWeight: gpWeight,
+      threads: threads, pack: r.int("pack"), ema: ema, clip: clip, gpWeight: gpWeight, featureMatching: featureMatching,
       generatorOptimizer: g, discriminatorOptimizer: d, location: e.location,
       attributeLocations: r.locations)
   }
@@ -350,8 +391,18 @@ struct SpecReader {
           .tooLarge, "'sample-count' = \(count) is too many samples for one image", at: r.location("sample-count"),
           help: "use at most 4096"))
     }
+    let evalEvery = r.int("eval-every")
+    if evalEvery > 0 && !r.has("judge") {
+      diagnostics.append(
+        .error(
+          .missingAttribute, "eval-every=\"\(evalEvery)\" needs a judge to compute the metrics with", at: r.location("eval-every"),
+          help: "add judge=\"runs/fashion-judge\" (a run of a <classifier> spec such as specs/fashion-judge.xml)"))
+    }
+    if evalEvery == 0 { ignored(r, "judge", because: "without eval-every") }
+    let evalSamples = r.int("eval-samples")
+    require(evalSamples >= 2 && evalSamples <= 50_000, r, "eval-samples", "'eval-samples' must be between 2 and 50000, not \(evalSamples)", help: "use 1000 (more is steadier and slower)")
     return OutputSpec(
       dir: r.string("dir") ?? "runs/\(name)", samplesEvery: r.int("samples-every"),
-      checkpointEvery: r.int("checkpoint-every"), sampleCount: count)
+      checkpointEvery: r.int("checkpoint-every"), sampleCount: count, evalEvery: evalEvery, judge: r.raw("judge"), evalSamples: evalSamples)
   }
 }

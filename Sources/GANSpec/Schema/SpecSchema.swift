@@ -97,7 +97,7 @@ public enum SpecSchema {
   ]
   public static let inits = ["default", "normal", "xavier", "kaiming"]
   public static let losses = [
-    "non-saturating", "minimax", "least-squares", "hinge", "wasserstein", "wasserstein-gp",
+    "non-saturating", "minimax", "least-squares", "hinge", "wasserstein", "wasserstein-gp", "semi-supervised", "cross-entropy",
   ]
   public static let sources = ["ring", "grid", "idx", "csv", "npy"]
 
@@ -110,22 +110,26 @@ public enum SpecSchema {
   /// own file (Layers/) defines its elements.
   public static let layers: [ElementDefinition] = LayerFamilies.elements
 
-  public static let data = ElementDefinition(
-    name: "data",
-    attributes: [
-      .init("source", .choice(sources), required: true, "where the real samples come from"),
-      .init("modes", .count, default: "8", "ring: number of Gaussians"),
-      .init("radius", .real, default: "1", "ring: radius"),
-      .init("std", .real, default: "0.01", defaultWhen: [("source", "grid", "0.05")], "ring/grid: standard deviation of each mode"),
-      .init("samples", .natural, default: "0", "ring/grid: fixed training set size (0 = fresh draws)"),
-      .init("size", .count, default: "5", "grid: modes per side"),
-      .init("spacing", .real, default: "2", "grid: distance between modes"),
-      .init("images", .text, "idx: image file (.gz allowed)"),
-      .init("labels", .text, "idx: label file (.gz allowed)"),
-      .init("path", .text, "csv/npy: the file"),
-      .init("columns", .names, "csv: the columns to use (default all)"),
-      .init("header", .boolean, default: "true", "csv: the first line names the columns"),
-    ], children: .empty, summary: "the real data")
+  static let dataAttributes: [AttributeDefinition] = [
+    .init("source", .choice(sources), required: true, "where the real samples come from"),
+    .init("modes", .count, default: "8", "ring: number of Gaussians"),
+    .init("radius", .real, default: "1", "ring: radius"),
+    .init("std", .real, default: "0.01", defaultWhen: [("source", "grid", "0.05")], "ring/grid: standard deviation of each mode"),
+    .init("samples", .natural, default: "0", "ring/grid: fixed training set size (0 = fresh draws)"),
+    .init("size", .count, default: "5", "grid: modes per side"),
+    .init("spacing", .real, default: "2", "grid: distance between modes"),
+    .init("images", .text, "idx: image file (.gz allowed)"),
+    .init("labels", .text, "idx: label file (.gz allowed)"),
+    .init("path", .text, "csv/npy: the file"),
+    .init("columns", .names, "csv: the columns to use (default all)"),
+    .init("header", .boolean, default: "true", "csv: the first line names the columns"),
+    .init("labels-per-class", .count, "idx with labels: keep the labels of only the first N images of each class"),
+  ]
+
+  public static let data = ElementDefinition(name: "data", attributes: dataAttributes, children: .empty, summary: "the real data")
+  public static let test = ElementDefinition(
+    name: "test", attributes: dataAttributes.filter { $0.name != "labels-per-class" }, children: .empty,
+    summary: "held-out labelled data: a classifier's (or a semi-supervised D's) accuracy is scored on it, and ganc eval compares generated samples with it")
 
   public static let latent = ElementDefinition(
     name: "latent",
@@ -145,12 +149,12 @@ public enum SpecSchema {
     summary: "D: a sample (and label) to one logit")
   public static let networkFile = ElementDefinition(
     name: "network", attributes: network, children: .layers,
-    summary: "the root of a src= layer file (which may itself name another file with src)")
+    summary: "a classifier's layers, or the root of a src= layer file (which may itself name another file with src)")
 
   public static let optimizer = ElementDefinition(
     name: "optimizer",
     attributes: [
-      .init("net", .choice(["generator", "discriminator"]), required: true, "which net it updates"),
+      .init("net", .choice(["generator", "discriminator", "classifier"]), required: true, "which net it updates"),
       .init("kind", .choice(["adam", "sgd", "rmsprop"]), default: "adam", "the update rule"),
       .init("lr", .real, required: true, "learning rate"),
       .init("beta1", .real, default: "0.9", "adam: first-moment decay"),
@@ -175,6 +179,7 @@ public enum SpecSchema {
       .init("ema", .real, "decay of an exponential moving average of G's weights"),
       .init("clip", .real, default: "0.01", "wasserstein: weight clipping bound"),
       .init("gp-weight", .real, default: "10", "wasserstein-gp: gradient penalty weight"),
+      .init("feature-matching", .name, "G's loss matches the batch mean of this D layer's output on real data"),
     ], children: .repeated("optimizer"), summary: "the training game")
 
   public static let output = ElementDefinition(
@@ -184,6 +189,9 @@ public enum SpecSchema {
       .init("samples-every", .natural, default: "500", "steps between sample images (0 = only at the end)"),
       .init("checkpoint-every", .natural, default: "1000", "steps between checkpoints (0 = only at the end)"),
       .init("sample-count", .count, default: "64", "samples per image"),
+      .init("eval-every", .natural, default: "0", "steps between evaluations on the judge's features (0 = none)"),
+      .init("judge", .text, "the judge's run folder for eval-every (a trained <classifier>)"),
+      .init("eval-samples", .count, default: "1000", "generated and real samples per evaluation during training"),
     ], children: .empty, summary: "where results go")
 
   public static let gan = ElementDefinition(
@@ -193,13 +201,19 @@ public enum SpecSchema {
       .init("version", .choice(["1"]), required: true, "the language version"),
     ],
     children: .all(
-      required: ["data", "latent", "generator", "discriminator", "training"], optional: ["output"]),
+      required: ["data", "latent", "generator", "discriminator", "training"], optional: ["output", "test"]),
     summary: "a GAN spec")
+
+  public static let classifier = ElementDefinition(
+    name: "classifier",
+    attributes: gan.attributes,
+    children: .all(required: ["data", "network", "training"], optional: ["test", "output"]),
+    summary: "a classifier spec: one net trained on labelled data (a judge for ganc eval)")
 
   /// Every element by name (layers included).
   public static let elements: [String: ElementDefinition] = {
     var all: [String: ElementDefinition] = [:]
-    for e in [gan, data, latent, generator, discriminator, networkFile, training, optimizer, output]
+    for e in [gan, classifier, data, test, latent, generator, discriminator, networkFile, training, optimizer, output]
       + layers
     {
       all[e.name] = e

@@ -101,6 +101,7 @@ public enum XSDWriter {
 
       """
     out += element(SpecSchema.gan, indent: "  ")
+    out += "\n" + element(SpecSchema.classifier, indent: "  ")
     out += "\n" + element(SpecSchema.networkFile, indent: "  ")
     out += "\n  <xs:group name=\"layer\">\n    <xs:choice>\n"
     for layer in SpecSchema.layers { out += element(layer, indent: "      ") }
