@@ -119,4 +119,54 @@ public enum Evaluation {
       return (m, max(s2 / Double(max(rows, 1)) - m * m, 0).squareRoot())
     }
   }
+
+  /// The two-sample Kolmogorov-Smirnov statistic of each column: the largest
+  /// gap between the empirical distribution functions of real and generated values.
+  public static func ksStatistics(_ real: [Float], _ generated: [Float], columns: Int) -> [Double] {
+    let rowsR = real.count / max(columns, 1), rowsG = generated.count / max(columns, 1)
+    return (0..<columns).map { c in
+      let a = (0..<rowsR).map { real[$0 * columns + c] }.sorted(), b = (0..<rowsG).map { generated[$0 * columns + c] }.sorted()
+      var i = 0, j = 0, gap = 0.0
+      while i < a.count && j < b.count {
+        let v = min(a[i], b[j])
+        while i < a.count && a[i] <= v { i += 1 }
+        while j < b.count && b[j] <= v { j += 1 }
+        gap = max(gap, abs(Double(i) / Double(a.count) - Double(j) / Double(b.count)))
+      }
+      return gap
+    }
+  }
+
+  /// Pearson correlation matrix (columns x columns) of a table of rows.
+  public static func correlations(_ values: [Float], columns: Int) -> [Double] {
+    let rows = values.count / max(columns, 1)
+    let stats = Self.columns(values, columns: columns)
+    var out = [Double](repeating: 0, count: columns * columns)
+    for i in 0..<columns {
+      for j in i..<columns {
+        var s = 0.0
+        for r in 0..<rows { s += (Double(values[r * columns + i]) - stats[i].mean) * (Double(values[r * columns + j]) - stats[j].mean) }
+        let denominator = Double(rows) * stats[i].std * stats[j].std
+        let c = i == j ? 1 : (denominator > 0 ? s / denominator : 0)
+        out[i * columns + j] = c
+        out[j * columns + i] = c
+      }
+    }
+    return out
+  }
+
+  /// The generated data's correlation matrix minus the real data's, with the
+  /// largest and the mean absolute difference over the pairs of columns.
+  public static func correlationDifference(_ real: [Float], _ generated: [Float], columns: Int) -> (matrix: [Double], largest: Double, mean: Double) {
+    let r = correlations(real, columns: columns), g = correlations(generated, columns: columns)
+    let matrix = zip(g, r).map { $0 - $1 }
+    var largest = 0.0, total = 0.0
+    for i in 0..<columns {
+      for j in (i + 1)..<max(columns, i + 1) {
+        largest = max(largest, abs(matrix[i * columns + j]))
+        total += abs(matrix[i * columns + j])
+      }
+    }
+    return (matrix, largest, columns > 1 ? total / Double(columns * (columns - 1) / 2) : 0)
+  }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GANCompiler
+import GANData
 import GANIR
 import GANRuntime
 import GANSpec
@@ -99,5 +100,75 @@ extension Trainer {
   public func testAccuracy() throws -> (accuracy: Double, count: Int)? {
     guard let test = try testSet() else { return nil }
     return (try accuracy(on: test), test.count)
+  }
+}
+
+/// A generator measured on a judge's features against real samples.
+public struct JudgeEvaluation: Sendable {
+  public var metrics: FeatureMetrics.Report
+  /// For a conditional generator: the share of G(z, y) the judge puts in class y.
+  public var classAccuracy: Double?
+  /// The classes the judge finds among the generated samples (at least once).
+  public var classesCovered: Int
+  public var classes: Int
+}
+
+/// The pieces of an evaluation against a judge that stay fixed over a run:
+/// the judge, the real samples and their features, and the judge's identity.
+public final class JudgeSession {
+  public let judge: Trainer
+  public let judgeRun: String
+  /// SHA-256 of the judge's checkpoint: two figures are comparable only with the same judge.
+  public let checkpointSHA256: String
+  public let count: Int
+  /// Where the real samples come from, in words.
+  public let realSource: String
+  let realFeatures: [Float]
+
+  /// Opens the judge for evaluating `run`'s generator on `count` samples; the
+  /// real samples are `run`'s `<test>` data, else the judge's, else `run`'s training data.
+  public init(judge: Trainer, judgeRun: String, for run: Trainer, count requested: Int) throws {
+    guard judge.isClassifier || judge.training.loss == .semiSupervised else {
+      throw DataError("\(judgeRun) is not a judge: its spec is a GAN that does not classify; train one with `ganc train specs/fashion-judge.xml` (a <classifier> spec)")
+    }
+    guard judge.checked.data.shape == run.checked.data.shape else {
+      throw DataError(
+        "the judge \(judgeRun) reads samples of shape \(judge.checked.data.shape.shapeText), but \(run.checked.spec.name) makes \(run.checked.data.shape.shapeText); use a judge trained on the same kind of data"
+      )
+    }
+    self.judge = judge
+    self.judgeRun = judgeRun
+    checkpointSHA256 = try FileDigest.sha256(judge.checkpointPath)
+    let real: Dataset
+    if let test = try run.testSet() {
+      (real, realSource) = (test, "\(run.checked.spec.name)'s test data")
+    } else if let test = try judge.testSet() {
+      (real, realSource) = (test, "the judge's test data")
+    } else {
+      (real, realSource) = (run.dataset, "\(run.checked.spec.name)'s training data")
+    }
+    let available = real.storage == nil ? requested : real.count
+    let n = min(requested, available)
+    guard n >= 2 else { throw DataError("the real data holds \(available) samples; the metrics need at least 2") }
+    var samples = [Float](repeating: 0, count: n * real.sampleSize)
+    samples.withUnsafeMutableBufferPointer { real.fill($0, labels: nil, batch: n, position: 0) }
+    count = n
+    realFeatures = try judge.judge(samples, count: n).features
+  }
+
+  /// Measures `run`'s generator now (its live or EMA weights) on the fixed noise of evaluations.
+  public func evaluate(_ run: Trainer) throws -> JudgeEvaluation {
+    let generated = try run.generate(count: count, noiseSeed: Trainer.noiseSeeds - 1)
+    let judged = try judge.judge(generated, count: count)
+    let metrics = try FeatureMetrics.report(real: realFeatures, generated: judged.features, rows: count, dimension: judged.dimension, seed: run.training.seed)
+    let classes = judge.judgedClasses
+    let guesses = Classification.predictions(logits: judged.logits, rows: count, classes: classes)
+    var accuracy: Double? = nil
+    if run.training.conditional {
+      // generate() asks for class i mod classes of sample i.
+      let asked = max(run.dataset.classes ?? 1, 1)
+      accuracy = Double((0..<count).filter { guesses[$0] == $0 % asked }.count) / Double(count)
+    }
+    return JudgeEvaluation(metrics: metrics, classAccuracy: accuracy, classesCovered: Set(guesses).count, classes: classes)
   }
 }

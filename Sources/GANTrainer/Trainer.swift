@@ -39,6 +39,8 @@ public struct StepMetrics: Sendable {
   public var accuracy: Double? = nil
   /// A semi-supervised D's cross-entropy on its labelled batch.
   public var classLoss: Double? = nil
+  /// The judge's metrics, on the steps `<output eval-every>` names.
+  public var evaluation: JudgeEvaluation? = nil
 }
 
 /// Set from the SIGINT handler; checked after every step.
@@ -71,11 +73,15 @@ public final class Trainer {
   public let labelled: Dataset?
   public var isClassifier: Bool { checked.spec.kind == .classifier }
   public private(set) var history: [StepMetrics] = []
+  /// The judge that `<output eval-every>` measures with, opened on first use.
+  var judgeSession: JudgeSession? = nil
+  /// The lowest FD so far (its checkpoint is best.safetensors).
+  var bestFD = Double.infinity
   var snapshot: [UInt8] = []
   var snapshotState = (step: 0, dUpdates: 0, gUpdates: 0)
   var divergences = 0
 
-  var training: TrainingSpec { checked.spec.training }
+  public var training: TrainingSpec { checked.spec.training }
   var seed: UInt64 { training.seed }
 
   /// Prepares a run of `checked` (whose source text is `specText`).
@@ -119,7 +125,7 @@ public final class Trainer {
     runtime.initializeParameters(seed: checked.spec.training.seed)
   }
 
-  var checkpointPath: String { runFolder + "/checkpoint.safetensors" }
+  public var checkpointPath: String { runFolder + "/checkpoint.safetensors" }
 
   /// A stable hash of what determines the model and its training math: data,
   /// latent, both nets, the game and the optimizers - not the step count,
@@ -308,6 +314,7 @@ public final class Trainer {
     guard let metrics = FileHandle(forWritingAtPath: metricsPath) else { throw DataError("cannot write \(metricsPath)") }
     defer { try? metrics.close() }
     metrics.seekToEndOfFile()
+    try openJudge()
     takeSnapshot()
     // A parent may have left SIGINT blocked or ignored (shells running jobs in
     // the background, test runners); Ctrl-C must still stop the run cleanly.
@@ -346,6 +353,9 @@ public final class Trainer {
       let seconds = Date().timeIntervalSince(start)
       m.step = step
       m.seconds = seconds
+      if output.evalEvery > 0 && (step % output.evalEvery == 0 || step == training.steps) {
+        m.evaluation = try evaluateWithJudge(log: log)
+      }
       history.append(m)
       pending += metricsRow(m)
       let rate = Double(step - firstStep) / max(seconds, 1e-9)
@@ -396,16 +406,67 @@ public final class Trainer {
     return .finished
   }
 
+  /// Measures G on the judge of `<output eval-every>` and keeps the
+  /// checkpoint with the lowest FD as best.safetensors.
+  /// Opens the judge of `<output eval-every>` (once), so a missing judge stops a run before its first step.
+  func openJudge() throws {
+    let output = checked.spec.output
+    guard output.evalEvery > 0, judgeSession == nil, let judgeRun = output.judge else { return }
+    let judge: Trainer
+    do {
+      judge = try Trainer.open(run: judgeRun, threads: runtime.pool.threads)
+    } catch {
+      throw DataError("eval-every: cannot open the judge \(judgeRun): \(error). Train it first (ganc train specs/fashion-judge.xml), or set judge=\"...\" to its run folder")
+    }
+    judgeSession = try JudgeSession(judge: judge, judgeRun: judgeRun, for: self, count: output.evalSamples)
+    if let best = try? Checkpoint.read(bestPath), let fd = Double(best.metadata["ganc.fd"] ?? "") { bestFD = fd }
+  }
+
+  func evaluateWithJudge(log: (String) -> Void) throws -> JudgeEvaluation? {
+    try openJudge()
+    guard let session = judgeSession else { return nil }
+    let e = try session.evaluate(self)
+    if e.metrics.fd < bestFD, weightsFinite() {
+      bestFD = e.metrics.fd
+      var c = makeCheckpoint()
+      c.metadata["ganc.fd"] = String(e.metrics.fd)
+      c.metadata["ganc.judge_sha256"] = session.checkpointSHA256
+      try c.write(to: bestPath)
+    }
+    let q = e.metrics.manifold
+    if !options.quiet {
+      log(
+        String(
+          format: "step %d: FD %.3f  KID %.5f  precision %.3f  recall %.3f  density %.3f  coverage %.3f%@", step, e.metrics.fd, e.metrics.kidMean, q.precision, q.recall, q.density,
+          q.coverage, e.metrics.fd == bestFD ? " (best so far)" : ""))
+    }
+    return e
+  }
+
+  /// The checkpoint with the lowest FD under `<output eval-every>`.
+  public var bestPath: String { runFolder + "/best.safetensors" }
+
   /// The header of metrics.csv for this spec.
   var metricsHeader: String {
     if isClassifier { return "step,loss,accuracy,seconds\n" }
-    return "step,d_loss,g_loss,d_real,d_fake,seconds" + (training.loss == .semiSupervised ? ",d_class_loss" : "") + "\n"
+    return "step,d_loss,g_loss,d_real,d_fake,seconds" + (training.loss == .semiSupervised ? ",d_class_loss" : "")
+      + (checked.spec.output.evalEvery > 0 ? ",fd,kid,precision,recall,density,coverage" : "") + "\n"
   }
 
   func metricsRow(_ m: StepMetrics) -> String {
     if isClassifier { return String(format: "%d,%.6g,%.6g,%.3f\n", m.step, m.dLoss, m.accuracy ?? .nan, m.seconds) }
-    return String(format: "%d,%.6g,%.6g,%.6g,%.6g,%.3f", m.step, m.dLoss, m.gLoss, m.dReal, m.dFake, m.seconds)
-      + (m.classLoss.map { String(format: ",%.6g", $0) } ?? "") + "\n"
+    var row = String(format: "%d,%.6g,%.6g,%.6g,%.6g,%.3f", m.step, m.dLoss, m.gLoss, m.dReal, m.dFake, m.seconds)
+    if training.loss == .semiSupervised { row += m.classLoss.map { String(format: ",%.6g", $0) } ?? "," }
+    if checked.spec.output.evalEvery > 0 {
+      // Empty cells on the steps between evaluations (pandas reads them as NaN).
+      if let e = m.evaluation {
+        let q = e.metrics.manifold
+        row += String(format: ",%.6g,%.6g,%.4f,%.4f,%.4f,%.4f", e.metrics.fd, e.metrics.kidMean, q.precision, q.recall, q.density, q.coverage)
+      } else {
+        row += ",,,,,,"
+      }
+    }
+    return row + "\n"
   }
 
   /// k D-steps and one G-step.
@@ -466,6 +527,20 @@ public final class Trainer {
       if let v = cells[2] { g.append((x, v)) }
     }
     try Plots.curves([d, g], colours: [(31, 119, 180), (255, 127, 14)]).write(to: runFolder + "/loss.png")
+    guard checked.spec.output.evalEvery > 0, let header = text.split(separator: "\n").first?.split(separator: ",").map(String.init),
+      let fdColumn = header.firstIndex(of: "fd")
+    else { return }
+    // FD alone (its scale is its own), then precision, recall, density and coverage.
+    var series = [[(Double, Double)]](repeating: [], count: 5)
+    for line in text.split(separator: "\n").dropFirst() {
+      let cells = line.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+      guard cells.count >= fdColumn + 6, let x = cells[0] else { continue }
+      for (k, column) in [fdColumn, fdColumn + 2, fdColumn + 3, fdColumn + 4, fdColumn + 5].enumerated() {
+        if let v = cells[column] { series[k].append((x, v)) }
+      }
+    }
+    try Plots.curves([series[0]], colours: [(31, 119, 180)]).write(to: runFolder + "/fd.png")
+    try Plots.curves(Array(series[1...]), colours: [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]).write(to: runFolder + "/quality.png")
   }
 
   /// The folder a run's spec copy resolves its relative paths from.

@@ -231,13 +231,18 @@ struct Sample: ParsableCommand {
 /// `ganc eval`: quality metrics of a trained run.
 struct Eval: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Measure a run: PacGAN's mode metrics for ring/grid, pixel statistics and k-NN precision/recall for images, column statistics for tables.")
+    abstract:
+      "Measure a run: PacGAN's mode metrics for ring/grid; for images FD, KID, precision/recall and density/coverage on a judge's features (--judge), else pixel statistics; column statistics for tables; a classifier's test accuracy."
+  )
 
   @Argument(help: "The run folder.")
   var runFolder: String
 
   @Option(help: "Samples to generate (2,500 as in PacGAN).")
   var samples = 2500
+
+  @Option(help: "A judge's run folder (a trained <classifier>, such as `ganc train specs/fashion-judge.xml`): FD, KID, precision/recall, density/coverage on its features.")
+  var judge: String?
 
   @Option(help: "Worker threads.")
   var threads: Int?
@@ -251,9 +256,22 @@ struct Eval: ParsableCommand {
     guard samples >= 10, samples <= 1_000_000 else { throw ValidationError("--samples must be between 10 and 1000000") }
   }
 
+  /// The most samples the judge's metrics use (their distance matrices are N x N).
+  static let judgeSampleLimit = 10_000
+
   func run() throws {
     let run = runFolder
     let trainer = try openRun(run, checkpoint: nil, colour: color, threads: threads, includes: includes)
+    if trainer.isClassifier {
+      if judge != nil { Out.error("ganc: note: \(run) is a classifier; --judge measures generators and is ignored\n") }
+      do {
+        try reportClassification(trainer) { Out.print($0 + "\n") }
+      } catch {
+        Out.error("ganc: error: \(error)\n")
+        throw ExitCode(1)
+      }
+      return
+    }
     let data = trainer.dataset
     let shape = trainer.checked.data.shape
     var report: [String: Any] = ["run": run, "step": trainer.step, "samples": samples]
@@ -278,9 +296,13 @@ struct Eval: ParsableCommand {
       let m = Evaluation.images(generated: generated, real: real, count: n, shape: shape)
       text += String(format: "  pixel mean distance  %.4f  (mean |mean_gen - mean_real| per pixel, data in [-1, 1])\n", m.meanDistance)
       text += String(format: "  pixel std distance   %.4f\n", m.stdDistance)
-      text += String(format: "  precision (k=%d)      %.3f  (generated samples near the real data)\n", m.k, m.precision)
-      text += String(format: "  recall (k=%d)         %.3f  (real samples near the generated ones)\n", m.k, m.recall)
-      text += "  on \(n) samples each, features: 7x7 average pooling\n"
+      text += String(format: "  pixel precision (k=%d) %.3f  (generated samples near the real data, 7x7 average pooling)\n", m.k, m.precision)
+      text += String(format: "  pixel recall (k=%d)    %.3f  (real samples near the generated ones)\n", m.k, m.recall)
+      text += "  on \(n) samples each\n"
+      if judge == nil {
+        text += "  only pixel statistics are available without a judge: train one with `ganc train specs/fashion-judge.xml`,\n"
+        text += "  then `ganc eval \(run) --judge runs/fashion-judge` for FD, KID, precision/recall and density/coverage on its features\n"
+      }
       report["pixel_mean_distance"] = m.meanDistance
       report["pixel_std_distance"] = m.stdDistance
       report["precision"] = m.precision
@@ -292,21 +314,86 @@ struct Eval: ParsableCommand {
       var real = [Float](repeating: 0, count: n * size)
       real.withUnsafeMutableBufferPointer { data.fill($0, labels: nil, batch: n, position: 0) }
       real = data.toOriginalUnits(real)
-      let g = Evaluation.columns(generated, columns: size), r = Evaluation.columns(real, columns: size)
       let names = data.columnNames ?? (0..<size).map { "x\($0)" }
-      text += "  column                 real mean    real std  |   gen mean     gen std\n"
-      var columns: [[String: Any]] = []
-      for c in 0..<size {
-        let label = names[c].count >= 20 ? names[c] + " " : names[c] + String(repeating: " ", count: 20 - names[c].count)
-        text += "  " + label + String(format: " %10.4g  %10.4g  | %10.4g  %10.4g\n", r[c].mean, r[c].std, g[c].mean, g[c].std)
-        columns.append(["name": names[c], "real_mean": r[c].mean, "real_std": r[c].std, "generated_mean": g[c].mean, "generated_std": g[c].std])
-      }
+      let (columnText, columns, correlation) = Self.columnReport(real: real, generated: generated, rows: n, names: names)
+      text += columnText
       report["columns"] = columns
+      if let correlation { report["correlation_difference"] = correlation }
+    }
+    if trainer.training.loss == .semiSupervised, let (accuracy, count) = try trainer.testAccuracy() {
+      text += String(format: "  D's test accuracy    %.2f%% of %d held-out samples", accuracy * 100, count) + (trainer.labelled.map { " (\($0.count) labelled)" } ?? "") + "\n"
+      report["test_accuracy"] = accuracy
+      report["test_samples"] = count
+    }
+    if let judge {
+      let judgeTrainer = try openRun(judge, checkpoint: nil, colour: color, threads: threads, includes: includes)
+      do {
+        let session = try JudgeSession(judge: judgeTrainer, judgeRun: judge, for: trainer, count: min(samples, Self.judgeSampleLimit))
+        let e = try session.evaluate(trainer)
+        text += Self.judgeText(e, session)
+        report["judge"] = Self.judgeJSON(e, session)
+      } catch {
+        Out.error("ganc: error: \(error)\n")
+        throw ExitCode(1)
+      }
     }
     if let json = try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]) {
-      try? json.write(to: URL(fileURLWithPath: run + "/eval.json"))
+      try? json.write(to: URL(fileURLWithPath: run + "/eval.json"), options: .atomic)
     }
     Out.print(text)
+  }
+
+  static func judgeText(_ e: JudgeEvaluation, _ s: JudgeSession) -> String {
+    let m = e.metrics
+    var text = "  on the judge \(s.judgeRun) (step \(s.judge.step), sha256 \(s.checkpointSHA256.prefix(12))), \(m.dimension) features, \(m.count) samples each, real: \(s.realSource)\n"
+    text += String(format: "  FD                   %.3f  (Frechet distance of the features' Gaussians)\n", m.fd)
+    text += String(format: "  KID                  %.5f +- %.5f  (unbiased MMD^2, cubic kernel, 100 subsets)\n", m.kidMean, m.kidStd)
+    text += String(format: "  precision / recall   %.3f / %.3f  (k = 3)\n", m.manifold.precision, m.manifold.recall)
+    text += String(format: "  density / coverage   %.3f / %.3f  (k = 5)\n", m.manifold.density, m.manifold.coverage)
+    if let a = e.classAccuracy { text += String(format: "  class accuracy       %.2f%%  (the judge puts G(z, y) in class y)\n", a * 100) }
+    text += "  classes covered      \(e.classesCovered) of \(e.classes)\n"
+    return text
+  }
+
+  static func judgeJSON(_ e: JudgeEvaluation, _ s: JudgeSession) -> [String: Any] {
+    let m = e.metrics
+    var object: [String: Any] = [
+      "run": s.judgeRun, "checkpoint_sha256": s.checkpointSHA256, "step": s.judge.step, "features": m.dimension, "samples": m.count, "real": s.realSource,
+      "fd": m.fd, "kid_mean": m.kidMean, "kid_std": m.kidStd, "precision": m.manifold.precision, "recall": m.manifold.recall,
+      "density": m.manifold.density, "coverage": m.manifold.coverage, "classes_covered": e.classesCovered, "classes": e.classes,
+    ]
+    if let a = e.classAccuracy { object["class_accuracy"] = a }
+    return object
+  }
+
+  /// Each column's mean and spread, the KS statistic of each column, and the
+  /// largest difference between the columns' correlation matrices.
+  static func columnReport(real: [Float], generated: [Float], rows n: Int, names: [String]) -> (String, [[String: Any]], [String: Any]?) {
+    let size = names.count
+    let g = Evaluation.columns(generated, columns: size), r = Evaluation.columns(real, columns: size)
+    let ks = Evaluation.ksStatistics(real, generated, columns: size)
+    let correlation = Evaluation.correlationDifference(real, generated, columns: size)
+    var text = "  column                 real mean    real std  |   gen mean     gen std  |   KS\n"
+    var columns: [[String: Any]] = []
+    for c in 0..<size {
+      let label = names[c].count >= 20 ? names[c] + " " : names[c] + String(repeating: " ", count: 20 - names[c].count)
+      text += "  " + label + String(format: " %10.4g  %10.4g  | %10.4g  %10.4g  | %5.3f\n", r[c].mean, r[c].std, g[c].mean, g[c].std, ks[c])
+      columns.append(["name": names[c], "real_mean": r[c].mean, "real_std": r[c].std, "generated_mean": g[c].mean, "generated_std": g[c].std, "ks": ks[c]])
+    }
+    guard size > 1 else { return (text, columns, nil) }
+    text += String(format: "  correlation gen - real: largest |difference| %.3f, mean %.3f over %d pairs\n", correlation.largest, correlation.mean, size * (size - 1) / 2)
+    if size <= 12 {
+      for i in 0..<size {
+        let label = String(names[i].prefix(12))
+        text += "    " + label + String(repeating: " ", count: 13 - label.count)
+        text += (0..<size).map { String(format: "%7.3f", correlation.matrix[i * size + $0]) }.joined() + "\n"
+      }
+    }
+    let json: [String: Any] = [
+      "largest": correlation.largest, "mean": correlation.mean,
+      "matrix": (0..<size).map { i in (0..<size).map { correlation.matrix[i * size + $0] } },
+    ]
+    return (text, columns, json)
   }
 }
 

@@ -126,7 +126,7 @@ public enum LintSummary {
     if t.dSteps > 1 { game += ", \(t.dSteps) D steps per G step" }
     if t.pack > 1 { game += ", pack \(t.pack)" }
     if t.conditional { game += ", conditional" }
-    if let id = t.featureMatching { game += ", G matches D's '\(id)' features" }
+    if let id = t.featureMatching { game += ", feature matching on D's '\(id)'" }
     if let n = c.spec.data.labelsPerClass { game += ", \(n) labels per class" }
     game +=
       c.spec.kind == .classifier
