@@ -156,6 +156,14 @@ public final class JudgeSession {
     realFeatures = try judge.judge(samples, count: n).features
   }
 
+  /// The metrics of `count` samples of `samples` against the real set: the
+  /// judge's floor (training images against test images) and ceiling (noise).
+  public func compare(_ samples: [Float], count n: Int, seed: UInt64 = 0) throws -> FeatureMetrics.Report {
+    let m = min(n, count)
+    let judged = try judge.judge(samples, count: m)
+    return try FeatureMetrics.report(real: Array(realFeatures.prefix(m * judged.dimension)), generated: judged.features, rows: m, dimension: judged.dimension, seed: seed)
+  }
+
   /// Measures `run`'s generator now (its live or EMA weights) on the fixed noise of evaluations.
   public func evaluate(_ run: Trainer) throws -> JudgeEvaluation {
     let generated = try run.generate(count: count, noiseSeed: Trainer.noiseSeeds - 1)

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import GANDiagnostics
 import GANSpec
+import GANIR
+import GANRuntime
 import GANTrainer
 
 /// Reads, lints and checks a spec with command-line overrides applied.
@@ -266,6 +268,7 @@ struct Eval: ParsableCommand {
       if judge != nil { Out.error("ganc: note: \(run) is a classifier; --judge measures generators and is ignored\n") }
       do {
         try reportClassification(trainer) { Out.print($0 + "\n") }
+        if trainer.checked.data.shape.count == 3 { try reportFloor(judge: trainer) }
       } catch {
         Out.error("ganc: error: \(error)\n")
         throw ExitCode(1)
@@ -341,6 +344,37 @@ struct Eval: ParsableCommand {
       try? json.write(to: URL(fileURLWithPath: run + "/eval.json"), options: .atomic)
     }
     Out.print(text)
+  }
+
+  /// A judge's reference points: its own training images against the real
+  /// set (the floor a perfect generator would reach) and uniform noise (far off).
+  func reportFloor(judge trainer: Trainer) throws {
+    let session = try JudgeSession(judge: trainer, judgeRun: runFolder, for: trainer, count: min(samples, Self.judgeSampleLimit))
+    let n = session.count
+    let data = trainer.dataset
+    var images = [Float](repeating: 0, count: n * data.sampleSize)
+    images.withUnsafeMutableBufferPointer { data.fill($0, labels: nil, batch: n, position: 0) }
+    let seeded = SeededStream(seed: trainer.training.seed, RandomStream(.benchmark, 0))
+    let noise = (0..<(n * data.sampleSize)).map { Float(seeded.uniform($0) * 2 - 1) }
+    var text = "  reference points on \(n) samples each against \(session.realSource), \(session.checkpointSHA256.prefix(12)):\n"
+    text += "                       FD        KID        precision recall  density coverage\n"
+    var json: [String: Any] = [:]
+    for (name, key, samples) in [("training images", "training_images", images), ("uniform noise", "uniform_noise", noise)] {
+      let m = try session.compare(samples, count: n, seed: trainer.training.seed)
+      let q = m.manifold
+      text += "  " + name.padding(toLength: 19, withPad: " ", startingAt: 0)
+      text += String(format: "%9.3f  %9.5f  %6.3f    %6.3f  %6.3f   %6.3f\n", m.fd, m.kidMean, q.precision, q.recall, q.density, q.coverage)
+      json[key] = ["fd": m.fd, "kid_mean": m.kidMean, "kid_std": m.kidStd, "precision": q.precision, "recall": q.recall, "density": q.density, "coverage": q.coverage]
+    }
+    Out.print(text)
+    // Kept beside the accuracy in eval.json.
+    let path = runFolder + "/eval.json"
+    if let data = FileManager.default.contents(atPath: path), var object = try JSONSerialization.jsonObject(with: data) as? [String: Any] {
+      object["reference_points"] = json
+      object["reference_samples"] = n
+      object["checkpoint_sha256"] = session.checkpointSHA256
+      try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
   }
 
   static func judgeText(_ e: JudgeEvaluation, _ s: JudgeSession) -> String {

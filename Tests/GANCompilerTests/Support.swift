@@ -36,7 +36,11 @@ func feeds(for g: Graph, seed: UInt64) -> [String: [Double]] {
     case .input(let name), .parameter(let name):
       guard out[name] == nil else { continue }
       let n = node.elementCount
-      if name.hasSuffix("label") {
+      if name == "label_targets" {
+        // One-hot rows; the last row unlabelled (all zero), as in a semi-supervised batch.
+        let (rows, width) = (node.shape[0], node.shape[1])
+        out[name] = (0..<n).map { i in i / width < rows - 1 && i % width == (i / width) % width ? 1 : 0 }
+      } else if name.hasSuffix("label") {
         out[name] = (0..<n).map { _ in Double(Int(next() * 3)) }
       } else if name.hasSuffix(".lr") {
         out[name] = [1]

@@ -138,7 +138,67 @@ let brokenSpecs: [BrokenSpec] = [
     "deconv-same-small-kernel",
     [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"16\"/>\n    <reshape shape=\"1 4 4\"/>\n    <deconv2d filters=\"1\" kernel=\"1\" stride=\"2\" padding=\"same\"/>\n    <flatten/>")],
     "GAN0112", 8, 49, exit: 1),
+  BrokenSpec("semi-supervised-without-labels", [("<training steps=\"10\"", "<training loss=\"semi-supervised\" steps=\"10\"")], "GAN0511", 13, 13, exit: 1),
+  BrokenSpec("feature-matching-unknown-id", [("<training steps=\"10\"", "<training feature-matching=\"feat\" steps=\"10\"")], "GAN0512", 13, 13, exit: 1),
+  BrokenSpec("classifier-optimizer-in-gan", [("<optimizer net=\"generator\"", "<optimizer net=\"classifier\"")], "GAN0509", 14, 6, exit: 1),
+  BrokenSpec("labels-per-class-on-ring", [("std=\"0.01\"/>", "std=\"0.01\" labels-per-class=\"5\"/>")], "GAN0115", 3, 55, exit: 1),
+  BrokenSpec("cross-entropy-in-gan", [("<training steps=\"10\"", "<training loss=\"cross-entropy\" steps=\"10\"")], "GAN0112", 13, 13, exit: 1),
+  BrokenSpec("eval-every-without-judge", [("</gan>", "<output eval-every=\"10\"/>\n</gan>")], "GAN0103", 17, 9, exit: 1),
 ]
+
+/// A classifier spec (4x4 images in 3 classes) and an edit of it.
+let classifierBase = """
+  <classifier name="c" version="1">
+    <data source="idx" images="img.idx" labels="lab.idx"/>
+    <network>
+      <flatten/>
+      <dense units="3"/>
+    </network>
+    <training steps="5" batch="2">
+      <optimizer net="classifier" lr="1e-3"/>
+    </training>
+  </classifier>
+  """
+
+@Suite("Broken classifier specs")
+struct BrokenClassifierTests {
+  func lintClassifier(_ edits: [(String, String)]) -> LintResult {
+    let folder = temporaryFolder()
+    var images = Data([0, 0, 8, 3, 0, 0, 0, 6, 0, 0, 0, 4, 0, 0, 0, 4])
+    images += Data((0..<96).map { UInt8($0 * 7 % 256) })
+    try? images.write(to: folder.appendingPathComponent("img.idx"))
+    try? Data([0, 0, 8, 1, 0, 0, 0, 6, 0, 1, 2, 0, 1, 2]).write(to: folder.appendingPathComponent("lab.idx"))
+    var text = classifierBase
+    for (old, new) in edits { text = text.replacingOccurrences(of: old, with: new) }
+    return lint(text, folder: folder)
+  }
+
+  @Test("the base classifier is clean")
+  func clean() {
+    let result = lintClassifier([])
+    #expect(result.diagnostics.isEmpty, "\(result.diagnostics)")
+    #expect(result.checked?.spec.kind == .classifier)
+    #expect(result.checked?.spec.training.loss == .crossEntropy)
+  }
+
+  @Test(
+    "each mistake reports its id at its line and column",
+    arguments: [
+      ("one logit per class", [("<dense units=\"3\"/>", "<dense units=\"4\"/>")], "GAN0510", 5, 6),
+      ("no labels", [(" labels=\"lab.idx\"", "")], "GAN0402", 2, 4),
+      ("a GAN's optimizer", [("net=\"classifier\"", "net=\"discriminator\"")], "GAN0509", 8, 6),
+      ("a GAN's loss", [("<training steps", "<training loss=\"hinge\" steps")], "GAN0112", 7, 13),
+      ("a GAN's element", [("<network>", "<latent size=\"3\"/>\n  <network>")], "GAN0101", 3, 4),
+      ("more labels per class than images", [("lab.idx\"", "lab.idx\" labels-per-class=\"3\"")], "GAN0112", 2, 56),
+    ])
+  func reports(_ name: String, _ edits: [(String, String)], _ id: String, _ line: Int, _ column: Int) {
+    let result = lintClassifier(edits)
+    let hit = result.diagnostics.first { $0.id.rawValue == id }
+    #expect(hit != nil, "\(name): expected \(id), got \(result.diagnostics.map { "\($0.id.rawValue) \($0.message)" })")
+    #expect(hit?.location?.line == line && hit?.location?.column == column, "\(name): at \(String(describing: hit?.location))")
+    #expect(result.hasErrors)
+  }
+}
 
 @Suite("Broken specs")
 struct BrokenSpecTests {

@@ -41,14 +41,22 @@ public enum ReferenceWriter {
       ## Structure
 
       `<gan>` holds, in any order and each at most once: `<data>`, `<latent>`,
-      `<generator>`, `<discriminator>`, `<training>` (all required) and `<output>`
-      (optional). `<generator>` and `<discriminator>` hold layers, or name a file
-      with `src="..."` whose root is `<network>`.
+      `<generator>`, `<discriminator>`, `<training>` (all required), `<output>`
+      and `<test>` (optional). `<generator>` and `<discriminator>` hold layers, or
+      name a file with `src="..."` whose root is `<network>`.
+
+      `<classifier>` (an extension) holds `<data>` (labelled), `<network>`,
+      `<training>` (required), `<test>` and `<output>` (optional): one net from a
+      sample to one logit per class, trained with softmax cross-entropy
+      (`loss="cross-entropy"`, the default there) by one
+      `<optimizer net="classifier">`. Its accuracy on `<test>` is reported after
+      training; `ganc eval RUN --judge CLASSIFIER_RUN` measures generators on its
+      features (the layer with `id="features"`, else the input of its last layer).
 
 
       """
     for e in [
-      SpecSchema.gan, SpecSchema.data, SpecSchema.latent, SpecSchema.generator, SpecSchema.networkFile,
+      SpecSchema.gan, SpecSchema.classifier, SpecSchema.data, SpecSchema.test, SpecSchema.latent, SpecSchema.generator, SpecSchema.networkFile,
       SpecSchema.training, SpecSchema.optimizer, SpecSchema.output,
     ] {
       out += "### `<\(e.name)>`: \(e.summary)\n\n" + table(e) + "\n"
@@ -68,7 +76,8 @@ public enum ReferenceWriter {
         gives `ceil(H / s)` for conv2d and `H * s` for deconv2d (extra padding
         goes after, as in TensorFlow); `valid` is 0.
       - The generator's output shape equals the data shape; the discriminator's
-        output is `1` (a logit). With `pack="P"` the discriminator reads the data
+        output is `1` (a logit), or K + 1 with `loss="semi-supervised"`; a
+        classifier's is K (the classes of its labels). With `pack="P"` the discriminator reads the data
         shape with its first axis multiplied by P; the generator makes
         `batch * P` samples per step and D judges `batch` packs.
       - `label` (conditional training with labelled data) is read only by
@@ -97,6 +106,29 @@ public enum ReferenceWriter {
       - `rmsprop` reads `beta2` as its squared-gradient decay (PyTorch's `alpha`,
         default 0.99 when `beta2` is not given, as PyTorch's) and `momentum`.
       - The root may carry `xsi:noNamespaceSchemaLocation` so editors find the XSD.
+      - `<classifier>` specs (above), and `<test>` held-out labelled data with
+        `<data>`'s attributes (same sample shape as the training data).
+      - `loss="semi-supervised"` (Salimans et al. 2016): labelled data; D ends in
+        K + 1 units (K class logits, then one for "generated"); D(x) is
+        `sigmoid(logsumexp(class logits) - generated logit)`; D's loss is the
+        non-saturating one on unlabelled real and generated batches plus the
+        cross-entropy of a labelled batch; G's is non-saturating on that D(x).
+      - `labels-per-class="N"` on `<data>` (idx with labels): only the first N
+        images of each class (file order) keep their labels; a classifier trains
+        on those alone, a semi-supervised D draws its labelled batches from them.
+        Only those two may use it.
+      - `feature-matching="ID"` on `<training>`: G's loss becomes the mean over
+        features of (mean over the real batch - mean over the generated batch)^2
+        of D's layer `ID` (Salimans et al. 2016); the G-step also reads a real batch.
+      - `<output eval-every="N" judge="RUN" eval-samples="1000">`: every N steps
+        and at the end, FD, KID, precision, recall, density and coverage of
+        `eval-samples` generated samples against as many real ones (the spec's
+        `<test>`, else the judge's, else the training data) on the judge's
+        features, logged in metrics.csv (empty cells between evaluations),
+        plotted in fd.png and quality.png, and the lowest-FD state kept as
+        best.safetensors. `judge` is a run folder, relative to the current
+        directory like `dir`; a judge that cannot be opened stops the run
+        before its first step.
 
       """
     return out
