@@ -261,11 +261,13 @@ def load(path, steps=None, batch=None, seed=None):
     root = ET.parse(path).getroot()
     els = {c.tag: c for c in root if isinstance(c.tag, str)}
     data = dict(els["data"].attrib)
-    latent = els["latent"]
+    classifier = root.tag == "classifier"
+    latent = els.get("latent")
     t = els["training"]
     training = {
+        "kind": root.tag, "feature-matching": t.get("feature-matching"),
         "steps": int(t.get("steps")), "batch": int(t.get("batch")),
-        "loss": t.get("loss", "non-saturating"), "d-steps": int(t.get("d-steps", "1")),
+        "loss": t.get("loss", "cross-entropy" if classifier else "non-saturating"), "d-steps": int(t.get("d-steps", "1")),
         "label-smoothing": float(t.get("label-smoothing", "1.0")), "seed": int(t.get("seed", "0")),
         "conditional": _bool(t.get("conditional", "false")), "pack": int(t.get("pack", "1")),
         "ema": float(t.get("ema")) if t.get("ema") is not None else None,
@@ -288,6 +290,13 @@ def load(path, steps=None, batch=None, seed=None):
             beta2=float(o.get("beta2", default_beta2)), momentum=float(o.get("momentum", "0")),
             weight_decay=float(o.get("weight-decay", "0")), epsilon=float(o.get("epsilon", "1e-8")))
     data_shape, classes = _data_shape(data, folder, training["conditional"])
+    if classifier:
+        # One net from a sample to class logits, held where a GAN's D is.
+        net = Net("classifier", [_layer(i, el) for i, el in enumerate(_net_element(els["network"], folder, frozenset()))])
+        _infer(net, "x", data_shape, classes)
+        return Spec(name=root.get("name"), folder=folder, data=data, data_shape=tuple(data_shape), latent_size=0,
+                    latent_distribution="normal", generator=Net("generator", []), discriminator=net,
+                    training=training, optimizers=optimizers)
     nets = {}
     for role in ("generator", "discriminator"):
         elements = _net_element(els[role], folder, frozenset())

@@ -23,7 +23,7 @@ from safetensors.torch import load_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ganspec  # noqa: E402
-from torchgan import Draws, Game  # noqa: E402
+from torchgan import ClassifierGame, Draws, Game  # noqa: E402
 
 GP_STREAM = 65535  # Lowering.penaltyStream: the last op stream
 
@@ -54,9 +54,13 @@ def streams(spec):
     def count(net):
         return sum(1 for l in net.layers if l.kind == "dropout" and l.attrs["rate"] > 0)
     ng, nd = count(spec.generator), count(spec.discriminator)
+    if spec.training["kind"] == "classifier":
+        return list(range(nd)), []
     d_bn = any(l.kind == "batchnorm" for l in spec.discriminator.layers)
     n = ng + nd * (2 if d_bn else 1) + (nd if spec.training["loss"] == "wasserstein-gp" else 0)
-    return list(range(n)), list(range(n, n + ng + nd))
+    # Feature matching runs D on the real batch too, after the generated one.
+    g = ng + nd * (2 if spec.training["feature-matching"] else 1)
+    return list(range(n)), list(range(n, n + g))
 
 
 def relative_error(a, b, mask=None):
@@ -96,7 +100,7 @@ def compare(ganc, game, updates):
     ours = game.state()
     errors, masked = {}, 0
     for name, value in ganc.items():
-        if name.startswith("data."):
+        if name.startswith("data.") or value.numel() == 0:
             continue
         if name not in ours:
             # PyTorch creates optimizer state lazily; zero in ganc means "not yet".
@@ -122,7 +126,8 @@ def replay(spec, trace, steps, checks, dtype=torch.float32, perturb=None, keep_s
     after that step is kept as `game.kept`."""
     torch.set_default_dtype(dtype)
     draws = TraceDraws()
-    game = Game(spec, draws)
+    classifier = spec.training["kind"] == "classifier"
+    game = (ClassifierGame if classifier else Game)(spec, draws)
     start = load_file(os.path.join(trace, "checkpoint-000000.safetensors"))
     start = {k: v.to(dtype) for k, v in start.items()}
     if perturb is not None:
@@ -141,11 +146,24 @@ def replay(spec, trace, steps, checks, dtype=torch.float32, perturb=None, keep_s
         return unread | {k: v.to(dtype) for k, v in load_file(os.path.join(trace, name)).items()}
 
     for step in range(1, steps + 1):
+        if classifier:
+            t = tensors(f"step-{step:06d}-c.safetensors")
+            draws.start(t, d_streams)
+            game.set_lr("classifier", t["classifier.lr"].item())
+            loss = game.step(t["x"], t["label_targets"])
+            if step == 1:
+                worst_loss = abs(loss - t["output.loss"].item()) / max(abs(loss), 1e-6)
+            if step in checks:
+                results[step], masked[step] = compare(tensors(f"checkpoint-{step:06d}.safetensors"), game, {"classifier": step})
+            if step == keep_state:
+                game.kept = {k: v.detach().clone() for k, v in game.state().items()}
+            continue
         for k in range(spec.training["d-steps"]):
             t = tensors(f"step-{step:06d}-d-{k}.safetensors")
             draws.start(t, d_streams)
             game.set_lr("discriminator", t["discriminator.lr"].item())
-            loss, _, _ = game.d_step(t["z"], t["x"], t.get("label"), t.get("generated_label"), gp_eps=t.get(f"random.{GP_STREAM}"))
+            loss, _, _ = game.d_step(t["z"], t["x"], t.get("label"), t.get("generated_label"), gp_eps=t.get(f"random.{GP_STREAM}"),
+                                     x_labelled=t.get("x_labelled"), targets=t.get("label_targets"))
             # The first D-step's loss comes from the starting state alone (the
             # G-step's depends on the D update, judged through the tensors).
             if step == 1 and k == 0:
@@ -156,7 +174,7 @@ def replay(spec, trace, steps, checks, dtype=torch.float32, perturb=None, keep_s
         t = tensors(f"step-{step:06d}-g.safetensors")
         draws.start(t, g_streams)
         game.set_lr("generator", t["generator.lr"].item())
-        game.g_step(t["z"], t.get("generated_label"))
+        game.g_step(t["z"], t.get("generated_label"), t.get("x"))
         if step in checks:
             updates = {"generator": step, "discriminator": step * spec.training["d-steps"]}
             results[step], masked[step] = compare(tensors(f"checkpoint-{step:06d}.safetensors"), game, updates)

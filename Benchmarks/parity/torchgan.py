@@ -119,7 +119,7 @@ class Net(nn.Module):
             return nn.Embedding(a["classes"], a["dim"])
         return None
 
-    def forward(self, inp, label=None):
+    def forward(self, inp, label=None, every_layer=False):
         outs = []
         batch = inp.shape[0]
         for layer in self.spec_layers:
@@ -165,7 +165,7 @@ class Net(nn.Module):
             elif k == "embedding":
                 y = m(x.reshape(batch).long())
             outs.append(y)
-        return outs[-1]
+        return outs if every_layer else outs[-1]
 
 
 def initialise(net, layers):
@@ -268,9 +268,15 @@ class Game:
             return v
         return v.reshape((v.shape[0] // p, v.shape[1] * p) + tuple(v.shape[2:]))
 
+    @staticmethod
+    def real_logit(logits):
+        """A semi-supervised D's real-vs-generated logit: logsumexp of the K
+        class logits minus the "generated" logit (Salimans et al. 2016)."""
+        return torch.logsumexp(logits[:, :-1], dim=1, keepdim=True) - logits[:, -1:]
+
     def d_loss(self, r, f):
         loss = self.t["loss"]
-        if loss in ("non-saturating", "minimax"):
+        if loss in ("non-saturating", "minimax", "semi-supervised"):
             s = self.t["label-smoothing"]
             real = F.binary_cross_entropy_with_logits(r, torch.full_like(r, s))
             return real + F.softplus(f).mean()
@@ -282,7 +288,7 @@ class Game:
 
     def g_loss(self, f):
         loss = self.t["loss"]
-        if loss == "non-saturating":
+        if loss in ("non-saturating", "semi-supervised"):
             return F.softplus(-f).mean()
         if loss == "minimax":
             return -F.softplus(f).mean()
@@ -294,11 +300,14 @@ class Game:
         for group in self.opt[role].param_groups:
             group["lr"] = lr
 
-    def d_step(self, z, x, label=None, fake_label=None, gp_eps=None):
+    def d_step(self, z, x, label=None, fake_label=None, gp_eps=None, x_labelled=None, targets=None):
         """One discriminator update; returns (loss, mean D(x), mean D(G(z)))."""
         with torch.no_grad():
             fake = self.G(z, fake_label)
         real, gen = self.pack(x), self.pack(fake)
+        semi = self.t["loss"] == "semi-supervised"
+        if semi:
+            real = torch.cat([real, x_labelled])
         if not self.d_has_batchnorm:
             labels = None if label is None else torch.cat([label, fake_label])
             scores = self.D(torch.cat([real, gen]), labels)
@@ -306,7 +315,15 @@ class Game:
         else:
             r = self.D(real, label)
             f = self.D(gen, fake_label)
+        supervised = None
+        if semi:
+            b = gen.shape[0]
+            logits = r[b:]
+            supervised = -(targets * F.log_softmax(logits, dim=1)).sum() / targets.sum().clamp(min=1)
+            r, f = self.real_logit(r[:b]), self.real_logit(f)
         loss = self.d_loss(r, f)
+        if supervised is not None:
+            loss = loss + supervised
         if self.t["loss"] == "wasserstein-gp":
             eps = gp_eps if gp_eps is not None else torch.rand((real.shape[0],) + (1,) * (real.dim() - 1))
             mixed = (eps * real + (1 - eps) * gen).requires_grad_(True)
@@ -326,13 +343,25 @@ class Game:
             with torch.no_grad():
                 for p in self.D.parameters():
                     p.clamp_(-c, c)
-        sig = self.t["loss"] in ("non-saturating", "minimax")
+        sig = self.t["loss"] in ("non-saturating", "minimax", "semi-supervised")
         score = (lambda v: torch.sigmoid(v).mean()) if sig else (lambda v: v.mean())
         return loss.item(), score(r).item(), score(f).item()
 
-    def g_step(self, z, fake_label=None):
-        f = self.D(self.pack(self.G(z, fake_label)), fake_label)
-        loss = self.g_loss(f)
+    def g_step(self, z, fake_label=None, x=None):
+        fake_layers = self.D(self.pack(self.G(z, fake_label)), fake_label, every_layer=True)
+        f = fake_layers[-1]
+        if self.t["loss"] == "semi-supervised":
+            f = self.real_logit(f)
+        fm = self.t.get("feature-matching")
+        if fm:
+            # Feature matching: the batch means of D's layer `fm` on real and generated data.
+            i = next(l.index for l in self.spec.discriminator.layers if l.id == fm)
+            real_layers = self.D(self.pack(x), None, every_layer=True)
+            n = fake_layers[i].shape[0]
+            target = real_layers[i].reshape(n, -1).mean(0).detach()
+            loss = ((target - fake_layers[i].reshape(n, -1).mean(0)) ** 2).mean()
+        else:
+            loss = self.g_loss(f)
         self.opt["generator"].zero_grad(set_to_none=True)
         loss.backward()
         self.opt["generator"].step()
@@ -341,4 +370,34 @@ class Game:
             with torch.no_grad():
                 for n, p in self.G.named_parameters():
                     self.ema[n].mul_(d).add_(p, alpha=1 - d)
+        return loss.item()
+
+
+class ClassifierGame:
+    """A <classifier> spec: one net, softmax cross-entropy over the labelled
+    rows of one-hot targets, one optimizer; state by ganc's names."""
+
+    def __init__(self, spec: Spec, draws: Draws):
+        self.spec = spec
+        self.draws = draws
+        self.C = Net(spec.discriminator, draws)
+        initialise(self.C, spec.discriminator.layers)
+        self.C.train()
+        self.t = spec.training
+        self.opt = {"classifier": Game.optimizer(self.C, spec.optimizers["classifier"])}
+        self.ema = None
+
+    def nets(self):
+        return {"classifier": self.C}
+
+    state = Game.state
+    load = Game.load
+    set_lr = Game.set_lr
+
+    def step(self, x, targets):
+        logits = self.C(x)
+        loss = -(targets * F.log_softmax(logits, dim=1)).sum() / targets.sum().clamp(min=1)
+        self.opt["classifier"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt["classifier"].step()
         return loss.item()

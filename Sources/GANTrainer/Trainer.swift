@@ -508,7 +508,7 @@ public final class Trainer {
     guard let tracer, let compiled = model.program(program.kind) else { return try runtime.run(program, random: random) }
     var tensors = tracer.capture(program) + tracer.randomStreams(compiled, random: random)
     try runtime.run(program, random: random)
-    for (name, v) in program.outputs.sorted(by: { $0.key < $1.key }) { tensors.append(("output.\(name)", [], Array(v))) }
+    for (name, v) in program.outputs.sorted(by: { $0.key < $1.key }) { tensors.append(("output.\(name)", v.count == 1 ? [] : [v.count], Array(v))) }
     try tracer.write(
       step: step + 1, label: traceLabel, tensors: tensors,
       metadata: [
