@@ -27,6 +27,25 @@ public struct ProgramFeeder {
     self.labelled = labelled
   }
 
+  /// The feeder of a checked spec's training: a classifier and a
+  /// semi-supervised D also learn classes from its labelled samples (the
+  /// labels-per-class subset, or the whole labelled data).
+  public init(_ checked: CheckedSpec, dataset: Dataset) throws {
+    let spec = checked.spec
+    var labelled: Dataset? = nil
+    if spec.kind == .classifier || spec.training.loss == .semiSupervised {
+      labelled = try spec.data.labelsPerClass.map { try dataset.labelledSubset(perClass: $0) } ?? dataset
+    }
+    self.init(seed: spec.training.seed, training: spec.training, latent: spec.latent, dataset: dataset, labelled: labelled)
+  }
+
+  /// The training steps a compiled spec runs per iteration, in order: k
+  /// D-steps and a G-step, or a classifier's one step.
+  public static func steps(of checked: CheckedSpec) -> [ProgramKind] {
+    checked.spec.kind == .classifier
+      ? [.classifierStep] : Array(repeating: .discriminatorStep, count: checked.spec.training.dSteps) + [.generatorStep]
+  }
+
   /// The update count of each net's optimizer during the next run (Adam's t).
   public struct Updates: Sendable {
     public var discriminator: Int

@@ -106,13 +106,8 @@ public final class Trainer {
     runtime = try Runtime(model: self.model, threads: options.threads ?? checked.spec.training.threads ?? ProcessInfo.processInfo.activeProcessorCount)
     dataset = try Dataset(checked.spec.data, shape: checked.data.shape, seed: checked.spec.training.seed)
     let spec = checked.spec
-    if spec.kind == .classifier || spec.training.loss == .semiSupervised {
-      let all = dataset
-      labelled = try spec.data.labelsPerClass.map { try all.labelledSubset(perClass: $0) } ?? all
-    } else {
-      labelled = nil
-    }
-    feeder = ProgramFeeder(seed: spec.training.seed, training: spec.training, latent: spec.latent, dataset: dataset, labelled: labelled)
+    feeder = try ProgramFeeder(checked, dataset: dataset)
+    labelled = feeder.labelled
     if spec.kind == .classifier {
       guard let step = runtime.program(.classifierStep) else { throw RuntimeError("the compiled model lacks a training step") }
       (dProgram, gProgram) = (step, nil)
@@ -227,7 +222,7 @@ public final class Trainer {
     precondition(noiseSeed >= 0 && noiseSeed < Self.noiseSeeds, "noise seed \(noiseSeed) out of range")
     guard let program = runtime.program(.sampler(averaged: training.ema != nil)),
       let batch = model.program(program.kind)?.inputs.first?.shape.first
-    else { throw RuntimeError("the compiled model lacks a sampler") }
+    else { throw RuntimeError(isClassifier ? "\(checked.spec.name) is a classifier: it has no generator to sample from" : "the compiled model lacks a sampler") }
     var out: [Float] = []
     var k = 0
     while out.count < count * dataset.sampleSize {

@@ -56,8 +56,17 @@ struct Bench: ParsableCommand {
       Out.error("ganc: error: \(error)\n")
       throw ExitCode(1)
     }
-    let feeder = ProgramFeeder(seed: training.seed, training: training, latent: checked.spec.latent, dataset: dataset)
-    guard let dStep = runtime.program(.discriminatorStep), let gStep = runtime.program(.generatorStep) else { throw ExitCode(1) }
+    let feeder: ProgramFeeder
+    do {
+      feeder = try ProgramFeeder(checked, dataset: dataset)
+    } catch {
+      Out.error("ganc: error: \(error)\n")
+      throw ExitCode(1)
+    }
+    let steps = try ProgramFeeder.steps(of: checked).map { kind in
+      guard let program = runtime.program(kind) else { throw RuntimeError("the compiled model lacks its \(kind.name) program") }
+      return program
+    }
     var done = ProgramFeeder.Updates(discriminator: 0, generator: 0)
     var dSeconds = 0.0, gSeconds = 0.0
     let clock = ContinuousClock()
@@ -78,14 +87,16 @@ struct Bench: ParsableCommand {
     for iteration in 0..<(warmup + iterations) {
       let timed = iteration >= warmup
       runtime.profiling = profile && timed
-      for _ in 0..<training.dSteps {
-        let t = try step(dStep)
-        done.discriminator += 1
-        if timed { dSeconds += t }
+      for program in steps {
+        let t = try step(program)
+        if program.kind == .generatorStep {
+          done.generator += 1
+          if timed { gSeconds += t }
+        } else {
+          done.discriminator += 1
+          if timed { dSeconds += t }
+        }
       }
-      let t = try step(gStep)
-      done.generator += 1
-      if timed { gSeconds += t }
     }
     let perIteration = (dSeconds + gSeconds) / Double(iterations)
     let flops = Double(CompileReport.iterationFlops(model))
@@ -95,9 +106,13 @@ struct Bench: ParsableCommand {
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let mode = [passes.noFuse ? "unfused" : "fused", passes.noPlan ? "unplanned" : "planned", passes.noLayout ? "plain layouts" : "blocked layouts"].joined(separator: ", ")
     var out = "\(checked.spec.name): batch \(training.batch), \(threadCount) thread\(threadCount == 1 ? "" : "s"), \(mode), \(iterations) iterations\n"
-    out += String(
-      format: "  ms per iteration    %.3f  (%d D-step%@ %.3f ms + G-step %.3f ms)\n", perIteration * 1000, training.dSteps,
-      training.dSteps == 1 ? "" : "s", dSeconds / Double(iterations) * 1000, gSeconds / Double(iterations) * 1000)
+    if checked.spec.kind == .classifier {
+      out += String(format: "  ms per iteration    %.3f  (one classifier step)\n", perIteration * 1000)
+    } else {
+      out += String(
+        format: "  ms per iteration    %.3f  (%d D-step%@ %.3f ms + G-step %.3f ms)\n", perIteration * 1000, training.dSteps,
+        training.dSteps == 1 ? "" : "s", dSeconds / Double(iterations) * 1000, gSeconds / Double(iterations) * 1000)
+    }
     out += String(format: "  samples per second  %.0f\n", Double(training.batch) / perIteration)
     out += String(
       format: "  GFLOP/s             %.1f  (%.0f%% of this machine's measured sgemm peak, %.1f GFLOP/s on %d threads)\n",

@@ -195,6 +195,10 @@ struct Sample: ParsableCommand {
   func run() throws {
     let run = runFolder
     let trainer = try openRun(run, checkpoint: checkpoint, colour: color, threads: threads, includes: includes)
+    guard !trainer.isClassifier else {
+      Out.error("ganc: error: \(run) is a classifier run (a <classifier> spec): it has no generator to sample from; `ganc eval \(run)` reports its accuracy\n")
+      throw ExitCode(1)
+    }
     let samples = try trainer.generate(count: n, noiseSeed: seed + 1)
     let shape = trainer.checked.data.shape
     let path = out ?? "\(run)/samples-\(n).\(format.rawValue)"
