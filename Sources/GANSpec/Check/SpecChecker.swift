@@ -208,6 +208,13 @@ public enum SpecChecker {
     if probed.classes == nil {
       diagnostics.append(.error(.dataLabels, "the test data has no labels to score against", at: test.location, help: "add labels=\"...\" to <test>"))
     }
+    if let testClasses = probed.classes, let train = data.classes, testClasses > train {
+      diagnostics.append(
+        .error(
+          .dataLabels, "the test labels go up to class \(testClasses - 1), but the training labels only to \(train - 1)", at: test.location(of: "labels"),
+          notes: [DiagnosticNote("the training labels are named here", at: spec.data.location(of: "labels"))],
+          help: "name the test labels of the same data set"))
+    }
     if probed.shape != data.shape {
       diagnostics.append(
         .error(
