@@ -118,6 +118,23 @@ struct JudgeCommandTests {
     #expect(wrong.code == 1 && wrong.err.contains("is not a judge"), "\(wrong.err)")
   }
 
+  @Test("for a conditional generator, eval --judge reports the judge's accuracy on G(z, y) against y")
+  func conditional() throws {
+    #expect(runGanc(["train", write(judgeSpec, to: "judge.xml", in: folder), "--out", path("judge"), "-q"]).code == 0)
+    let spec = ganSpec(output: "")
+      .replacingOccurrences(
+        of: "<generator><dense units=\"64\" activation=\"tanh\"/>", with: "<generator><embedding classes=\"3\" dim=\"3\" id=\"e\"/><concat inputs=\"z e\"/><dense units=\"64\" activation=\"tanh\"/>"
+      )
+      .replacingOccurrences(of: "<discriminator><flatten/>", with: "<discriminator><flatten id=\"f\"/><embedding classes=\"3\" dim=\"3\" id=\"e\"/><concat inputs=\"f e\"/>")
+      .replacingOccurrences(of: "threads=\"1\">", with: "threads=\"1\" conditional=\"true\">")
+    #expect(runGanc(["train", write(spec, to: "cgan.xml", in: folder), "--out", path("cgan"), "-q"]).code == 0)
+    let judged = runGanc(["eval", path("cgan"), "--judge", path("judge"), "--samples", "30"])
+    #expect(judged.code == 0 && judged.out.contains("class accuracy"), "\(judged.out)\(judged.err)")
+    let judge = try json(path("cgan/eval.json"))["judge"] as? [String: Any] ?? [:]
+    let accuracy = judge["class_accuracy"] as? Double ?? -1
+    #expect(accuracy >= 0 && accuracy <= 1)
+  }
+
   @Test("eval-every logs the metrics in metrics.csv, plots them and keeps the best checkpoint")
   func evalEvery() throws {
     #expect(runGanc(["train", write(judgeSpec, to: "judge.xml", in: folder), "--out", path("judge"), "-q"]).code == 0)
