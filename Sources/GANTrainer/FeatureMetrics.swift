@@ -178,19 +178,25 @@ public enum FeatureMetrics {
     return (mean, variance.squareRoot())
   }
 
-  /// Squared distances from dot products: |a|^2 + |b|^2 - 2 a.b.
-  static func squaredDistances(_ ab: Gram, normsA: [Double], normsB: [Double]) -> [Double] {
-    var out = [Double](repeating: 0, count: ab.rows * ab.columns)
-    for i in 0..<ab.rows { for j in 0..<ab.columns { out[i * ab.columns + j] = max(normsA[i] + normsB[j] - 2 * ab[i, j], 0) } }
-    return out
+  /// Squared distances read from dot products, |a|^2 + |b|^2 - 2 a.b, as
+  /// they are needed (no N x N table beyond the Gram matrix).
+  struct SquaredDistances {
+    let gram: Gram
+    let normsA: [Double], normsB: [Double]
+    init(_ gram: Gram, normsA: [Double], normsB: [Double]) {
+      self.gram = gram
+      self.normsA = normsA
+      self.normsB = normsB
+    }
+    @inline(__always) subscript(i: Int, j: Int) -> Double { max(normsA[i] + normsB[j] - 2 * gram[i, j], 0) }
   }
 
   /// Each row's squared distance to its k-th nearest neighbour within its own set (itself excluded).
-  static func radii(_ within: [Double], rows: Int, k: Int) -> [Double] {
+  static func radii(_ within: SquaredDistances, rows: Int, k: Int) -> [Double] {
     (0..<rows).map { i in
       var nearest = [Double](repeating: .infinity, count: k)
       for j in 0..<rows where j != i {
-        let v = within[i * rows + j]
+        let v = within[i, j]
         if v < nearest[k - 1] {
           var p = k - 1
           while p > 0 && nearest[p - 1] > v {
@@ -223,19 +229,19 @@ public enum FeatureMetrics {
   static func manifold(xx: Gram, yy: Gram, xy: Gram, kPR: Int, kDC: Int) -> Manifold {
     let (n, m) = (xx.rows, yy.rows)
     let normsX = (0..<n).map { xx[$0, $0] }, normsY = (0..<m).map { yy[$0, $0] }
-    let dxx = squaredDistances(xx, normsA: normsX, normsB: normsX)
-    let dyy = squaredDistances(yy, normsA: normsY, normsB: normsY)
-    let dxy = squaredDistances(xy, normsA: normsX, normsB: normsY)
+    let dxx = SquaredDistances(xx, normsA: normsX, normsB: normsX)
+    let dyy = SquaredDistances(yy, normsA: normsY, normsB: normsY)
+    let dxy = SquaredDistances(xy, normsA: normsX, normsB: normsY)
     let realPR = radii(dxx, rows: n, k: min(kPR, n - 1)), fakePR = radii(dyy, rows: m, k: min(kPR, m - 1))
     let realDC = radii(dxx, rows: n, k: min(kDC, n - 1))
     // Precision: generated samples inside some real sample's k-NN ball; recall: the converse.
     var precise = 0, recalled = 0, inside = 0, covered = 0
-    for j in 0..<m where (0..<n).contains(where: { dxy[$0 * m + j] <= realPR[$0] }) { precise += 1 }
-    for i in 0..<n where (0..<m).contains(where: { dxy[i * m + $0] <= fakePR[$0] }) { recalled += 1 }
+    for j in 0..<m where (0..<n).contains(where: { dxy[$0, j] <= realPR[$0] }) { precise += 1 }
+    for i in 0..<n where (0..<m).contains(where: { dxy[i, $0] <= fakePR[$0] }) { recalled += 1 }
     // Density counts every real ball a generated sample falls in; coverage, the real balls holding one.
     for i in 0..<n {
       var any = false
-      for j in 0..<m where dxy[i * m + j] <= realDC[i] {
+      for j in 0..<m where dxy[i, j] <= realDC[i] {
         inside += 1
         any = true
       }
