@@ -133,16 +133,20 @@ public final class Trainer {
     func name(_ path: String) -> String { (path as NSString).lastPathComponent }
     let data: String
     switch spec.data.source {
-    case .idx(let images, let labels): data = "idx \(name(images)) \(labels.map(name) ?? "") \(spec.data.labelsPerClass.map(String.init) ?? "")"
+    case .idx(let images, let labels): data = "idx \(name(images)) \(labels.map(name) ?? "")" + (spec.data.labelsPerClass.map { " labels-per-class \($0)" } ?? "")
     case .csv(let path, let columns, let header): data = "csv \(name(path)) \(columns ?? []) \(header)"
     case .npy(let path): data = "npy \(name(path))"
     default: data = "\(spec.data.source)"
     }
-    let text = [
-      compilerVersion, spec.kind.rawValue, data, t.featureMatching ?? "", "\(spec.latent.size) \(spec.latent.distribution)", layers(spec.generator), layers(spec.discriminator),
-      "\(t.batch) \(t.loss) \(t.dSteps) \(t.labelSmoothing) \(t.conditional) \(t.pack) \(String(describing: t.ema)) \(t.clip) \(t.gpWeight)",
-      optimizer(t.generatorOptimizer), optimizer(t.discriminatorOptimizer),
-    ].joined(separator: "\n")
+    let text =
+      [
+        compilerVersion, data, "\(spec.latent.size) \(spec.latent.distribution)", layers(spec.generator), layers(spec.discriminator),
+        "\(t.batch) \(t.loss) \(t.dSteps) \(t.labelSmoothing) \(t.conditional) \(t.pack) \(String(describing: t.ema)) \(t.clip) \(t.gpWeight)",
+        optimizer(t.generatorOptimizer), optimizer(t.discriminatorOptimizer),
+      ].joined(separator: "\n")
+      // Only what a spec of an earlier version could not say is added, so
+      // the runs of earlier versions keep their hash and still resume.
+      + (spec.kind == .gan ? "" : "\n\(spec.kind.rawValue)") + (t.featureMatching.map { "\nfeature-matching \($0)" } ?? "")
     return String(fnv1a(Array(text.utf8)), radix: 16)
   }
 

@@ -145,3 +145,18 @@ struct TrainerTests {
     #expect(trainer.lrScale < 1)
   }
 }
+
+@Suite("Model hashes of earlier versions")
+struct ModelHashTests {
+  @Test("a GAN spec keeps the hash that earlier versions wrote into its checkpoints, so their runs still resume")
+  func stableHash() throws {
+    // The hash in a checkpoint of specs/pacgan-grid.xml written by the build of 2026-11-30.
+    let result = Linter.lint(packageRoot.appendingPathComponent("specs/pacgan-grid.xml").path, sources: SourceStore())
+    let checked = try #require(result.checked)
+    #expect(Trainer.modelHash(checked.spec) == "e99c1378386b74d")
+    // What only the new language can say changes it.
+    var semi = checked.spec
+    semi.training.featureMatching = "x"
+    #expect(Trainer.modelHash(semi) != "e99c1378386b74d")
+  }
+}
