@@ -46,6 +46,18 @@ class Optimizer:
     momentum: float
     weight_decay: float
     epsilon: float
+    schedule: str = "constant"
+    warmup: int = 0
+
+    def lr_at(self, t, total):
+        """The learning rate of update t (from 0) of `total`, from the
+        reference's words: linear warm-up over `warmup` updates, then constant
+        or a linear decay to zero after the last update."""
+        if t < self.warmup:
+            return self.lr * (t + 1) / self.warmup
+        if self.schedule != "linear":
+            return self.lr
+        return self.lr * max(0.0, (total - t) / max(total - self.warmup, 1))
 
 
 @dataclass
@@ -288,7 +300,8 @@ def load(path, steps=None, batch=None, seed=None):
         optimizers[o.get("net")] = Optimizer(
             kind=kind, lr=float(o.get("lr")), beta1=float(o.get("beta1", "0.9")),
             beta2=float(o.get("beta2", default_beta2)), momentum=float(o.get("momentum", "0")),
-            weight_decay=float(o.get("weight-decay", "0")), epsilon=float(o.get("epsilon", "1e-8")))
+            weight_decay=float(o.get("weight-decay", "0")), epsilon=float(o.get("epsilon", "1e-8")),
+            schedule=o.get("schedule", "constant"), warmup=int(o.get("warmup", "0")))
     data_shape, classes = _data_shape(data, folder, training["conditional"])
     if classifier:
         # One net from a sample to class logits, held where a GAN's D is.

@@ -145,10 +145,18 @@ def replay(spec, trace, steps, checks, dtype=torch.float32, perturb=None, keep_s
     def tensors(name):
         return unread | {k: v.to(dtype) for k, v in load_file(os.path.join(trace, name)).items()}
 
+    def check_lr(role, update, fed):
+        """ganc feeds the learning rate each update; it must be the schedule's."""
+        total = steps * (spec.training["d-steps"] if role == "discriminator" else 1)
+        want = spec.optimizers[role].lr_at(update, total)
+        if abs(fed - want) > 1e-6 * max(abs(want), 1e-12):
+            raise GancFailed(f"{role} update {update}: ganc fed lr {fed:.9g}, the schedule says {want:.9g}")
+
     for step in range(1, steps + 1):
         if classifier:
             t = tensors(f"step-{step:06d}-c.safetensors")
             draws.start(t, d_streams)
+            check_lr("classifier", step - 1, t["classifier.lr"].item())
             game.set_lr("classifier", t["classifier.lr"].item())
             loss = game.step(t["x"], t["label_targets"])
             if step == 1:
@@ -161,6 +169,7 @@ def replay(spec, trace, steps, checks, dtype=torch.float32, perturb=None, keep_s
         for k in range(spec.training["d-steps"]):
             t = tensors(f"step-{step:06d}-d-{k}.safetensors")
             draws.start(t, d_streams)
+            check_lr("discriminator", (step - 1) * spec.training["d-steps"] + k, t["discriminator.lr"].item())
             game.set_lr("discriminator", t["discriminator.lr"].item())
             loss, _, _ = game.d_step(t["z"], t["x"], t.get("label"), t.get("generated_label"), gp_eps=t.get(f"random.{GP_STREAM}"),
                                      x_labelled=t.get("x_labelled"), targets=t.get("label_targets"))
@@ -173,6 +182,7 @@ def replay(spec, trace, steps, checks, dtype=torch.float32, perturb=None, keep_s
                 worst_loss = abs(loss - t["output.d_loss"].item()) / scale
         t = tensors(f"step-{step:06d}-g.safetensors")
         draws.start(t, g_streams)
+        check_lr("generator", step - 1, t["generator.lr"].item())
         game.set_lr("generator", t["generator.lr"].item())
         game.g_step(t["z"], t.get("generated_label"), t.get("x"))
         if step in checks:

@@ -91,7 +91,9 @@ public struct ProgramFeeder {
       case .labelledData: labelledX = buffer
       case .labelTargets: targets = buffer
       case .learningRate(let role):
-        buffer[0] = Float(training.optimizer(for: role).lr * lrScale)
+        // The schedule at this update: fed, so it changes without recompiling.
+        let lr = training.optimizer(for: role).learningRate(update: done.count(role), of: training.updates(of: role))
+        buffer[0] = Float(lr * lrScale)
       case .adamBiasCorrection(let role, let moment):
         let o = training.optimizer(for: role)
         let t = Double(done.count(role) + 1)

@@ -128,7 +128,10 @@ public final class Trainer {
   static func modelHash(_ spec: Spec) -> String {
     let t = spec.training
     func layers(_ n: NetworkSpec) -> String { n.layers.map { "\($0.op)|\($0.id ?? "")|\($0.input ?? "")" }.joined(separator: ";") }
-    func optimizer(_ o: OptimizerSpec) -> String { "\(o.kind) \(o.lr) \(o.beta1) \(o.beta2) \(o.momentum) \(o.weightDecay) \(o.epsilon)" }
+    func optimizer(_ o: OptimizerSpec) -> String {
+      "\(o.kind) \(o.lr) \(o.beta1) \(o.beta2) \(o.momentum) \(o.weightDecay) \(o.epsilon)"
+        + (o.schedule == .constant && o.warmup == 0 ? "" : " \(o.schedule.rawValue) warmup \(o.warmup)")
+    }
     // Data files by name, not path: a run reopened from another folder is the same model.
     func name(_ path: String) -> String { (path as NSString).lastPathComponent }
     let data: String

@@ -45,4 +45,18 @@ struct DefaultTests {
     let empty = try #require(lint(baseSpec.replacingOccurrences(of: "</training>", with: "</training>\n  <output/>")).checked?.spec)
     #expect(empty.output == spec.output)
   }
+
+  @Test("learning-rate schedules: warm-up, then constant or a linear decay to zero after the last update")
+  func schedules() throws {
+    let result = lint(baseSpec.replacingOccurrences(of: "<optimizer net=\"generator\" lr=\"1e-3\"/>", with: "<optimizer net=\"generator\" lr=\"1e-3\" schedule=\"linear\" warmup=\"2\"/>"))
+    let training = try #require(result.checked?.spec.training)
+    let g = training.generatorOptimizer, d = training.discriminatorOptimizer
+    #expect(g.schedule == .linear && g.warmup == 2)
+    #expect(d.schedule == .constant && d.warmup == 0)
+    // 10 updates: warm-up 1/2, 2/2; then (10 - t) / 8 for t = 2 ... 9.
+    let rates = (0..<10).map { g.learningRate(update: $0, of: training.updates(of: .generator)) / 1e-3 }
+    let expected = [0.5, 1.0] + (2..<10).map { Double(10 - $0) / 8 }
+    #expect(zip(rates, expected).allSatisfy { abs($0 - $1) < 1e-12 }, "\(rates)")
+    #expect((0..<10).allSatisfy { d.learningRate(update: $0, of: 10) == 1e-3 })
+  }
 }

@@ -235,16 +235,40 @@ public enum OptimizerKind: String, Hashable, Sendable {
   case adam, sgd, rmsprop
 }
 
+/// How a learning rate changes over training.
+public enum LRSchedule: String, Hashable, Sendable, CaseIterable {
+  /// `lr` throughout (after any warm-up).
+  case constant
+  /// From `lr` after the warm-up down to zero at the end of training.
+  case linear
+}
+
 public struct OptimizerSpec: Hashable, Sendable {
   public var net: NetworkRole
   public var kind: OptimizerKind
   public var lr: Double
+  public var schedule: LRSchedule = .constant
+  /// Updates of linear warm-up: update t (from 0) uses lr * (t + 1) / warmup.
+  public var warmup: Int = 0
+  /// Where `warmup` is written (for the check against the run's length).
+  public var warmupLocation: SourceLocation? = nil
   public var beta1: Double
   public var beta2: Double
   public var momentum: Double
   public var weightDecay: Double
   public var epsilon: Double
   public var location: SourceLocation
+
+  /// The learning rate of update `t` (counting from 0) of `total`: a linear
+  /// warm-up over the first `warmup` updates, then `lr` (constant) or a
+  /// linear decay that reaches zero after update `total` (PyTorch's LinearLR
+  /// from 1 to 0 over the updates after the warm-up).
+  public func learningRate(update t: Int, of total: Int) -> Double {
+    if t < warmup { return lr * Double(t + 1) / Double(warmup) }
+    guard schedule == .linear else { return lr }
+    let span = Double(max(total - warmup, 1))
+    return lr * max(0, Double(total - t) / span)
+  }
 }
 
 public struct TrainingSpec: Hashable, Sendable {
@@ -271,6 +295,13 @@ public struct TrainingSpec: Hashable, Sendable {
 
   public func optimizer(for role: NetworkRole) -> OptimizerSpec {
     role == .generator ? generatorOptimizer : discriminatorOptimizer
+  }
+
+  /// The updates a net makes in a run of `steps` steps: G one per step, D
+  /// `d-steps` per step, a classifier one per step.
+  public func updates(of role: NetworkRole, steps: Int? = nil) -> Int {
+    let n = steps ?? self.steps
+    return role == .discriminator ? n * dSteps : n
   }
 }
 

@@ -12,8 +12,12 @@ public enum SpecChecker {
   /// Checks `spec`, appending to `diagnostics`; returns the checked spec when
   /// no error was found.
   public static func check(_ spec: Spec, diagnostics: inout [Diagnostic]) -> CheckedSpec? {
-    if spec.kind == .classifier { return checkClassifier(spec, diagnostics: &diagnostics) }
     let before = diagnostics.count
+    checkSchedules(spec, &diagnostics)
+    if spec.kind == .classifier {
+      let checked = checkClassifier(spec, diagnostics: &diagnostics)
+      return Array(diagnostics[before...]).hasErrors ? nil : checked
+    }
     let training = spec.training
     let data = DataProbe.probe(spec.data, diagnostics: &diagnostics)
     if let data { checkLabelSubset(spec, data, semiSupervised: training.loss == .semiSupervised, &diagnostics) }
@@ -200,6 +204,19 @@ public enum SpecChecker {
     }
     guard let data, let net, !Array(diagnostics[before...]).hasErrors else { return nil }
     return CheckedSpec(spec: spec, data: data, generator: CheckedNetwork(role: .generator, layers: [], inputs: [:], outputShape: []), discriminator: net)
+  }
+
+  /// A warm-up must end before training does.
+  static func checkSchedules(_ spec: Spec, _ diagnostics: inout [Diagnostic]) {
+    for role in spec.roles {
+      let o = spec.training.optimizer(for: role)
+      let total = spec.training.updates(of: role)
+      guard o.warmup > 0, o.warmup >= total else { continue }
+      diagnostics.append(
+        .error(
+          .outOfRange, "warmup=\"\(o.warmup)\" is not shorter than the \(role.rawValue)'s \(total) updates", at: o.warmupLocation ?? o.location,
+          help: "use a warm-up of a few percent of the run, such as \(max(1, total / 20))"))
+    }
   }
 
   /// `<test>`: labelled, of the training data's shape.

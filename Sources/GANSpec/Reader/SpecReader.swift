@@ -298,10 +298,14 @@ struct SpecReader {
       ignored(r, "epsilon", because: "with kind=\"sgd\"")
     case .rmsprop: ignored(r, "beta1", because: "with kind=\"rmsprop\"")
     }
-    return OptimizerSpec(
+    var o = OptimizerSpec(
       net: NetworkRole(rawValue: r.string("net") ?? "") ?? .generator, kind: kind, lr: lr, beta1: beta1,
       beta2: beta2, momentum: momentum, weightDecay: decay, epsilon: epsilon,
       location: e.location)
+    o.schedule = LRSchedule(rawValue: r.string("schedule") ?? "") ?? .constant
+    o.warmup = r.int("warmup")
+    o.warmupLocation = r.location("warmup")
+    return o
   }
 
   private mutating func readTraining(_ e: XMLElement, kind: SpecKind) -> TrainingSpec? {

@@ -120,6 +120,13 @@ public enum ReferenceWriter {
       - `feature-matching="ID"` on `<training>`: G's loss becomes the mean over
         features of (mean over the real batch - mean over the generated batch)^2
         of D's layer `ID` (Salimans et al. 2016); the G-step also reads a real batch.
+      - `<optimizer schedule="constant|linear" warmup="N">`: update t (from 0)
+        of a net's T updates (G: steps, D: steps x d-steps, a classifier:
+        steps) uses lr (t + 1) / N during the warm-up, then lr (constant) or
+        lr (T - t) / (T - N) (linear: PyTorch's LinearLR from 1 to 0 over the
+        updates after the warm-up). The rate is fed each update, not compiled
+        in; T is this run's steps, so resuming with another `--steps` re-plans
+        a linear decay. A warm-up as long as the run is an error.
       - `<output eval-every="N" judge="RUN" eval-samples="1000">`: every N steps
         and at the end, FD, KID, precision, recall, density and coverage of
         `eval-samples` generated samples against as many real ones (the spec's

@@ -162,6 +162,8 @@ public enum SpecSchema {
       .init("momentum", .real, default: "0", "sgd and rmsprop: momentum"),
       .init("weight-decay", .real, default: "0", "L2 penalty added to the gradient"),
       .init("epsilon", .real, default: "1e-8", "adam and rmsprop: added to the denominator"),
+      .init("schedule", .choice(["constant", "linear"]), default: "constant", "the learning rate over training: constant, or linear decay to zero at the last update"),
+      .init("warmup", .natural, default: "0", "updates of linear warm-up: update t (from 0) uses lr (t + 1) / warmup"),
     ], children: .empty, summary: "one per net")
 
   public static let training = ElementDefinition(
