@@ -197,6 +197,9 @@ def _layer(index, el):
     elif kind == "upsample":
         a["scale"] = int(g("scale", "2"))
         a["mode"] = g("mode", "nearest")
+    elif kind == "avgpool":
+        a["size"] = int(g("size", "2"))
+        a["global"] = _bool(g("global", "false"))
     elif kind == "concat":
         a["inputs"] = g("inputs").split()
         a["axis"] = int(g("axis", "0"))
@@ -251,6 +254,8 @@ def _infer(net, input_name, input_shape, label_classes):
             out = (math.prod(x),)
         elif k == "upsample":
             out = (x[0], x[1] * a["scale"], x[2] * a["scale"])
+        elif k == "avgpool":
+            out = (x[0],) if a["global"] else (x[0], x[1] // a["size"], x[2] // a["size"])
         elif k == "concat":
             rank = len(x)
             axis = a["axis"] + rank if a["axis"] < 0 else a["axis"]

@@ -155,6 +155,8 @@ class Net(nn.Module):
                 y = x.reshape((batch,) + tuple(layer.out_shape))
             elif k == "upsample":
                 y = F.interpolate(x, scale_factor=a["scale"], mode="nearest")
+            elif k == "avgpool":
+                y = x.mean(dim=(2, 3)) if a["global"] else F.avg_pool2d(x, a["size"])
             elif k == "concat":
                 axis = a["axis"]
                 y = torch.cat(srcs, dim=axis if axis < 0 else axis + 1)

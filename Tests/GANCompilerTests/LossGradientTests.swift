@@ -39,6 +39,12 @@ let lossCases: [LossCase] = [
       d: "<conv2d filters=\"2\" kernel=\"3\" stride=\"2\" padding=\"1\" dilation=\"1\" activation=\"leaky-relu\"/><batchnorm/><flatten/><dense units=\"1\"/>",
       data: "<data source=\"npy\" path=\"img.npy\"/>")),
   LossCase(name: "pack 2", spec: tinySpec(training: "pack=\"2\"")),
+  LossCase(
+    name: "average pooling, windowed and global",
+    spec: tinySpec(
+      g: "<dense units=\"16\" activation=\"tanh\"/><reshape shape=\"1 4 4\"/>",
+      d: "<conv2d filters=\"2\" kernel=\"3\" padding=\"1\" activation=\"leaky-relu\"/><avgpool/><conv2d filters=\"3\" kernel=\"1\"/><avgpool global=\"true\"/><dense units=\"1\"/>",
+      data: "<data source=\"npy\" path=\"img.npy\"/>")),
 ]
 
 /// With SGD at lr 1, each parameter's update is its gradient: p' = p - dL/dp.

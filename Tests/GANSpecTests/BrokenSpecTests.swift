@@ -144,6 +144,9 @@ let brokenSpecs: [BrokenSpec] = [
   BrokenSpec("labels-per-class-on-ring", [("std=\"0.01\"/>", "std=\"0.01\" labels-per-class=\"5\"/>")], "GAN0115", 3, 55, exit: 1),
   BrokenSpec("cross-entropy-in-gan", [("<training steps=\"10\"", "<training loss=\"cross-entropy\" steps=\"10\"")], "GAN0112", 13, 13, exit: 1),
   BrokenSpec("warmup-longer-than-training", [("<optimizer net=\"generator\" lr=\"1e-3\"/>", "<optimizer net=\"generator\" lr=\"1e-3\" warmup=\"10\"/>")], "GAN0112", 14, 42, exit: 1),
+  BrokenSpec(
+    "avgpool-not-dividing", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"18\"/>\n    <reshape shape=\"2 3 3\"/>\n    <avgpool size=\"2\"/>\n    <flatten/>")],
+    "GAN0300", 8, 14, exit: 1),
   BrokenSpec("eval-every-without-judge", [("</gan>", "<output eval-every=\"10\"/>\n</gan>")], "GAN0103", 17, 9, exit: 1),
 ]
 

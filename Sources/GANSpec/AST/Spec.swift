@@ -101,6 +101,7 @@ public enum LayerOp: Hashable, Sendable {
   case reshape(Shape)
   case flatten
   case upsample(scale: Int)
+  case avgpool(size: Int, global: Bool)
   case concat(inputs: [String], axis: Int)
   case add(inputs: [String])
   case embedding(classes: Int, dim: Int)

@@ -55,7 +55,7 @@ extension LayerFamily {
 enum LayerRegistry {
   static let families: [any LayerFamily.Type] = [
     DenseLayer.self, ConvolutionLayer.self, BatchNormLayer.self, LayerNormLayer.self, ActivationLayer.self,
-    DropoutLayer.self, MaxoutLayer.self, ReshapeLayer.self, FlattenLayer.self, UpsampleLayer.self,
+    DropoutLayer.self, MaxoutLayer.self, ReshapeLayer.self, FlattenLayer.self, UpsampleLayer.self, AveragePoolLayer.self,
     ConcatLayer.self, AddLayer.self, EmbeddingLayer.self,
   ]
 

@@ -120,6 +120,9 @@ public enum ReferenceWriter {
       - `feature-matching="ID"` on `<training>`: G's loss becomes the mean over
         features of (mean over the real batch - mean over the generated batch)^2
         of D's layer `ID` (Salimans et al. 2016); the G-step also reads a real batch.
+      - `<avgpool size="2">`: the mean over non-overlapping size x size windows
+        (H and W must divide by size), or `global="true"`: over all of H and W
+        (C H W to C).
       - `<optimizer schedule="constant|linear" warmup="N">`: update t (from 0)
         of a net's T updates (G: steps, D: steps x d-steps, a classifier:
         steps) uses lr (t + 1) / N during the warm-up, then lr (constant) or
