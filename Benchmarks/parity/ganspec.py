@@ -283,6 +283,7 @@ def load(path, steps=None, batch=None, seed=None):
     t = els["training"]
     training = {
         "kind": root.tag, "feature-matching": t.get("feature-matching"),
+        "r1": float(t.get("r1", "0")), "r2": float(t.get("r2", "0")), "regularize-every": int(t.get("regularize-every", "1")),
         "steps": int(t.get("steps")), "batch": int(t.get("batch")),
         "loss": t.get("loss", "cross-entropy" if classifier else "non-saturating"), "d-steps": int(t.get("d-steps", "1")),
         "label-smoothing": float(t.get("label-smoothing", "1.0")), "seed": int(t.get("seed", "0")),

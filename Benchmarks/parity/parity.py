@@ -172,7 +172,8 @@ def replay(spec, trace, steps, checks, dtype=torch.float32, perturb=None, keep_s
             check_lr("discriminator", (step - 1) * spec.training["d-steps"] + k, t["discriminator.lr"].item())
             game.set_lr("discriminator", t["discriminator.lr"].item())
             loss, _, _ = game.d_step(t["z"], t["x"], t.get("label"), t.get("generated_label"), gp_eps=t.get(f"random.{GP_STREAM}"),
-                                     x_labelled=t.get("x_labelled"), targets=t.get("label_targets"))
+                                     x_labelled=t.get("x_labelled"), targets=t.get("label_targets"),
+                                     regularized=((step - 1) * spec.training["d-steps"] + k) % spec.training["regularize-every"] == 0)
             # The first D-step's loss comes from the starting state alone (the
             # G-step's depends on the D update, judged through the tensors).
             if step == 1 and k == 0:

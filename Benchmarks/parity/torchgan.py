@@ -302,7 +302,7 @@ class Game:
         for group in self.opt[role].param_groups:
             group["lr"] = lr
 
-    def d_step(self, z, x, label=None, fake_label=None, gp_eps=None, x_labelled=None, targets=None):
+    def d_step(self, z, x, label=None, fake_label=None, gp_eps=None, x_labelled=None, targets=None, regularized=True):
         """One discriminator update; returns (loss, mean D(x), mean D(G(z)))."""
         with torch.no_grad():
             fake = self.G(z, fake_label)
@@ -310,6 +310,11 @@ class Game:
         semi = self.t["loss"] == "semi-supervised"
         if semi:
             real = torch.cat([real, x_labelled])
+        r1, r2 = (self.t["r1"], self.t["r2"]) if regularized else (0.0, 0.0)
+        if r1 > 0:
+            real = real.detach().requires_grad_(True)
+        if r2 > 0:
+            gen = gen.detach().requires_grad_(True)
         if not self.d_has_batchnorm:
             labels = None if label is None else torch.cat([label, fake_label])
             scores = self.D(torch.cat([real, gen]), labels)
@@ -326,6 +331,12 @@ class Game:
         loss = self.d_loss(r, f)
         if supervised is not None:
             loss = loss + supervised
+        # R1 / R2 (Mescheder et al. 2018), lazily k times every k-th update (Karras et al. 2020).
+        k = self.t["regularize-every"]
+        for gamma, scores, inp in ((r1, r, real), (r2, f, gen)):
+            if gamma > 0:
+                dx, = torch.autograd.grad(scores.sum(), inp, create_graph=True)
+                loss = loss + gamma * k / 2 * (dx ** 2).sum() / scores.shape[0]
         if self.t["loss"] == "wasserstein-gp":
             eps = gp_eps if gp_eps is not None else torch.rand((real.shape[0],) + (1,) * (real.dim() - 1))
             mixed = (eps * real + (1 - eps) * gen).requires_grad_(True)

@@ -47,7 +47,12 @@ public enum Compiler {
     if spec.spec.kind == .classifier {
       programs = [try builder.classifierStep(), try builder.inference(batch: options.inferenceBatch)]
     } else {
-      programs = [try builder.discriminatorStep(), try builder.generatorStep(), try builder.sampler(batch: options.sampleBatch)]
+      // Lazy regularisation: a second D-step with the penalties, lowered from
+      // the same starting point so its dropout layers draw the same streams.
+      let lazy = spec.spec.training.penalizesGradients && spec.spec.training.regularizeEvery > 1
+      var regularized = builder
+      programs = [try builder.discriminatorStep(regularized: !lazy), try builder.generatorStep(), try builder.sampler(batch: options.sampleBatch)]
+      if lazy { programs.append(try regularized.discriminatorStep(regularized: true)) }
       if spec.spec.training.ema != nil { programs.append(try builder.sampler(batch: options.sampleBatch, ema: true)) }
       // A semi-supervised D is also a classifier, scored on held-out data.
       if spec.spec.training.loss == .semiSupervised { programs.append(try builder.inference(batch: options.inferenceBatch)) }

@@ -90,7 +90,7 @@ public struct Lowering {
     var outputs: [ValueID] = []
     // A critic whose input gradient is differentiated again (the gradient
     // penalty) needs every path exact to second order.
-    let secondOrder = net.role == .discriminator && spec.spec.training.loss == .wassersteinGP
+    let secondOrder = net.role == .discriminator && (spec.spec.training.loss == .wassersteinGP || spec.spec.training.penalizesGradients)
     // The graph moves into the context for the whole net (no copy per append) and back.
     var context = LayerLowering(
       graph: g, mode: mode, secondOrder: secondOrder, parameterValues: parameterValues, updates: updates, nextStream: nextStream,

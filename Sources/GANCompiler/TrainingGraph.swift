@@ -5,6 +5,8 @@ import GANSpec
 public enum ProgramKind: Hashable, Sendable {
   /// k of these per generator update: D's loss, gradients and update.
   case discriminatorStep
+  /// With lazy regularisation: the D-step that adds R1/R2 (times k), run on every k-th D update.
+  case regularizedDiscriminatorStep
   /// G's loss through D, gradients and update.
   case generatorStep
   /// z (and labels) to samples with the live weights, or with the generator's averages.
@@ -21,6 +23,7 @@ public enum ProgramKind: Hashable, Sendable {
   public var name: String {
     switch self {
     case .discriminatorStep: return "d-step"
+    case .regularizedDiscriminatorStep: return "d-step-regularized"
     case .generatorStep: return "g-step"
     case .sampler(let averaged): return averaged ? "sample-ema" : "sample"
     case .classifierStep: return "classify-step"
@@ -32,7 +35,7 @@ public enum ProgramKind: Hashable, Sendable {
   /// Where its random ops (dropout, the gradient penalty) draw from.
   public var randomPurpose: RandomStream.Purpose {
     switch self {
-    case .discriminatorStep, .classifierStep: return .discriminatorStep
+    case .discriminatorStep, .regularizedDiscriminatorStep, .classifierStep: return .discriminatorStep
     case .generatorStep: return .generatorStep
     default: return .otherProgram
     }
@@ -275,7 +278,22 @@ public struct TrainingGraphBuilder {
   /// The discriminator step: G forward (no gradient to G), D on real and
   /// generated batches (together when D has no batch norm), the loss,
   /// gradients to D's parameters, D's update.
-  public mutating func discriminatorStep() throws -> Program {
+  /// R1 or R2: gamma/2 times the mean over the scored rows of |d(sum of
+  /// scores)/d input|^2, through the compiled double backward.
+  private func gradientPenalty(_ scores: ValueID, wrt input: ValueID, gamma: Double, _ g: inout Graph) throws -> ValueID {
+    let dx = try Autodiff.gradients(of: g.sumAll(scores), wrt: [input], in: &g)[0]
+    let squares = g.sumAll(g.unary(.square, dx))
+    return g.scale(squares, gamma / 2 / Double(g.shape(scores)[0]))
+  }
+
+  /// The discriminator step; with `regularized`, R1/R2 as the spec says
+  /// (every step, or multiplied by k in the program for every k-th update).
+  public mutating func discriminatorStep(regularized: Bool = true) throws -> Program {
+    let lazy = training.penalizesGradients && training.regularizeEvery > 1
+    return try discriminatorStep(penalties: training.penalizesGradients && regularized, kind: lazy && regularized ? .regularizedDiscriminatorStep : .discriminatorStep)
+  }
+
+  private mutating func discriminatorStep(penalties: Bool, kind: ProgramKind) throws -> Program {
     var g = Graph()
     var inputs: [ProgramInput] = []
     var gParams: [String: ValueID] = [:], dParams: [String: ValueID] = [:]
@@ -326,6 +344,12 @@ public struct TrainingGraphBuilder {
     }
     var loss = discriminatorLoss(real: r, fake: f, &g)
     if let supervised { loss = g.addv(loss, supervised) }
+    if penalties {
+      // Mescheder et al. (2018); lazily (every k-th update) the penalty counts k times.
+      let k = Double(training.regularizeEvery)
+      if training.r1 > 0 { loss = g.addv(loss, try gradientPenalty(r, wrt: real, gamma: training.r1 * k, &g)) }
+      if training.r2 > 0 { loss = g.addv(loss, try gradientPenalty(f, wrt: generated, gamma: training.r2 * k, &g)) }
+    }
     if training.loss == .wassersteinGP {
       // Gulrajani et al.: the critic's input gradient at random interpolates has norm 1.
       let shape = g.shape(real)
@@ -349,7 +373,7 @@ public struct TrainingGraphBuilder {
       g.outputs.append(supervised)
       g.outputNames[supervised] = "d_class_loss"
     }
-    return Program(kind: .discriminatorStep, graph: g, inputs: inputs, updates: parameterUpdates, opsBeforePasses: g.nodes.count)
+    return Program(kind: kind, graph: g, inputs: inputs, updates: parameterUpdates, opsBeforePasses: g.nodes.count)
   }
 
   /// The generator step: G forward, D forward with D frozen, the generator

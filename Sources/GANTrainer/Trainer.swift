@@ -69,6 +69,8 @@ public final class Trainer {
   public private(set) var feeder: ProgramFeeder
   /// The D-step (a classifier's step) and the G-step (none for a classifier).
   let dProgram: BoundProgram, gProgram: BoundProgram?
+  /// With lazy regularisation, the D-step with R1/R2 that runs on every k-th D update.
+  let regularizedProgram: BoundProgram?
   /// The labelled samples a classifier or a semi-supervised D learns classes from.
   public let labelled: Dataset?
   public var isClassifier: Bool { checked.spec.kind == .classifier }
@@ -117,6 +119,7 @@ public final class Trainer {
       }
       (dProgram, gProgram) = (d, g)
     }
+    regularizedProgram = runtime.program(.regularizedDiscriminatorStep)
     runtime.initializeParameters(seed: checked.spec.training.seed)
   }
 
@@ -150,6 +153,7 @@ public final class Trainer {
       // Only what a spec of an earlier version could not say is added, so
       // the runs of earlier versions keep their hash and still resume.
       + (spec.kind == .gan ? "" : "\n\(spec.kind.rawValue)") + (t.featureMatching.map { "\nfeature-matching \($0)" } ?? "")
+      + (t.penalizesGradients ? "\nr1 \(t.r1) r2 \(t.r2) every \(t.regularizeEvery)" : "")
     return String(fnv1a(Array(text.utf8)), radix: 16)
   }
 
@@ -475,13 +479,15 @@ public final class Trainer {
   func ganUpdate(tracer: Tracer?) throws -> StepMetrics {
     var m = StepMetrics(step: step, dLoss: 0, gLoss: 0, dReal: 0, dFake: 0, seconds: 0)
     for k in 0..<training.dSteps {
-      feeder.feed(dProgram, done: done)
-      try run(dProgram, random: feeder.random(dProgram, done: done), traceLabel: "d-\(k)", tracer: tracer)
+      // Lazy regularisation: the penalised D-step on every k-th update (from the first).
+      let program = regularizedProgram.map { dUpdates % training.regularizeEvery == 0 ? $0 : dProgram } ?? dProgram
+      feeder.feed(program, done: done)
+      try run(program, random: feeder.random(program, done: done), traceLabel: "d-\(k)", tracer: tracer)
       dUpdates += 1
-      m.dLoss = value("d_loss", dProgram)
-      m.dReal = value("d_real", dProgram)
-      m.dFake = value("d_fake", dProgram)
-      if dProgram.outputs["d_class_loss"] != nil { m.classLoss = value("d_class_loss", dProgram) }
+      m.dLoss = value("d_loss", program)
+      m.dReal = value("d_real", program)
+      m.dFake = value("d_fake", program)
+      if program.outputs["d_class_loss"] != nil { m.classLoss = value("d_class_loss", program) }
     }
     guard let gProgram else { throw RuntimeError("the compiled model lacks a generator step") }
     feeder.feed(gProgram, done: done)

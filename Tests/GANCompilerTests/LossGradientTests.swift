@@ -40,6 +40,12 @@ let lossCases: [LossCase] = [
       data: "<data source=\"npy\" path=\"img.npy\"/>")),
   LossCase(name: "pack 2", spec: tinySpec(training: "pack=\"2\"")),
   LossCase(
+    name: "R1 and R2 (double backward)",
+    spec: tinySpec(training: "r1=\"3\" r2=\"2\"", d: "<dense units=\"4\" activation=\"tanh\"/><dense units=\"4\" activation=\"softplus\"/><dense units=\"1\"/>")),
+  LossCase(
+    name: "R1, lazily every 4 D updates (the regularized program)",
+    spec: tinySpec(training: "r1=\"3\" regularize-every=\"4\"", d: "<dense units=\"4\" activation=\"tanh\"/><dense units=\"1\"/>")),
+  LossCase(
     name: "average pooling, windowed and global",
     spec: tinySpec(
       g: "<dense units=\"16\" activation=\"tanh\"/><reshape shape=\"1 4 4\"/>",
@@ -112,6 +118,33 @@ struct LossGradientTests {
       #expect(abs(gv[gStep.graph.outputs[0]][0] - expectG(f)) < 1e-12, "\(loss): G loss")
     }
   }
+
+  @Test("R1 of a linear D is gamma/2 |w|^2; lazily, the regularized program adds k times it and the plain one none")
+  func r1Value() throws {
+    for (extra, k) in [("r1=\"3\"", 1.0), ("r1=\"3\" regularize-every=\"4\"", 4.0)] {
+      let spec = try checked(tinySpec(training: extra, d: "<dense units=\"1\"/>"))
+      var builder = TrainingGraphBuilder(spec: spec)
+      let programs = try Compiler.compile(spec).programs
+      let regularized = try #require(programs.first { $0.kind == (k > 1 ? .regularizedDiscriminatorStep : .discriminatorStep) })
+      var plainBuilder = TrainingGraphBuilder(spec: try checked(tinySpec(d: "<dense units=\"1\"/>")))
+      let plain = try plainBuilder.discriminatorStep()
+      _ = try builder.generatorStep()
+      let feeds = ganFeeds(plain.graph)
+      let with = try ReferenceEvaluator(feeds: feeds).run(regularized.graph)[regularized.graph.outputs[0]][0]
+      let without = try ReferenceEvaluator(feeds: feeds).run(plain.graph)[plain.graph.outputs[0]][0]
+      let w = feeds["discriminator.0.weight"]!
+      let expected = 3 * k / 2 * w.reduce(0) { $0 + $1 * $1 }
+      #expect(abs((with - without) - expected) < 1e-12, "penalty \(with - without), expected \(expected)")
+      if k > 1 {
+        let lazyPlain = try #require(programs.first { $0.kind == .discriminatorStep })
+        let v = try ReferenceEvaluator(feeds: feeds).run(lazyPlain.graph)[lazyPlain.graph.outputs[0]][0]
+        #expect(abs(v - without) < 1e-12, "the plain D-step of a lazy run has no penalty")
+      }
+    }
+  }
+
+  /// Seeded feeds with the learning rates at 1.
+  func ganFeeds(_ g: Graph) -> [String: [Double]] { feeds(for: g, seed: 9) }
 
   @Test("Adam's update matches PyTorch's formula")
   func adam() throws {

@@ -147,6 +147,8 @@ let brokenSpecs: [BrokenSpec] = [
   BrokenSpec(
     "avgpool-not-dividing", [("<dense units=\"16\" activation=\"relu\"/>", "<dense units=\"18\"/>\n    <reshape shape=\"2 3 3\"/>\n    <avgpool size=\"2\"/>\n    <flatten/>")],
     "GAN0300", 8, 14, exit: 1),
+  BrokenSpec("negative-r1", [("<training steps=\"10\"", "<training r1=\"-1\" steps=\"10\"")], "GAN0112", 13, 13, exit: 1),
+  BrokenSpec("regularize-every-without-penalty", [("<training steps=\"10\"", "<training regularize-every=\"4\" steps=\"10\"")], "GAN0506", 13, 13, exit: 0),
   BrokenSpec("eval-every-without-judge", [("</gan>", "<output eval-every=\"10\"/>\n</gan>")], "GAN0103", 17, 9, exit: 1),
 ]
 

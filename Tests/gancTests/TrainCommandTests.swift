@@ -166,3 +166,16 @@ struct ScheduleCommandTests {
     for name in ["generator.0.weight", "discriminator.4.weight"] { #expect(a.tensor(name) == b.tensor(name), "\(name) differs after resuming") }
   }
 }
+
+@Suite("Lazy regularisation")
+struct LazyRegularizationTests {
+  @Test("the penalised D-step runs on every k-th D update, from the first")
+  func schedule() throws {
+    let folder = temporaryFolder()
+    let spec = write(ringSpec(steps: 5, extra: "r1=\"2\" regularize-every=\"2\" d-steps=\"1\"", threads: 1), to: "spec.xml", in: folder)
+    let trace = folder.appendingPathComponent("trace").path
+    #expect(runGanc(["train", spec, "--out", folder.appendingPathComponent("run").path, "--trace", trace, "-q"]).code == 0)
+    let programs = try (1...5).map { try Checkpoint.read(trace + String(format: "/step-%06d-d-0.safetensors", $0)).metadata["program"] ?? "" }
+    #expect(programs == ["d-step-regularized", "d-step", "d-step-regularized", "d-step", "d-step-regularized"])
+  }
+}

@@ -288,6 +288,15 @@ public struct TrainingSpec: Hashable, Sendable {
   /// Feature matching (Salimans et al. 2016): G's loss is the squared distance
   /// between the batch means of this D layer's output on real and generated data.
   public var featureMatching: String? = nil
+  /// R1 and R2 (Mescheder et al. 2018): gamma/2 E|grad_x D(x)|^2 on real (R1)
+  /// or generated (R2) samples, added to D's loss; 0 = none.
+  public var r1: Double = 0
+  public var r2: Double = 0
+  /// Lazy regularisation (Karras et al. 2020): the penalties run on every
+  /// k-th D update only, multiplied by k.
+  public var regularizeEvery: Int = 1
+  /// Whether R1 or R2 is on.
+  public var penalizesGradients: Bool { r1 > 0 || r2 > 0 }
   public var generatorOptimizer: OptimizerSpec
   public var discriminatorOptimizer: OptimizerSpec
   public var location: SourceLocation

@@ -327,10 +327,11 @@ public enum SpecChecker {
             help: loss.usesSigmoid ? "remove the final sigmoid: the loss applies it itself, more stably" : "remove the final sigmoid: least squares compares raw scores with 0 and 1"))
       }
     }
-    if loss == .wassersteinGP, let bn = d.layers.first(where: { $0.layer.mixesSamples }) {
+    if loss == .wassersteinGP || spec.training.penalizesGradients, let bn = d.layers.first(where: { $0.layer.mixesSamples }) {
       diagnostics.append(
         .warning(
-          .normWithPenalty, "the gradient penalty is per sample, but <batchnorm> mixes the samples of a batch",
+          .normWithPenalty,
+          "the \(loss == .wassersteinGP ? "gradient penalty" : "R1/R2 penalty") is per sample, but <batchnorm> mixes the samples of a batch",
           at: bn.layer.location, help: "use <layernorm/> in the critic, as Gulrajani et al. (2017) advise"))
     }
   }

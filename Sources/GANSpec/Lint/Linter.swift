@@ -126,6 +126,10 @@ public enum LintSummary {
     if t.dSteps > 1 { game += ", \(t.dSteps) D steps per G step" }
     if t.pack > 1 { game += ", pack \(t.pack)" }
     if t.conditional { game += ", conditional" }
+    if t.penalizesGradients {
+      game += ", " + [t.r1 > 0 ? "R1 \(String(format2: t.r1))" : nil, t.r2 > 0 ? "R2 \(String(format2: t.r2))" : nil].compactMap { $0 }.joined(separator: " ")
+      if t.regularizeEvery > 1 { game += " every \(t.regularizeEvery) D updates" }
+    }
     if let id = t.featureMatching { game += ", feature matching on D's '\(id)'" }
     if let n = c.spec.data.labelsPerClass { game += ", \(n) labels per class" }
     game +=

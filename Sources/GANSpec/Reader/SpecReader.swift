@@ -344,7 +344,7 @@ struct SpecReader {
     let loss = kind == .classifier && !r.has("loss") ? .crossEntropy : Loss(rawValue: r.string("loss") ?? "") ?? .nonSaturating
     if kind == .classifier {
       require(loss == .crossEntropy, r, "loss", "a classifier trains with loss=\"cross-entropy\", not \"\(loss.rawValue)\"", help: "delete loss=\"...\" or write loss=\"cross-entropy\"")
-      for name in ["d-steps", "label-smoothing", "conditional", "pack", "ema", "clip", "gp-weight", "feature-matching"] {
+      for name in ["d-steps", "label-smoothing", "conditional", "pack", "ema", "clip", "gp-weight", "feature-matching", "r1", "r2", "regularize-every"] {
         ignored(r, name, because: "in a classifier")
       }
     } else {
@@ -372,13 +372,18 @@ struct SpecReader {
           help: "leave threads out to use every core"))
     }
     let featureMatching = r.raw("feature-matching")
+    let r1 = r.real("r1"), r2 = r.real("r2")
+    require(r1 >= 0, r, "r1", "'r1' must not be negative", help: "use a gamma such as 10, or 0 for none")
+    require(r2 >= 0, r, "r2", "'r2' must not be negative", help: "use a gamma such as 10, or 0 for none")
+    if r1 == 0 && r2 == 0 { ignored(r, "regularize-every", because: "without r1 or r2") }
     guard let d = optimizers[kind == .classifier ? .classifier : .discriminator]?.0,
       let g = kind == .classifier ? d : optimizers[.generator]?.0
     else { return nil }
     return TrainingSpec(
       steps: r.int("steps"), batch: r.int("batch"), loss: loss, dSteps: r.int("d-steps"),
       labelSmoothing: smoothing, seed: UInt64(r.int("seed")), conditional: r.bool("conditional"),
-      threads: threads, pack: r.int("pack"), ema: ema, clip: clip, gpWeight: gpWeight, featureMatching: featureMatching,
+      threads: threads, pack: r.int("pack"), ema: ema, clip: clip, gpWeight: gpWeight, featureMatching: featureMatching, r1: r1, r2: r2,
+      regularizeEvery: r.int("regularize-every"),
       generatorOptimizer: g, discriminatorOptimizer: d, location: e.location,
       attributeLocations: r.locations)
   }

@@ -123,6 +123,12 @@ public enum ReferenceWriter {
       - `<avgpool size="2">`: the mean over non-overlapping size x size windows
         (H and W must divide by size), or `global="true"`: over all of H and W
         (C H W to C).
+      - `<training r1="gamma" r2="gamma" regularize-every="k">` (Mescheder et
+        al. 2018; Karras et al. 2020): D's loss gains gamma/2 times the mean over
+        real (R1) or generated (R2) samples of |grad_x D(x)|^2, through the
+        compiled double backward; with k > 1 a second D-step program carries
+        the penalties times k and runs on D updates 0, k, 2k, ... (the others
+        run without them). Batch norm in D draws the per-sample warning.
       - `<optimizer schedule="constant|linear" warmup="N">`: update t (from 0)
         of a net's T updates (G: steps, D: steps x d-steps, a classifier:
         steps) uses lr (t + 1) / N during the warm-up, then lr (constant) or

@@ -181,6 +181,9 @@ public enum SpecSchema {
       .init("ema", .real, "decay of an exponential moving average of G's weights"),
       .init("clip", .real, default: "0.01", "wasserstein: weight clipping bound"),
       .init("gp-weight", .real, default: "10", "wasserstein-gp: gradient penalty weight"),
+      .init("r1", .real, default: "0", "R1: gamma of the penalty gamma/2 E|grad D(x)|^2 on real samples (0 = none)"),
+      .init("r2", .real, default: "0", "R2: the same penalty on generated samples (0 = none)"),
+      .init("regularize-every", .count, default: "1", "lazy regularisation: R1/R2 on every k-th D update, multiplied by k"),
       .init("feature-matching", .name, "G's loss matches the batch mean of this D layer's output on real data"),
     ], children: .repeated("optimizer"), summary: "the training game")
 
