@@ -203,7 +203,7 @@ def _layer(index, el):
     elif kind == "concat":
         a["inputs"] = g("inputs").split()
         a["axis"] = int(g("axis", "0"))
-    elif kind == "add":
+    elif kind in ("add", "dot"):
         a["inputs"] = g("inputs").split()
     elif kind == "embedding":
         a["classes"], a["dim"] = int(g("classes")), int(g("dim"))
@@ -226,7 +226,7 @@ def _infer(net, input_name, input_shape, label_classes):
                 return (1,) if src[1] == "label" else tuple(input_shape)
             return shapes[src[1]]
 
-        if layer.kind in ("concat", "add"):
+        if layer.kind in ("concat", "add", "dot"):
             layer.sources = [ref(n) for n in layer.attrs["inputs"]]
         elif layer.input is not None:
             layer.sources = [ref(layer.input)]
@@ -264,6 +264,8 @@ def _infer(net, input_name, input_shape, label_classes):
             out = tuple(out)
         elif k == "add":
             out = x
+        elif k == "dot":
+            out = (1,)
         elif k == "embedding":
             out = (a["dim"],)
         layer.out_shape = tuple(out)

@@ -160,6 +160,8 @@ class Net(nn.Module):
             elif k == "concat":
                 axis = a["axis"]
                 y = torch.cat(srcs, dim=axis if axis < 0 else axis + 1)
+            elif k == "dot":
+                y = (srcs[0].reshape(batch, -1) * srcs[1].reshape(batch, -1)).sum(dim=1, keepdim=True)
             elif k == "add":
                 y = srcs[0]
                 for s in srcs[1:]:

@@ -220,6 +220,18 @@ struct ConditionalTests {
     #expect(d.inputs.map(\.name).contains("generated_label"))
     try checkStepGradients(d, lossName: "d_loss", prefix: "discriminator.", seed: 4)
     try checkStepGradients(try builder.generatorStep(), lossName: "g_loss", prefix: "generator.", seed: 5)
+    // A projection discriminator (Miyato and Koyama 2018): psi(phi(x)) + <embed(y), phi(x)>.
+    var projection = Self.spec
+    let body = try #require(projection.range(of: "<discriminator>")?.upperBound), end = try #require(projection.range(of: "</discriminator>")?.lowerBound)
+    projection.replaceSubrange(
+      body..<end,
+      with:
+        "<flatten/><dense units=\"4\" activation=\"leaky-relu\" id=\"phi\"/><dense units=\"1\" id=\"psi\"/><embedding classes=\"3\" dim=\"4\" id=\"e\"/><dot inputs=\"e phi\" id=\"p\"/><add inputs=\"psi p\"/>"
+    )
+    #expect(projection != Self.spec)
+    var projected = TrainingGraphBuilder(spec: try checked(projection, files: ["img.idx": images, "lab.idx": labels]))
+    try checkStepGradients(try projected.discriminatorStep(), lossName: "d_loss", prefix: "discriminator.", seed: 6)
+    try checkStepGradients(try projected.generatorStep(), lossName: "g_loss", prefix: "generator.", seed: 7)
     // The embedding tables get gradients too.
     let values = try ReferenceEvaluator(feeds: feeds(for: d.graph, seed: 4)).run(d.graph)
     #expect(assigned(d.graph, values)["discriminator.1.weight"] != nil)

@@ -149,6 +149,9 @@ let brokenSpecs: [BrokenSpec] = [
     "GAN0300", 8, 14, exit: 1),
   BrokenSpec("negative-r1", [("<training steps=\"10\"", "<training r1=\"-1\" steps=\"10\"")], "GAN0112", 13, 13, exit: 1),
   BrokenSpec("regularize-every-without-penalty", [("<training steps=\"10\"", "<training regularize-every=\"4\" steps=\"10\"")], "GAN0506", 13, 13, exit: 0),
+  BrokenSpec(
+    "dot-shapes", [("<dense units=\"1\"/>\n  </discriminator>", "<dense units=\"3\" id=\"a\"/>\n    <dense units=\"2\" id=\"b\" input=\"a\"/>\n    <dot inputs=\"a b\"/>\n  </discriminator>")],
+    "GAN0300", 13, 10, exit: 1),
   BrokenSpec("eval-every-without-judge", [("</gan>", "<output eval-every=\"10\"/>\n</gan>")], "GAN0103", 17, 9, exit: 1),
 ]
 

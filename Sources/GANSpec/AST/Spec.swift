@@ -104,6 +104,7 @@ public enum LayerOp: Hashable, Sendable {
   case avgpool(size: Int, global: Bool)
   case concat(inputs: [String], axis: Int)
   case add(inputs: [String])
+  case dot(inputs: [String])
   case embedding(classes: Int, dim: Int)
 
   /// The activation this layer applies last, if any.
@@ -142,7 +143,7 @@ public struct Layer: Hashable, Sendable {
   /// The ids this layer reads explicitly (`input`, or `inputs` of concat/add).
   public var references: [String] {
     switch op {
-    case .concat(let inputs, _), .add(let inputs): return inputs
+    case .concat(let inputs, _), .add(let inputs), .dot(let inputs): return inputs
     default: return input.map { [$0] } ?? []
     }
   }

@@ -56,7 +56,7 @@ enum LayerRegistry {
   static let families: [any LayerFamily.Type] = [
     DenseLayer.self, ConvolutionLayer.self, BatchNormLayer.self, LayerNormLayer.self, ActivationLayer.self,
     DropoutLayer.self, MaxoutLayer.self, ReshapeLayer.self, FlattenLayer.self, UpsampleLayer.self, AveragePoolLayer.self,
-    ConcatLayer.self, AddLayer.self, EmbeddingLayer.self,
+    ConcatLayer.self, AddLayer.self, DotLayer.self, EmbeddingLayer.self,
   ]
 
   /// The family of each element name.

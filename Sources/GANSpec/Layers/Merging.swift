@@ -103,3 +103,42 @@ enum AddLayer: LayerFamily {
     return sources.dropFirst().reduce(sources[0]) { c.graph.addv($0, $1) }
   }
 }
+
+/// `<dot>`: the inner product of two outputs of equal shape, per sample: one
+/// value (a projection discriminator's <embed(y), phi(x)>, Miyato and Koyama 2018).
+enum DotLayer: LayerFamily {
+  static let elements = [
+    ElementDefinition(
+      name: "dot",
+      attributes: SpecSchema.layerCommon + [.init("inputs", .names, required: true, "the two ids whose inner product is taken")],
+      children: .empty, summary: "the per-sample inner product of two outputs of equal shape")
+  ]
+
+  static let referenceAttribute = "inputs"
+
+  static func read(_ element: String, _ r: AttributeReader, _ reader: inout SpecReader) -> LayerOp {
+    let inputs = reader.readInputs(element, r)
+    if inputs.count > 2 {
+      reader.error(.outOfRange, "<dot> takes two ids in 'inputs', not \(inputs.count)", at: r.location("inputs"), help: "name the two outputs, such as inputs=\"embedded features\"")
+    }
+    return .dot(inputs: inputs)
+  }
+
+  static func infer(_ layer: Layer, _ shapes: [Shape], _ inference: inout ShapeInference) -> CheckedLayer? {
+    guard case .dot(let names) = layer.op, shapes.count == 2 else { return nil }
+    guard shapes[0] == shapes[1] else {
+      inference.error(
+        .shapeMismatch, "<dot> needs equal shapes, but '\(names[0])' has shape \(shapes[0].shapeText) and '\(names[1])' has \(shapes[1].shapeText)",
+        at: layer.location(of: "inputs"), help: "give the embedding as many dimensions as the features, such as dim=\"\(Checked.product(shapes[1]) ?? 1)\"")
+      return nil
+    }
+    return inference.make(layer, [1], flops: 2 * (Checked.product(shapes[0]) ?? 0))
+  }
+
+  static func lower(_ entry: CheckedLayer, _ c: inout LayerLowering) throws -> ValueID {
+    let (a, b) = (c.sources[0], c.sources[1])
+    let s = c.graph.shape(a)
+    let product = c.graph.reshape(c.graph.mul(a, b), [s[0], s[1...].reduce(1, *)])
+    return c.graph.sum(product, axes: [1])
+  }
+}

@@ -120,6 +120,10 @@ public enum ReferenceWriter {
       - `feature-matching="ID"` on `<training>`: G's loss becomes the mean over
         features of (mean over the real batch - mean over the generated batch)^2
         of D's layer `ID` (Salimans et al. 2016); the G-step also reads a real batch.
+      - `<dot inputs="a b">`: the per-sample inner product of two outputs of
+        equal shape (one value): with `<embedding>` and `<add>` it writes a
+        projection discriminator (Miyato and Koyama 2018),
+        psi(phi(x)) + <embed(y), phi(x)>.
       - `<avgpool size="2">`: the mean over non-overlapping size x size windows
         (H and W must divide by size), or `global="true"`: over all of H and W
         (C H W to C).
