@@ -111,7 +111,7 @@ struct Train: ParsableCommand {
     if trainer.isClassifier || checked.spec.training.loss == .semiSupervised {
       // A net that classifies is scored on held-out data, and the score kept beside the run.
       do {
-        try reportClassification(trainer, log: quiet ? { _ in } : log)
+        try writeEvalReport(try classificationReport(trainer, log: quiet ? { _ in } : log), run: trainer.runFolder)
       } catch {
         Out.error("ganc: error: \(error)\n")
         throw ExitCode(1)
@@ -271,8 +271,9 @@ struct Eval: ParsableCommand {
     if trainer.isClassifier {
       if judge != nil { Out.error("ganc: note: \(run) is a classifier; --judge measures generators and is ignored\n") }
       do {
-        try reportClassification(trainer) { Out.print($0 + "\n") }
-        if trainer.checked.data.shape.count == 3 { try reportFloor(judge: trainer) }
+        var report = try classificationReport(trainer) { Out.print($0 + "\n") }
+        if trainer.checked.data.shape.count == 3 { report.merge(try referencePoints(judge: trainer)) { _, new in new } }
+        try writeEvalReport(report, run: run)
       } catch {
         Out.error("ganc: error: \(error)\n")
         throw ExitCode(1)
@@ -344,15 +345,14 @@ struct Eval: ParsableCommand {
         throw ExitCode(1)
       }
     }
-    if let json = try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]) {
-      try? json.write(to: URL(fileURLWithPath: run + "/eval.json"), options: .atomic)
-    }
+    try? writeEvalReport(report, run: run)
     Out.print(text)
   }
 
   /// A judge's reference points: its own training images against the real
   /// set (the floor a perfect generator would reach) and uniform noise (far off).
-  func reportFloor(judge trainer: Trainer) throws {
+  /// Prints them and returns their entries of eval.json.
+  func referencePoints(judge trainer: Trainer) throws -> [String: Any] {
     let session = try JudgeSession(judge: trainer, judgeRun: runFolder, for: trainer, count: min(samples, Self.judgeSampleLimit))
     let n = session.count
     let data = trainer.dataset
@@ -371,14 +371,7 @@ struct Eval: ParsableCommand {
       json[key] = ["fd": m.fd, "kid_mean": m.kidMean, "kid_std": m.kidStd, "precision": q.precision, "recall": q.recall, "density": q.density, "coverage": q.coverage]
     }
     Out.print(text)
-    // Kept beside the accuracy in eval.json.
-    let path = runFolder + "/eval.json"
-    if let data = FileManager.default.contents(atPath: path), var object = try JSONSerialization.jsonObject(with: data) as? [String: Any] {
-      object["reference_points"] = json
-      object["reference_samples"] = n
-      object["checkpoint_sha256"] = session.checkpointSHA256
-      try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: path), options: .atomic)
-    }
+    return ["reference_points": json, "reference_samples": n, "checkpoint_sha256": session.checkpointSHA256]
   }
 
   static func judgeText(_ e: JudgeEvaluation, _ s: JudgeSession) -> String {
@@ -435,10 +428,9 @@ struct Eval: ParsableCommand {
   }
 }
 
-/// Scores a classifier (or a semi-supervised D) on the spec's `<test>` data,
-/// prints it, and writes it to RUN/eval.json; returns the report.
-@discardableResult
-func reportClassification(_ trainer: Trainer, log: (String) -> Void) throws -> [String: Any] {
+/// Scores a classifier (or a semi-supervised D) on the spec's `<test>` data
+/// and logs it; returns the report for eval.json.
+func classificationReport(_ trainer: Trainer, log: (String) -> Void) throws -> [String: Any] {
   var report: [String: Any] = ["run": trainer.runFolder, "step": trainer.step, "kind": trainer.checked.spec.kind.rawValue]
   if let labelled = trainer.labelled { report["labelled_samples"] = labelled.count }
   let who = trainer.isClassifier ? "the classifier" : "D"
@@ -449,7 +441,11 @@ func reportClassification(_ trainer: Trainer, log: (String) -> Void) throws -> [
   } else {
     log("\(who) has no <test> data to be scored on; add <test source=\"idx\" images=\"...\" labels=\"...\"/> to the spec")
   }
-  let json = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
-  try json.write(to: URL(fileURLWithPath: trainer.runFolder + "/eval.json"), options: .atomic)
   return report
+}
+
+/// Writes RUN/eval.json (atomically, keys sorted): the one writer of every report.
+func writeEvalReport(_ report: [String: Any], run: String) throws {
+  let json = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+  try json.write(to: URL(fileURLWithPath: run + "/eval.json"), options: .atomic)
 }
