@@ -164,6 +164,9 @@ def _layer(index, el):
         a["bias"] = _bool(g("bias", "true"))
         a["init"] = g("init", "default")
         a["init-std"] = float(g("init-std", "0.02"))
+    if kind in ("dense", "conv2d", "deconv2d", "maxout", "embedding"):
+        a["spectral-norm"] = _bool(g("spectral-norm", "false"))
+        a["power-iterations"] = int(g("power-iterations", "1"))
     if kind in ("dense", "conv2d", "deconv2d"):
         a["activation"] = g("activation")
         a["slope"] = float(g("slope", "0.2"))

@@ -39,6 +39,8 @@ class Gen:
         init = self.r.choice(["default", "normal", "xavier", "kaiming", None])
         if init:
             out += f' init="{init}"' + (' init-std="0.05"' if init == "normal" and self.r.random() < 0.5 else "")
+        if self.r.random() < 0.2:
+            out += ' spectral-norm="true"' + (' power-iterations="2"' if self.r.random() < 0.3 else "")
         return out
 
     def vector_blocks(self, width, norm="batchnorm", count=None):

@@ -95,6 +95,10 @@ class Net(nn.Module):
         for layer in net.layers:
             m = self.make(layer)
             if m is not None:
+                if layer.attrs.get("spectral-norm"):
+                    # PyTorch's own: weight_orig, weight_u, weight_v; dim 1 for ConvTranspose2d.
+                    m = nn.utils.spectral_norm(m, n_power_iterations=layer.attrs["power-iterations"],
+                                               dim=1 if layer.kind == "deconv2d" else 0)
                 self.add_module(str(layer.index), m)
 
     @staticmethod
@@ -176,8 +180,8 @@ def initialise(net, layers):
     """PyTorch's own initialisation schemes as the spec names them."""
     for layer in layers:
         m = net._modules.get(str(layer.index))
-        if m is None or layer.kind not in ("dense", "maxout", "conv2d", "deconv2d"):
-            continue
+        if m is None or layer.kind not in ("dense", "maxout", "conv2d", "deconv2d") or layer.attrs.get("spectral-norm"):
+            continue  # (a spectrally normalised layer's weights come from ganc's checkpoint)
         init = layer.attrs["init"]
         if init == "normal":
             nn.init.normal_(m.weight, 0, layer.attrs["init-std"])

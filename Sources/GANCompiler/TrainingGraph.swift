@@ -357,7 +357,9 @@ public struct TrainingGraphBuilder {
       epsShape[0] = shape[0]
       let eps = g.broadcast(try g.add(.random(stream: Lowering.penaltyStream), [], shape: epsShape), shape)
       let mixed = g.addv(g.mul(eps, real), g.mul(g.sub(g.constant(1), eps), generated))
-      var scratch: Lowering.StatisticUpdates = [:]
+      // The pass starts from this step's statistics (a spectral norm's u)
+      // and its writes are dropped, as the harness restores D's buffers.
+      var scratch = updates
       let score = try lowering.forward(spec.discriminator, input: mixed, label: realLabels, mode: .training, in: &g, parameterValues: &dParams, updates: &scratch)
       let dx = try Autodiff.gradients(of: g.sumAll(score), wrt: [mixed], in: &g)[0]
       let norm = g.unary(.sqrt, g.addv(g.sum(g.unary(.square, dx), axes: Array(1..<shape.count)), g.constant(1e-12)))

@@ -4,4 +4,6 @@ public enum ParameterInit: Hashable, Sendable {
   case uniform(bound: Double)
   case normal(std: Double)
   case constant(Double)
+  /// A standard normal vector divided by its length (spectral norm's u and v).
+  case unitNormal
 }

@@ -47,6 +47,10 @@ extension Runtime {
         for i in 0..<buffer.count { buffer[i] = Float((random.uniform(i) * 2 - 1) * bound) }
       case .normal(let std):
         for i in 0..<buffer.count { buffer[i] = Float(random.normal(i) * std) }
+      case .unitNormal:
+        let values = (0..<buffer.count).map { random.normal($0) }
+        let norm = max(values.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
+        for i in 0..<buffer.count { buffer[i] = Float(values[i] / norm) }
       }
     }
     // EMA weights start equal to the generator's.

@@ -130,7 +130,7 @@ public final class Trainer {
   /// threads or output settings, which a resumed run may change.
   static func modelHash(_ spec: Spec) -> String {
     let t = spec.training
-    func layers(_ n: NetworkSpec) -> String { n.layers.map { "\($0.op)|\($0.id ?? "")|\($0.input ?? "")" }.joined(separator: ";") }
+    func layers(_ n: NetworkSpec) -> String { n.layers.map { "\($0.op)|\($0.id ?? "")|\($0.input ?? "")" + ($0.spectralNorm.map { "|sn \($0)" } ?? "") }.joined(separator: ";") }
     func optimizer(_ o: OptimizerSpec) -> String {
       "\(o.kind) \(o.lr) \(o.beta1) \(o.beta2) \(o.momentum) \(o.weightDecay) \(o.epsilon)"
         + (o.schedule == .constant && o.warmup == 0 ? "" : " \(o.schedule.rawValue) warmup \(o.warmup)")

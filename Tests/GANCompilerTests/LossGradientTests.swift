@@ -51,6 +51,21 @@ let lossCases: [LossCase] = [
       g: "<dense units=\"16\" activation=\"tanh\"/><reshape shape=\"1 4 4\"/>",
       d: "<conv2d filters=\"2\" kernel=\"3\" padding=\"1\" activation=\"leaky-relu\"/><avgpool/><conv2d filters=\"3\" kernel=\"1\"/><avgpool global=\"true\"/><dense units=\"1\"/>",
       data: "<data source=\"npy\" path=\"img.npy\"/>")),
+  // Gradients flow through sigma only (u and v are constants, as in
+  // PyTorch); finite differences also see u and v move with W, which is
+  // second order once the power iteration has converged: 40 iterations.
+  LossCase(
+    name: "spectral norm on dense and maxout (converged power iteration)",
+    spec: tinySpec(
+      g: "<dense units=\"4\" activation=\"tanh\" spectral-norm=\"true\" power-iterations=\"40\"/><dense units=\"2\" spectral-norm=\"true\" power-iterations=\"40\"/>",
+      d: "<maxout units=\"3\" pieces=\"2\" spectral-norm=\"true\" power-iterations=\"40\"/><dense units=\"1\" spectral-norm=\"true\" power-iterations=\"40\"/>")),
+  LossCase(
+    name: "spectral norm on convolutions (converged power iteration)",
+    spec: tinySpec(
+      g:
+        "<dense units=\"8\"/><reshape shape=\"2 2 2\"/><deconv2d filters=\"2\" kernel=\"3\" stride=\"2\" padding=\"1\" output-padding=\"1\" activation=\"relu\" spectral-norm=\"true\" power-iterations=\"40\"/><conv2d filters=\"1\" kernel=\"1\"/>",
+      d: "<conv2d filters=\"2\" kernel=\"3\" stride=\"2\" padding=\"1\" activation=\"leaky-relu\" spectral-norm=\"true\" power-iterations=\"40\"/><flatten/><dense units=\"1\"/>",
+      data: "<data source=\"npy\" path=\"img.npy\"/>")),
 ]
 
 /// With SGD at lr 1, each parameter's update is its gradient: p' = p - dL/dp.
@@ -62,7 +77,7 @@ func checkStepGradients(_ program: Program, lossName: String, prefix: String, se
   let updates = assigned(g, values)
   let loss = g.outputs.first { g.outputNames[$0] == lossName }!
   var checkedCount = 0
-  for (name, value) in base.sorted(by: { $0.key < $1.key }) where name.hasPrefix(prefix) && updates[name] != nil && !name.contains("running") {
+  for (name, value) in base.sorted(by: { $0.key < $1.key }) where name.hasPrefix(prefix) && updates[name] != nil && program.updates[name] != nil {
     let analytic = zip(value, updates[name]!).map { $0 - $1 }
     for i in stride(from: 0, to: value.count, by: max(1, value.count / 6)) {
       var plus = base, minus = base

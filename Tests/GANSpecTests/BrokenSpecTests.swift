@@ -152,6 +152,12 @@ let brokenSpecs: [BrokenSpec] = [
   BrokenSpec(
     "dot-shapes", [("<dense units=\"1\"/>\n  </discriminator>", "<dense units=\"3\" id=\"a\"/>\n    <dense units=\"2\" id=\"b\" input=\"a\"/>\n    <dot inputs=\"a b\"/>\n  </discriminator>")],
     "GAN0300", 13, 10, exit: 1),
+  BrokenSpec(
+    "spectral-norm-without-weights", [("<dense units=\"2\"/>", "<dense units=\"2\"/>\n    <activation kind=\"tanh\" spectral-norm=\"true\"/>")], "GAN0102", 8, 29,
+    exit: 1),
+  BrokenSpec(
+    "power-iterations-without-spectral-norm", [("<dense units=\"16\" activation=\"relu\"", "<dense units=\"16\" power-iterations=\"2\" activation=\"relu\"")],
+    "GAN0506", 6, 23, exit: 0),
   BrokenSpec("eval-every-without-judge", [("</gan>", "<output eval-every=\"10\"/>\n</gan>")], "GAN0103", 17, 9, exit: 1),
 ]
 

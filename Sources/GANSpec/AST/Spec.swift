@@ -134,6 +134,9 @@ public struct Layer: Hashable, Sendable {
   public var input: String?
   public var location: SourceLocation
   public var attributeLocations: [String: SourceLocation]
+  /// Spectral normalisation of the weight (Miyato et al. 2018): power
+  /// iterations per training forward pass, nil when off.
+  public var spectralNorm: Int? = nil
 
   /// Where attribute `name` is, or the element if it was not written.
   public func location(of name: String) -> SourceLocation {

@@ -120,6 +120,8 @@ enum ConvolutionLayer: LayerFamily {
     return (out, ConvGeometry(padTop: pads[0].0, padBottom: pads[0].1, padLeft: pads[1].0, padRight: pads[1].1))
   }
 
+  static func spectralDimension(_ layer: Layer) -> Int { layer.element == "deconv2d" ? 1 : 0 }
+
   static func parameters(_ entry: CheckedLayer) -> [LayerParameter] {
     let inShape = entry.inputShapes.first ?? []
     switch entry.layer.op {

@@ -9,7 +9,7 @@ enum EmbeddingLayer: LayerFamily {
       attributes: SpecSchema.layerCommon + [
         .init("classes", .count, required: true, "number of class ids"),
         .init("dim", .count, required: true, "vector size"),
-      ], children: .empty, summary: "a learned vector per class id; reads `label`")
+      ] + SpecSchema.spectralNormAttributes, children: .empty, summary: "a learned vector per class id; reads `label`")
   ]
 
   static let sizeAttribute = "dim"

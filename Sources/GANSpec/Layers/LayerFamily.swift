@@ -37,6 +37,9 @@ protocol LayerFamily {
   static var referenceAttribute: String { get }
   /// Spec-level checks against the data (an embedding's classes against the labels).
   static func check(_ entry: CheckedLayer, classes: Int?, into diagnostics: inout [Diagnostic])
+  /// The weight's output axis for spectral norm (PyTorch's `dim`: 1 for a
+  /// transposed convolution, whose weight is in x out x kh x kw).
+  static func spectralDimension(_ layer: Layer) -> Int
 }
 
 extension LayerFamily {
@@ -49,6 +52,7 @@ extension LayerFamily {
   static var readsLabelByDefault: Bool { false }
   static var referenceAttribute: String { "input" }
   static func check(_ entry: CheckedLayer, classes: Int?, into diagnostics: inout [Diagnostic]) {}
+  static func spectralDimension(_ layer: Layer) -> Int { 0 }
 }
 
 /// Every layer family, in the order of the reference table.
@@ -145,8 +149,13 @@ public struct LayerLowering {
     self.streamLimit = streamLimit
   }
 
-  /// The value of this layer's parameter `suffix` (read once per step).
+  /// The layer's spectral norm: power iterations and the weight's output axis.
+  public internal(set) var spectralNorm: (iterations: Int, dimension: Int)? = nil
+
+  /// The value of this layer's parameter `suffix` (read once per step); a
+  /// spectrally normalised weight is weight_orig / sigma, computed per pass.
   public mutating func parameter(_ suffix: String, _ shape: [Int]) -> ValueID {
+    if suffix == "weight", let sn = spectralNorm { return spectrallyNormalized(shape, sn.iterations, sn.dimension) }
     let full = name + "." + suffix
     if let v = parameterValues[full] { return v }
     let v = graph.parameter(full, shape)
@@ -169,16 +178,74 @@ public struct LayerLowering {
 /// The public face of the families for the compiler.
 public enum LayerFamilies {
   /// The persistent tensors of `entry`.
-  public static func parameters(of entry: CheckedLayer) -> [LayerParameter] { entry.layer.family.parameters(entry) }
+  public static func parameters(of entry: CheckedLayer) -> [LayerParameter] {
+    var out = entry.layer.family.parameters(entry)
+    guard entry.layer.spectralNorm != nil, let i = out.firstIndex(where: { $0.suffix == "weight" }) else { return out }
+    // As torch.nn.utils.spectral_norm: the learned weight_orig, then the
+    // buffers u (output axis) and v (the rest), random unit vectors.
+    let shape = out[i].shape, dim = entry.layer.family.spectralDimension(entry.layer)
+    out[i].suffix = "weight_orig"
+    out.append(LayerParameter("weight_u", [shape[dim]], trainable: false, .unitNormal))
+    out.append(LayerParameter("weight_v", [shape.reduce(1, *) / max(shape[dim], 1)], trainable: false, .unitNormal))
+    return out
+  }
 
   /// Lowers `entry` reading `sources` as layer `name` with output shape `outShape`.
   public static func lower(_ entry: CheckedLayer, name: String, sources: [ValueID], outShape: [Int], _ lowering: inout LayerLowering) throws -> ValueID {
     lowering.name = name
     lowering.sources = sources
     lowering.outShape = outShape
+    lowering.spectralNorm = entry.layer.spectralNorm.map { ($0, entry.layer.family.spectralDimension(entry.layer)) }
     return try entry.layer.family.lower(entry, &lowering)
   }
 
   /// Every layer element, in the order of the reference table.
   public static var elements: [ElementDefinition] { LayerRegistry.families.flatMap { $0.elements } }
+}
+
+extension LayerLowering {
+  /// weight_orig / sigma, sigma = u . (W v) (Miyato et al. 2018), as
+  /// torch.nn.utils.spectral_norm computes it: in training each pass first
+  /// runs the power iteration from the stored u (v = W^T u / |W^T u|,
+  /// u = W v / |W v|, without gradient) and writes u and v back; in
+  /// inference the stored u and v are used as they are. The gradient flows
+  /// through sigma into weight_orig. W is the weight viewed as a matrix with
+  /// axis `dimension` as its rows, computed by broadcasting (no transposes).
+  mutating func spectrallyNormalized(_ shape: [Int], _ iterations: Int, _ dimension: Int) -> ValueID {
+    let weight = parameter("weight_orig", shape)
+    let rows = shape[dimension], columns = shape.reduce(1, *) / max(rows, 1)
+    var rowShape = [Int](repeating: 1, count: shape.count)
+    rowShape[dimension] = rows
+    var columnShape = shape
+    columnShape[dimension] = 1
+    let otherAxes = (0..<shape.count).filter { $0 != dimension }
+    let uName = name + ".weight_u", vName = name + ".weight_v"
+    var u = updates[uName] ?? parameter("weight_u", [rows])
+    var v = updates[vName] ?? parameter("weight_v", [columns])
+    // W v as a vector of `rows`, and W^T u as one of `columns`.
+    func times(_ w: ValueID, _ v: ValueID, _ g: inout Graph) -> ValueID {
+      g.reshape(g.sum(g.mul(w, g.broadcast(g.reshape(v, columnShape), shape)), axes: otherAxes), [rows])
+    }
+    func transposedTimes(_ w: ValueID, _ u: ValueID, _ g: inout Graph) -> ValueID {
+      g.reshape(g.sum(g.mul(w, g.broadcast(g.reshape(u, rowShape), shape)), axes: [dimension]), [columns])
+    }
+    // x / max(|x|, 1e-12), PyTorch's F.normalize.
+    func normalized(_ x: ValueID, _ g: inout Graph) -> ValueID {
+      let norm = g.unary(.sqrt, g.sumAll(g.unary(.square, x)))
+      return g.div(x, g.broadcast(g.binary(.max, norm, g.constant(1e-12)), g.shape(x)))
+    }
+    if mode == .training {
+      let w = try! graph.add(.stopGradient, [weight])
+      for _ in 0..<iterations {
+        v = normalized(transposedTimes(w, u, &graph), &graph)
+        u = normalized(times(w, v, &graph), &graph)
+      }
+      u = try! graph.add(.stopGradient, [u])
+      v = try! graph.add(.stopGradient, [v])
+      updates[uName] = u
+      updates[vName] = v
+    }
+    let sigma = graph.sumAll(graph.mul(u, times(weight, v, &graph)))
+    return graph.div(weight, graph.broadcast(sigma, shape))
+  }
 }

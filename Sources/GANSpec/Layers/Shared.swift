@@ -5,10 +5,17 @@ import GANIR
 // an activation applied to a layer's output.
 
 extension SpecSchema {
-  static let weightAttributes: [AttributeDefinition] = [
-    .init("bias", .boolean, default: "true", "adds a learned bias"),
-    .init("init", .choice(inits), default: "default", "weight initialisation"),
-    .init("init-std", .real, default: "0.02", "standard deviation for init=\"normal\""),
+  static let weightAttributes: [AttributeDefinition] =
+    [
+      .init("bias", .boolean, default: "true", "adds a learned bias"),
+      .init("init", .choice(inits), default: "default", "weight initialisation"),
+      .init("init-std", .real, default: "0.02", "standard deviation for init=\"normal\""),
+    ] + spectralNormAttributes
+
+  /// Spectral normalisation, on every layer with a weight matrix.
+  static let spectralNormAttributes: [AttributeDefinition] = [
+    .init("spectral-norm", .boolean, default: "false", "divides the weight by its largest singular value (torch.nn.utils.spectral_norm)"),
+    .init("power-iterations", .count, default: "1", "power iterations per training forward pass, for spectral-norm"),
   ]
 
   static let fusedActivation: [AttributeDefinition] = [

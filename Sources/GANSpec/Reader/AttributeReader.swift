@@ -27,9 +27,11 @@ struct AttributeReader {
           .error(
             .unknownAttribute, "unknown attribute '\(attribute.name)' on <\(element.name)>",
             at: attribute.location,
-            help: Suggestion.help(
-              for: attribute.name, in: definition.attributes.map(\.name),
-              what: "an attribute of <\(element.name)>")))
+            help: attribute.name == "spectral-norm" || attribute.name == "power-iterations"
+              ? "spectral normalisation divides a weight: it applies to <dense>, <maxout>, <conv2d>, <deconv2d> and <embedding>; put it on the layer whose weight it should normalise"
+              : Suggestion.help(
+                for: attribute.name, in: definition.attributes.map(\.name),
+                what: "an attribute of <\(element.name)>")))
         continue
       }
       if let problem = Self.check(attribute.value, kind: def.kind) {

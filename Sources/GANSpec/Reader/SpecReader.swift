@@ -271,9 +271,17 @@ struct SpecReader {
     let r = attributes(e, def)
     noChildren(e)
     let op = LayerRegistry.family(e.name).read(e.name, r, &self)
-    return Layer(
+    var layer = Layer(
       element: e.name, op: op, id: r.raw("id"), input: r.raw("input"), location: e.location,
       attributeLocations: r.locations)
+    if def.attribute("spectral-norm") != nil {
+      if r.bool("spectral-norm") {
+        layer.spectralNorm = r.int("power-iterations")
+      } else {
+        ignored(r, "power-iterations", because: "without spectral-norm=\"true\"")
+      }
+    }
+    return layer
   }
 
   // MARK: Training and output
