@@ -90,15 +90,76 @@ def _pair(v):
     return int(v), int(v)
 
 
-def _net_element(el, folder, seen):
+NET_INPUT = "@input"
+
+
+def _expand(elements, blocks, start="@input", counts=None):
+    """Expands <use block="..."> from the reference's words: the block's
+    layers with $param values substituted, inner ids prefixed by the use's id
+    (or BLOCK-N for the N-th unnamed use), `in` read as the layer before the
+    use (the net's input when the use comes first), the last layer named by
+    the use's id."""
+    import copy
+    import re
+    counts = {} if counts is None else counts
+    out = []
+    for e in elements:
+        if e.tag != "use":
+            out.append(e)
+            continue
+        name = e.get("block")
+        params, body = blocks[name]
+        values = {p: d for p, d in params.items() if d is not None}
+        values.update({k: v for k, v in e.attrib.items() if k not in ("block", "id")})
+        counts[name] = counts.get(name, 0) + 1
+        use_id = e.get("id")
+        prefix = use_id or f"{name}-{counts[name]}"
+        in_ref = start
+        reads_in = any("in" in (b.get("input") or b.get("inputs") or "").split() for b in body)
+        if reads_in and out:
+            if out[-1].get("id") is None:
+                out[-1] = copy.deepcopy(out[-1])
+                out[-1].set("id", prefix + ".in")
+            in_ref = out[-1].get("id")
+        rename = {"in": in_ref}
+        for k, b in enumerate(body):
+            if b.get("id") is not None:
+                last = k == len(body) - 1
+                rename[b.get("id")] = (use_id or prefix + "." + b.get("id")) if last else prefix + "." + b.get("id")
+        new_body = []
+        for b in body:
+            b = copy.deepcopy(b)
+            for k, v in list(b.attrib.items()):
+                v = re.sub(r"\$([A-Za-z0-9_-]+)", lambda m: values[m.group(1)], v)
+                if k == "id":
+                    v = rename.get(v, v)
+                elif k in ("input", "inputs"):
+                    v = " ".join(rename.get(t, t) for t in v.split())
+                b.set(k, v)
+            new_body.append(b)
+        if use_id and new_body[-1].get("id") is None:
+            new_body[-1].set("id", use_id)
+        out += _expand(new_body, blocks, in_ref, counts)
+    return out
+
+
+def _blocks(root):
+    blocks = {}
+    for b in root.findall("blocks/block"):
+        params = {p.get("name"): p.get("default") for p in b if p.tag == "param"}
+        blocks[b.get("name")] = (params, [c for c in b if isinstance(c.tag, str) and c.tag != "param"])
+    return blocks
+
+
+def _net_element(el, folder, seen, blocks=None):
     src = el.get("src")
     if src is None:
-        return [c for c in el if isinstance(c.tag, str)]
+        return _expand([c for c in el if isinstance(c.tag, str)], blocks or {})
     path = os.path.normpath(os.path.join(folder, src))
     if path in seen:
         raise SpecError(f"src cycle at {path}")
     root = ET.parse(path).getroot()
-    return _net_element(root, os.path.dirname(path), seen | {path})
+    return _net_element(root, os.path.dirname(path), seen | {path}, blocks)
 
 
 def _data_shape(data, folder, conditional):
@@ -184,6 +245,7 @@ def _layer(index, el):
         if kind == "deconv2d":
             a["output-padding"] = _pair(g("output-padding", "0"))
     elif kind == "batchnorm":
+        a["classes"] = int(g("classes")) if g("classes") else None
         a["momentum"] = float(g("momentum", "0.1"))
         a["epsilon"] = float(g("epsilon", "1e-5"))
         a["affine"] = _bool(g("affine", "true"))
@@ -220,6 +282,8 @@ def _infer(net, input_name, input_shape, label_classes):
     shapes = []
     for i, layer in enumerate(net.layers):
         def ref(name):
+            if name == NET_INPUT:
+                return ("input", input_name)
             if name in ("z", "x", "label"):
                 return ("input", name)
             return ("layer", ids[name])
@@ -239,6 +303,8 @@ def _infer(net, input_name, input_shape, label_classes):
             layer.sources = [("input", input_name)]
         else:
             layer.sources = [("layer", i - 1)]
+        if layer.kind == "batchnorm" and layer.attrs["classes"]:
+            layer.sources.append(("input", "label"))  # conditional batch norm reads the class too
         layer.in_shapes = [shape_of(s) for s in layer.sources]
         x = layer.in_shapes[0]
         a = layer.attrs
@@ -316,14 +382,14 @@ def load(path, steps=None, batch=None, seed=None):
     data_shape, classes = _data_shape(data, folder, training["conditional"])
     if classifier:
         # One net from a sample to class logits, held where a GAN's D is.
-        net = Net("classifier", [_layer(i, el) for i, el in enumerate(_net_element(els["network"], folder, frozenset()))])
+        net = Net("classifier", [_layer(i, el) for i, el in enumerate(_net_element(els["network"], folder, frozenset(), _blocks(root)))])
         _infer(net, "x", data_shape, classes)
         return Spec(name=root.get("name"), folder=folder, data=data, data_shape=tuple(data_shape), latent_size=0,
                     latent_distribution="normal", generator=Net("generator", []), discriminator=net,
                     training=training, optimizers=optimizers)
     nets = {}
     for role in ("generator", "discriminator"):
-        elements = _net_element(els[role], folder, frozenset())
+        elements = _net_element(els[role], folder, frozenset(), _blocks(root))
         nets[role] = Net(role, [_layer(i, el) for i, el in enumerate(elements)])
     pack = training["pack"]
     d_shape = (data_shape[0] * pack,) + tuple(data_shape[1:])

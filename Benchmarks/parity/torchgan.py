@@ -85,6 +85,25 @@ class Conv(nn.Conv2d):
         return super().forward(x)
 
 
+class ConditionalBatchNorm(nn.Module):
+    """Batch norm without its own affine map, then a scale and shift per class
+    (rows of `weight` and `bias`, classes x channels; de Vries et al. 2017)."""
+
+    def __init__(self, classes, channels, eps, momentum):
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.weight = nn.Parameter(torch.ones(classes, channels))
+        self.bias = nn.Parameter(torch.zeros(classes, channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+
+    def forward(self, x, label):
+        y = F.batch_norm(x, self.running_mean, self.running_var, None, None, self.training, self.momentum, self.eps)
+        view = (x.shape[0], x.shape[1]) + (1,) * (x.dim() - 2)
+        label = label.reshape(-1).long()
+        return y * self.weight[label].view(view) + self.bias[label].view(view)
+
+
 class Net(nn.Module):
     """One net of a spec; submodule `i` is layer i, so names match ganc's."""
 
@@ -114,6 +133,8 @@ class Net(nn.Module):
         if k == "deconv2d":
             return Deconv(x[0], a["filters"], a["kernel"], a["stride"], a["dilation"], a["output-padding"],
                           layer.geometry, layer.out_shape[1:], a["bias"])
+        if k == "batchnorm" and a["classes"]:
+            return ConditionalBatchNorm(a["classes"], x[0], a["epsilon"], a["momentum"])
         if k == "batchnorm":
             cls = nn.BatchNorm2d if len(x) == 3 else nn.BatchNorm1d
             return cls(x[0], eps=a["epsilon"], momentum=a["momentum"], affine=a["affine"])
@@ -143,6 +164,8 @@ class Net(nn.Module):
                 y = m(x.reshape(batch, -1)).view(batch, a["units"], a["pieces"]).amax(dim=2)
             elif k in ("conv2d", "deconv2d"):
                 y = activate(a["activation"], m(x), a["slope"])
+            elif k == "batchnorm" and a["classes"]:
+                y = m(x, srcs[1])
             elif k in ("batchnorm", "layernorm"):
                 y = m(x)
             elif k == "activation":

@@ -44,6 +44,10 @@ public enum DiagnosticID: String, Sendable, Codable, CaseIterable {
   case unusedOutput = "GAN0209"
   case reservedID = "GAN0210"
   case srcOutsideFolder = "GAN0211"
+  case blockUnknown = "GAN0212"
+  case blockParameter = "GAN0213"
+  case blockRecursive = "GAN0214"
+  case blockDuplicate = "GAN0215"
 
   // Shapes and sizes.
   case shapeMismatch = "GAN0300"

@@ -225,6 +225,24 @@ struct ConditionalTests {
     </gan>
     """
 
+  @Test("conditional batch norm: a scale and shift per class, gradients against finite differences")
+  func conditionalBatchNorm() throws {
+    let (images, labels) = idx(count: 6, classes: 3)
+    let text = Self.spec.replacingOccurrences(
+      of: "<embedding classes=\"3\" dim=\"2\" id=\"e\"/>\n    <concat inputs=\"z e\"/>\n    <dense units=\"16\" activation=\"tanh\"/>",
+      with: "<dense units=\"16\" bias=\"false\"/><batchnorm classes=\"3\"/><activation kind=\"tanh\"/>")
+    #expect(text != Self.spec)
+    var builder = TrainingGraphBuilder(spec: try checked(text, files: ["img.idx": images, "lab.idx": labels]))
+    let g = try builder.generatorStep()
+    try checkStepGradients(g, lossName: "g_loss", prefix: "generator.", seed: 8)
+    try checkStepGradients(try builder.discriminatorStep(), lossName: "d_loss", prefix: "discriminator.", seed: 9)
+    // The tables are classes x channels and learn; the running statistics are written back.
+    let values = try ReferenceEvaluator(feeds: feeds(for: g.graph, seed: 8)).run(g.graph)
+    let updated = assigned(g.graph, values)
+    #expect(updated["generator.1.weight"]?.count == 3 * 16)
+    #expect(updated["generator.1.running_mean"]?.count == 16)
+  }
+
   @Test("labels flow through embeddings, and the gradients are right")
   func conditional() throws {
     let (images, labels) = idx(count: 6, classes: 3)

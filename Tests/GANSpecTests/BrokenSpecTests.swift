@@ -158,6 +158,8 @@ let brokenSpecs: [BrokenSpec] = [
   BrokenSpec(
     "power-iterations-without-spectral-norm", [("<dense units=\"16\" activation=\"relu\"", "<dense units=\"16\" power-iterations=\"2\" activation=\"relu\"")],
     "GAN0506", 6, 23, exit: 0),
+  BrokenSpec(
+    "conditional-batchnorm-without-labels", [("<dense units=\"2\"/>", "<batchnorm classes=\"3\"/>\n    <dense units=\"2\"/>")], "GAN0208", 7, 16, exit: 1),
   BrokenSpec("eval-every-without-judge", [("</gan>", "<output eval-every=\"10\"/>\n</gan>")], "GAN0103", 17, 9, exit: 1),
 ]
 

@@ -94,6 +94,8 @@ public enum LayerOp: Hashable, Sendable {
   case conv2d(ConvOptions, activation: Activation?, weights: WeightOptions)
   case deconv2d(ConvOptions, activation: Activation?, weights: WeightOptions)
   case batchnorm(momentum: Double, epsilon: Double, affine: Bool)
+  /// Batch norm whose scale and shift are looked up by the sample's class.
+  case conditionalBatchnorm(classes: Int, momentum: Double, epsilon: Double)
   case layernorm(epsilon: Double, affine: Bool)
   case activation(Activation)
   case dropout(rate: Double)
@@ -137,6 +139,9 @@ public struct Layer: Hashable, Sendable {
   /// Spectral normalisation of the weight (Miyato et al. 2018): power
   /// iterations per training forward pass, nil when off.
   public var spectralNorm: Int? = nil
+  /// The block uses this layer was expanded from, innermost first (empty
+  /// for a layer written in the net).
+  public var expansion: [BlockUse] = []
 
   /// Where attribute `name` is, or the element if it was not written.
   public func location(of name: String) -> SourceLocation {

@@ -39,6 +39,8 @@ struct ShapeInference {
     var ids: [String: Int] = [:]
     for (i, layer) in layers.enumerated() {
       guard let id = layer.id else { continue }
+      let before = diagnostics.count
+      defer { diagnostics.noteExpansion(from: before, layer.expansion) }
       if ["z", "x", "label"].contains(id) {
         error(
           .reservedID, "'\(id)' names a net input and cannot be a layer id", at: layer.location(of: "id"),
@@ -54,6 +56,9 @@ struct ShapeInference {
     var checked: [CheckedLayer?] = []
     var consumed = Set<Int>()
     for (i, layer) in layers.enumerated() {
+      // What goes wrong in an expanded block says which use expanded it.
+      let before = diagnostics.count
+      defer { diagnostics.noteExpansion(from: before, layer.expansion) }
       // Resolve inputs.
       var refs: [NodeRef] = []
       var ok = true
@@ -80,6 +85,8 @@ struct ShapeInference {
           }
         } else if inputs[name] != nil {
           refs.append(.input(name))
+        } else if name == Layer.netInputReference {
+          refs.append(.input(role.inputName))
         } else if name == "label" {
           ok = false
           error(
@@ -119,6 +126,16 @@ struct ShapeInference {
           .labelMisuse, "<\(layer.element)> cannot read 'label' directly: it holds integer class ids", at: layer.location(of: attribute),
           help: "map the label through <embedding classes=\"10\" dim=\"16\"/> first")
       }
+      if family.readsLabelToo(layer) {
+        if inputs["label"] == nil {
+          ok = false
+          error(
+            .labelMisuse, "<\(layer.element) classes=\"...\"> reads 'label', which exists only when training is conditional", at: layer.location(of: "classes"),
+            help: "set conditional=\"true\" on <training> with a labelled data set, or delete classes=\"...\" for plain batch norm")
+        } else {
+          refs.append(.input("label"))
+        }
+      }
       var shapes: [Shape] = []
       for ref in refs {
         switch ref {
@@ -154,6 +171,7 @@ struct ShapeInference {
     }
     // Outputs that nothing reads (other than the last layer's) are suspicious.
     for (i, layer) in layers.enumerated().dropLast() where !consumed.contains(i) && checked[i] != nil {
+      defer { diagnostics.noteExpansion(from: diagnostics.count - 1, layer.expansion) }
       diagnostics.append(
         .warning(
           .unusedOutput, "the output of this <\(layer.element)> is never used", at: layer.location,

@@ -13,6 +13,7 @@ public enum SpecChecker {
   /// no error was found.
   public static func check(_ spec: Spec, diagnostics: inout [Diagnostic]) -> CheckedSpec? {
     let before = diagnostics.count
+    defer { noteExpansions(spec, &diagnostics, from: before) }
     checkSchedules(spec, &diagnostics)
     if spec.kind == .classifier {
       let checked = checkClassifier(spec, diagnostics: &diagnostics)
@@ -292,7 +293,22 @@ public enum SpecChecker {
   }
 
   private static func checkEmbeddings(_ net: CheckedNetwork, classes: Int?, _ spec: Spec, _ diagnostics: inout [Diagnostic]) {
-    for entry in net.layers { entry.layer.family.check(entry, classes: classes, into: &diagnostics) }
+    for entry in net.layers {
+      let before = diagnostics.count
+      entry.layer.family.check(entry, classes: classes, into: &diagnostics)
+      diagnostics.noteExpansion(from: before, entry.layer.expansion)
+    }
+  }
+
+  /// A diagnostic about a layer of an expanded block that no per-layer
+  /// check annotated (the nets' outputs) gets the uses of the last layer
+  /// written at its location.
+  private static func noteExpansions(_ spec: Spec, _ diagnostics: inout [Diagnostic], from start: Int) {
+    let layers = spec.generator.layers + spec.discriminator.layers
+    for k in start..<diagnostics.count where !diagnostics[k].notes.contains(where: { $0.message.hasSuffix("expanded by this use") }) {
+      guard let at = diagnostics[k].location, let layer = layers.last(where: { $0.location == at && !$0.expansion.isEmpty }) else { continue }
+      diagnostics[k].notes += layer.expansion.map(\.note)
+    }
   }
 
   private static func checkBiasBeforeNorm(_ net: CheckedNetwork, _ diagnostics: inout [Diagnostic]) {
@@ -300,6 +316,7 @@ public enum SpecChecker {
       guard entry.layer.cancelsPrecedingBias, case .layer(let j) = entry.inputs.first else { continue }
       let producer = net.layers[j].layer
       guard let w = producer.op.weights, w.bias, producer.op.fusedActivation == nil else { continue }
+      defer { diagnostics.noteExpansion(from: diagnostics.count - 1, producer.expansion) }
       diagnostics.append(
         .warning(
           .biasBeforeNorm, "the bias of this <\(producer.element)> is cancelled by the <batchnorm> that follows it",

@@ -35,6 +35,8 @@ protocol LayerFamily {
   static var readsLabelByDefault: Bool { get }
   /// The attribute naming the ids a layer reads ("input" or "inputs").
   static var referenceAttribute: String { get }
+  /// The layer reads `label` besides its input (conditional batch norm).
+  static func readsLabelToo(_ layer: Layer) -> Bool
   /// Spec-level checks against the data (an embedding's classes against the labels).
   static func check(_ entry: CheckedLayer, classes: Int?, into diagnostics: inout [Diagnostic])
   /// The weight's output axis for spectral norm (PyTorch's `dim`: 1 for a
@@ -51,6 +53,7 @@ extension LayerFamily {
   static var cancelsPrecedingBias: Bool { false }
   static var readsLabelByDefault: Bool { false }
   static var referenceAttribute: String { "input" }
+  static func readsLabelToo(_ layer: Layer) -> Bool { false }
   static func check(_ entry: CheckedLayer, classes: Int?, into diagnostics: inout [Diagnostic]) {}
   static func spectralDimension(_ layer: Layer) -> Int { 0 }
 }

@@ -11,8 +11,24 @@ enum BatchNormLayer: LayerFamily {
         .init("momentum", .real, default: "0.1", "running statistics update rate"),
         .init("epsilon", .real, default: "1e-5", "added to the variance"),
         .init("affine", .boolean, default: "true", "learns a scale and shift"),
+        .init(
+          "classes", .count,
+          "conditional batch norm: a learned scale and shift per class (classes x channels), looked up by `label`"),
       ], children: .empty, summary: "batch normalisation over channels (C H W) or features")
   ]
+
+  static func readsLabelToo(_ layer: Layer) -> Bool {
+    if case .conditionalBatchnorm = layer.op { return true }
+    return false
+  }
+
+  static func check(_ entry: CheckedLayer, classes: Int?, into diagnostics: inout [Diagnostic]) {
+    guard let classes, case .conditionalBatchnorm(let n, _, _) = entry.layer.op, n < classes else { return }
+    diagnostics.append(
+      .error(
+        .dataLabels, "the conditional batch norm has \(n) classes, but the labels go up to \(classes - 1)",
+        at: entry.layer.location(of: "classes"), help: "use classes=\"\(classes)\""))
+  }
 
   static let keepsShape = true
   static let mixesSamples = true
@@ -22,27 +38,54 @@ enum BatchNormLayer: LayerFamily {
     let momentum = r.real("momentum"), epsilon = r.real("epsilon")
     reader.require((0...1).contains(momentum), r, "momentum", "'momentum' must be between 0 and 1, not \(momentum)", help: "PyTorch's default is 0.1")
     reader.require(epsilon > 0, r, "epsilon", "'epsilon' must be positive", help: "use a small value such as 1e-5")
+    if r.has("classes") {
+      if r.has("affine") && !r.bool("affine") {
+        reader.error(
+          .attributeNotApplicable, "a conditional batch norm always learns its per-class scale and shift", at: r.location("affine"),
+          help: "delete affine=\"false\", or delete classes=\"...\" for plain batch norm")
+      }
+      return .conditionalBatchnorm(classes: r.int("classes"), momentum: momentum, epsilon: epsilon)
+    }
     return .batchnorm(momentum: momentum, epsilon: epsilon, affine: r.bool("affine"))
   }
 
+  /// (classes when conditional, momentum, epsilon, affine).
+  static func options(_ op: LayerOp) -> (classes: Int?, momentum: Double, epsilon: Double, affine: Bool)? {
+    switch op {
+    case .batchnorm(let m, let e, let a): return (nil, m, e, a)
+    case .conditionalBatchnorm(let c, let m, let e): return (c, m, e, true)
+    default: return nil
+    }
+  }
+
   static func infer(_ layer: Layer, _ shapes: [Shape], _ inference: inout ShapeInference) -> CheckedLayer? {
-    guard case .batchnorm(_, _, let affine) = layer.op else { return nil }
+    guard let o = options(layer.op) else { return nil }
     let input = shapes.first ?? [1]
-    return inference.make(layer, input, params: affine ? 2 * input[0] : 0, flops: 4 * (Checked.product(input) ?? 0))
+    guard let tables = Checked.multiply(o.classes ?? 1, 2 * input[0]) else {
+      inference.error(.tooLarge, "classes x channels overflows", at: layer.location(of: "classes"), help: "use fewer classes")
+      return nil
+    }
+    return inference.make(layer, input, params: o.affine ? tables : 0, flops: 4 * (Checked.product(input) ?? 0))
   }
 
   static func parameters(_ entry: CheckedLayer) -> [LayerParameter] {
-    guard case .batchnorm(_, _, let affine) = entry.layer.op else { return [] }
+    guard let o = options(entry.layer.op) else { return [] }
     let channels = (entry.inputShapes.first ?? [1])[0]
     var out: [LayerParameter] = []
-    if affine { out += [LayerParameter("weight", [channels], .constant(1)), LayerParameter("bias", [channels], .constant(0))] }
+    if let classes = o.classes {
+      // One scale (ones) and shift (zeros) per class, as an embedding of the label.
+      out += [LayerParameter("weight", [classes, channels], .constant(1)), LayerParameter("bias", [classes, channels], .constant(0))]
+    } else if o.affine {
+      out += [LayerParameter("weight", [channels], .constant(1)), LayerParameter("bias", [channels], .constant(0))]
+    }
     out.append(LayerParameter("running_mean", [channels], trainable: false, .constant(0)))
     out.append(LayerParameter("running_var", [channels], trainable: false, .constant(1)))
     return out
   }
 
   static func lower(_ entry: CheckedLayer, _ c: inout LayerLowering) throws -> ValueID {
-    guard case .batchnorm(let momentum, let epsilon, let affine) = entry.layer.op else { throw IRError("not a batchnorm layer") }
+    guard let (classes, momentum, epsilon, affineOption) = options(entry.layer.op) else { throw IRError("not a batchnorm layer") }
+    let affine = affineOption && classes == nil
     let x = c.x
     let shape = c.graph.shape(x)
     let channels = shape[1]
@@ -77,7 +120,16 @@ enum BatchNormLayer: LayerFamily {
     if affine { scale = c.graph.mul(scale, c.graph.reshape(c.parameter("weight", [channels]), statShape)) }
     var shift = c.graph.unary(.neg, c.graph.mul(mean, scale))
     if affine { shift = c.graph.addv(shift, c.graph.reshape(c.parameter("bias", [channels]), statShape)) }
-    return c.graph.addv(c.graph.mul(x, c.graph.broadcast(scale, shape)), c.graph.broadcast(shift, shape))
+    let normalized = c.graph.addv(c.graph.mul(x, c.graph.broadcast(scale, shape)), c.graph.broadcast(shift, shape))
+    guard let classes else { return normalized }
+    // Conditional: each sample's class picks its scale and shift (de Vries et al. 2017).
+    let sampleShape = [shape[0], channels] + [Int](repeating: 1, count: shape.count - 2)
+    var perSample: [ValueID] = []
+    for name in ["weight", "bias"] {
+      let table = c.parameter(name, [classes, channels])
+      perSample.append(c.graph.broadcast(c.graph.reshape(try c.graph.add(.gather, [table, c.sources[1]]), sampleShape), shape))
+    }
+    return c.graph.addv(c.graph.mul(normalized, perSample[0]), perSample[1])
   }
 }
 

@@ -85,6 +85,8 @@ struct AttributeReader {
   }
 
   static func isName(_ s: Substring) -> Bool {
+    // An expanded block's `in` at the start of a net (never written by hand: the XSD refuses it).
+    if s == Layer.netInputReference { return true }
     guard let first = s.first, first.isLetter || first == "_" else { return false }
     return s.allSatisfy { $0.isLetter || $0.isNumber || "_-.".contains($0) }
   }

@@ -114,13 +114,13 @@ public struct SpecLoader {
     let top = parse(path, at: nil) { parsed, text in parsed.map { ["gan", "classifier"].contains($0.root.name) } ?? Self.looksLikeSpec(text) }
     guard let parsed = top else { return nil }
     let schemaErrors = parsed.validate(against: XSDWriter.compiled!)
-    var reader = SpecReader(file: path, directory: baseDirectory) { _, _ in nil }
+    var reader = SpecReader(file: path, directory: baseDirectory) { _, _, _ in nil }
     let directory = reader.directory
     // Includes stay inside the folder tree the spec's relative paths start from.
     let includes = IncludeLoader(
       sources: sources, spec: path, tree: directory, allowed: allowedFolders, schemaErrors: schemaErrors)
-    reader = SpecReader(file: path, directory: baseDirectory) { [includes] src, reference in
-      includes.load(src, from: directory, at: reference)
+    reader = SpecReader(file: path, directory: baseDirectory) { [includes] src, reference, blocks in
+      includes.load(src, from: directory, at: reference, blocks: blocks)
     }
     let spec = reader.readSpec(parsed.root)
     let structural = reader.diagnostics + includes.diagnostics
@@ -160,7 +160,7 @@ final class IncludeLoader {
   /// Whether `real` (a resolved path) lies in one of the allowed trees.
   func inside(_ real: String) -> Bool { roots.contains { FileCheck.isWithin(real, $0) } }
 
-  func load(_ src: String, from folder: String, at reference: SourceLocation) -> [Layer]? {
+  func load(_ src: String, from folder: String, at reference: SourceLocation, blocks: [String: BlockDefinition]) -> [Layer]? {
     let resolved = src.hasPrefix("/") || folder.isEmpty ? src : folder + "/" + src
     // Checked before the file is touched: by its written path, then by its
     // real path (symlinks resolved), so a link out of the tree is refused too.
@@ -218,7 +218,8 @@ final class IncludeLoader {
     stack.append(real)
     defer { stack.removeLast() }
     let nestedFolder = (resolved as NSString).deletingLastPathComponent
-    var networkReader = SpecReader(file: resolved) { [unowned self] s, l in self.load(s, from: nestedFolder, at: l) }
+    var networkReader = SpecReader(file: resolved) { [unowned self] s, l, b in self.load(s, from: nestedFolder, at: l, blocks: b) }
+    networkReader.blocks = blocks
     let r = AttributeReader(doc.root, SpecSchema.networkFile)
     diagnostics += r.diagnostics
     var layers = networkReader.readLayers(doc.root)
@@ -229,7 +230,7 @@ final class IncludeLoader {
             .srcAndInline, "<network> has both src=\"\(nested)\" and layers of its own",
             at: r.location("src"), help: "keep the layers in one place"))
       } else {
-        layers = load(nested, from: nestedFolder, at: r.location("src")) ?? []
+        layers = load(nested, from: nestedFolder, at: r.location("src"), blocks: blocks) ?? []
       }
     }
     diagnostics += networkReader.diagnostics

@@ -6,12 +6,18 @@ import GANDiagnostics
 /// `src=` are read through `loadNetwork`.
 struct SpecReader {
   /// Reads the layers of a `src=` file: (path as written, where it was written) -> layers.
-  typealias NetworkLoader = (String, SourceLocation) -> [Layer]?
+  typealias NetworkLoader = (String, SourceLocation, [String: BlockDefinition]) -> [Layer]?
 
   let file: String
   let directory: String
   let loadNetwork: NetworkLoader
-  private(set) var diagnostics: [Diagnostic] = []
+  var diagnostics: [Diagnostic] = []
+  /// The spec's `<blocks>`, by name.
+  var blocks: [String: BlockDefinition] = [:]
+  /// Uses of each block so far in the net being read (unnamed uses are `block-N`).
+  var useCounts: [String: Int] = [:]
+  /// Uses already reported as recursive.
+  var recursionReported: Set<SourceLocation> = []
 
   init(file: String, directory: String? = nil, loadNetwork: @escaping NetworkLoader) {
     self.file = file
@@ -24,6 +30,9 @@ struct SpecReader {
     if path.hasPrefix("/") || directory.isEmpty { return path }
     return directory + "/" + path
   }
+
+  mutating func attributesOf(_ e: XMLElement, _ def: ElementDefinition) -> AttributeReader { attributes(e, def) }
+  mutating func reportUnknown(_ child: XMLElement, in parent: XMLElement, allowed: [String]) { unknownElement(child, in: parent, allowed: allowed) }
 
   private mutating func attributes(_ e: XMLElement, _ def: ElementDefinition) -> AttributeReader {
     let reader = AttributeReader(e, def)
@@ -135,6 +144,7 @@ struct SpecReader {
     else {
       return nil
     }
+    if let b = parts["blocks"] { readBlocks(b) }
     let data = readData(dataElement)
     let latent = readLatent(latentElement)
     let generator = readNetwork(generatorElement, role: .generator)
@@ -155,6 +165,7 @@ struct SpecReader {
     let parts = children(of: root, SpecSchema.classifier)
     let name = r.string("name") ?? "classifier"
     guard let dataElement = parts["data"], let networkElement = parts["network"], let trainingElement = parts["training"] else { return nil }
+    if let b = parts["blocks"] { readBlocks(b) }
     let data = readData(dataElement)
     let test = parts["test"].map { readData($0, definition: SpecSchema.test) }
     let net = readNetwork(networkElement, role: .classifier)
@@ -246,7 +257,7 @@ struct SpecReader {
             .srcAndInline, "<\(e.name)> has both src=\"\(src)\" and layers of its own",
             at: r.location("src"), notes: [DiagnosticNote("the first inline layer is here", at: e.children[0].location)],
             help: "keep the layers in one place: delete src=\"...\" or the inline layers"))
-      } else if let loaded = loadNetwork(src, r.location("src")) {
+      } else if let loaded = loadNetwork(src, r.location("src"), blocks) {
         layers = loaded
       }
       source = resolve(src)
@@ -255,7 +266,14 @@ struct SpecReader {
   }
 
   mutating func readLayers(_ e: XMLElement) -> [Layer] {
-    e.children.compactMap { readLayer($0, parent: e) }
+    useCounts = [:]
+    return expand(e.children, start: Layer.netInputReference, uses: [], stack: []).compactMap { item in
+      let before = diagnostics.count
+      var layer = readLayer(item.element, parent: e)
+      diagnostics.noteExpansion(from: before, item.uses)
+      layer?.expansion = item.uses
+      return layer
+    }
   }
 
   /// Reports an error at `location`.

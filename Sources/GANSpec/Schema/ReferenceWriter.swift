@@ -57,7 +57,7 @@ public enum ReferenceWriter {
       """
     for e in [
       SpecSchema.gan, SpecSchema.classifier, SpecSchema.data, SpecSchema.test, SpecSchema.latent, SpecSchema.generator, SpecSchema.networkFile,
-      SpecSchema.training, SpecSchema.optimizer, SpecSchema.output,
+      SpecSchema.training, SpecSchema.optimizer, SpecSchema.output, SpecSchema.blocks, SpecSchema.block, SpecSchema.param, SpecSchema.use,
     ] {
       out += "### `<\(e.name)>`: \(e.summary)\n\n" + table(e) + "\n"
     }
@@ -140,6 +140,32 @@ public enum ReferenceWriter {
         updates after the warm-up). The rate is fed each update, not compiled
         in; T is this run's steps, so resuming with another `--steps` re-plans
         a linear decay. A warm-up as long as the run is an error.
+      - Reusable blocks: `<blocks>` (in `<gan>` or `<classifier>`) holds
+        `<block name="...">` elements, each `<param name="..." default="...">`
+        elements and then layers. `<use block="NAME" id="ID" PARAM="VALUE"/>`
+        goes wherever a layer may (in a net, a `src=` layer file, or another
+        block) and stands for the block's layers: every `$PARAM` in their
+        attribute values becomes the use's value (or the default; a parameter
+        without one must be given), ids inside become `ID.INNER` (or
+        `BLOCK-N.INNER` for the N-th unnamed use of the block), `in` in an
+        `input`/`inputs` names the layer before the use (the net's input when
+        the use comes first), and the last layer takes the use's `id`. Errors
+        inside an expanded layer point at its line in the block and note the
+        use; an unknown block, a parameter the block does not declare, a
+        missing value, an undeclared `$name` and a block that uses itself are
+        errors. In the XSD a block's layers accept any text (`$PARAM`); `ganc
+        lint` checks the values after substitution.
+      - `spectral-norm="true"` (and `power-iterations`, default 1) on `<dense>`,
+        `<maxout>`, `<conv2d>`, `<deconv2d>` and `<embedding>`: the weight
+        divided by its largest singular value, as `torch.nn.utils.spectral_norm`
+        (parameters `weight_orig`, buffers `weight_u`, `weight_v`; dim 1 for
+        deconv2d): each training forward pass runs the power iteration from the
+        stored u and writes u and v back; inference uses them as stored.
+      - `<batchnorm classes="K">`: conditional batch norm (de Vries et al.
+        2017; the generator of Miyato and Koyama 2018): batch statistics as
+        usual, then the scale and shift of each sample's class (parameters
+        `weight` and `bias`, K x channels, starting at 1 and 0), read from
+        `label`; it needs conditional training, and K above every label.
       - `<output eval-every="N" judge="RUN" eval-samples="1000">`: every N steps
         and at the end, FD, KID, precision, recall, density and coverage of
         `eval-samples` generated samples against as many real ones (the spec's

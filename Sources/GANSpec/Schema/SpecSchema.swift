@@ -74,6 +74,9 @@ public enum ChildModel: Sendable, Equatable {
   case all(required: [String], optional: [String])
   /// Any number of the named element.
   case repeated(String)
+  /// A block's body: `<param>` elements, then layers whose attribute values
+  /// may name parameters as `$name`.
+  case block
 }
 
 /// One element of the spec language.
@@ -187,6 +190,26 @@ public enum SpecSchema {
       .init("feature-matching", .name, "G's loss matches the batch mean of this D layer's output on real data"),
     ], children: .repeated("optimizer"), summary: "the training game")
 
+  public static let blocks = ElementDefinition(
+    name: "blocks", attributes: [], children: .repeated("block"),
+    summary: "reusable blocks of layers, each defined once and used with <use> in any net")
+  public static let block = ElementDefinition(
+    name: "block", attributes: [.init("name", .name, required: true, "the name <use block=\"...\"> gives")], children: .block,
+    summary: "`<param>` elements, then layers; attribute values may be `$param`, and `in` names the block's input")
+  public static let param = ElementDefinition(
+    name: "param",
+    attributes: [
+      .init("name", .name, required: true, "the parameter, written `$name` in the block's attribute values"),
+      .init("default", .text, "its value when a use does not give one (without it, every use must)"),
+    ], children: .empty, summary: "a parameter of a block")
+  /// Not a layer family: the reader replaces it by the block's layers.
+  public static let use = ElementDefinition(
+    name: "use",
+    attributes: [
+      .init("block", .name, required: true, "the block to expand here"),
+      .init("id", .name, "names the block's output (its last layer); its inner layers become `ID.INNER`"),
+    ], children: .empty, summary: "the layers of a block, with one attribute per parameter (`filters=\"128\"`)")
+
   public static let output = ElementDefinition(
     name: "output",
     attributes: [
@@ -206,19 +229,19 @@ public enum SpecSchema {
       .init("version", .choice(["1"]), required: true, "the language version"),
     ],
     children: .all(
-      required: ["data", "latent", "generator", "discriminator", "training"], optional: ["output", "test"]),
+      required: ["data", "latent", "generator", "discriminator", "training"], optional: ["output", "test", "blocks"]),
     summary: "a GAN spec")
 
   public static let classifier = ElementDefinition(
     name: "classifier",
     attributes: gan.attributes,
-    children: .all(required: ["data", "network", "training"], optional: ["test", "output"]),
+    children: .all(required: ["data", "network", "training"], optional: ["test", "output", "blocks"]),
     summary: "a classifier spec: one net trained on labelled data (a judge for ganc eval)")
 
   /// Every element by name (layers included).
   public static let elements: [String: ElementDefinition] = {
     var all: [String: ElementDefinition] = [:]
-    for e in [gan, classifier, data, test, latent, generator, discriminator, networkFile, training, optimizer, output]
+    for e in [gan, classifier, data, test, latent, generator, discriminator, networkFile, training, optimizer, output, blocks, block, param, use]
       + layers
     {
       all[e.name] = e
@@ -232,7 +255,8 @@ public enum SpecSchema {
   public static func childNames(of parent: ElementDefinition) -> [String] {
     switch parent.children {
     case .empty: return []
-    case .layers: return layerNames
+    case .layers: return layerNames + [use.name]
+    case .block: return [param.name] + layerNames + [use.name]
     case .all(let required, let optional): return required + optional
     case .repeated(let name): return [name]
     }

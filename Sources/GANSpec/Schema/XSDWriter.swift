@@ -27,8 +27,15 @@ public enum XSDWriter {
     }
   }
 
-  private static func attribute(_ a: AttributeDefinition, indent: String) -> String {
+  /// `relaxed`: inside a block, where any value may be `$param`, every
+  /// attribute is text (the reader checks the values after substitution).
+  private static func attribute(_ a: AttributeDefinition, indent: String, relaxed: Bool = false) -> String {
     var head = "\(indent)<xs:attribute name=\"\(a.name)\""
+    if relaxed {
+      head += " type=\"xs:string\""
+      if a.required { head += " use=\"required\"" }
+      return head + "/>\n"
+    }
     if let t = typeName(a.kind) { head += " type=\"\(t)\"" }
     if a.required { head += " use=\"required\"" }
     let doc = "\(indent)  <xs:annotation><xs:documentation>\(escape(a.summary + (a.documentedDefault.map { " (default \($0))" } ?? "")))</xs:documentation></xs:annotation>\n"
@@ -42,7 +49,7 @@ public enum XSDWriter {
     return out
   }
 
-  private static func element(_ e: ElementDefinition, indent: String, minOccurs: Int? = nil) -> String {
+  private static func element(_ e: ElementDefinition, indent: String, minOccurs: Int? = nil, relaxed: Bool = false) -> String {
     var out = "\(indent)<xs:element name=\"\(e.name)\""
     if let minOccurs { out += " minOccurs=\"\(minOccurs)\"" }
     out += ">\n\(indent)  <xs:annotation><xs:documentation>\(escape(e.summary))</xs:documentation></xs:annotation>\n"
@@ -53,6 +60,12 @@ public enum XSDWriter {
       break
     case .layers:
       out += "\(inner)<xs:group ref=\"layer\" minOccurs=\"0\" maxOccurs=\"unbounded\"/>\n"
+    case .block:
+      out += "\(inner)<xs:sequence>\n"
+      out += element(SpecSchema.param, indent: inner + "  ", minOccurs: 0)
+        .replacingOccurrences(of: "<xs:element name=\"param\" minOccurs=\"0\">", with: "<xs:element name=\"param\" minOccurs=\"0\" maxOccurs=\"unbounded\">")
+      out += "\(inner)  <xs:group ref=\"blockLayer\" minOccurs=\"0\" maxOccurs=\"unbounded\"/>\n"
+      out += "\(inner)</xs:sequence>\n"
     case .all(let required, let optional):
       out += "\(inner)<xs:all>\n"
       for name in required { out += element(SpecSchema.elements[name]!, indent: inner + "  ") }
@@ -76,7 +89,9 @@ public enum XSDWriter {
           "\(inner)<xs:sequence>\n\(inner)  <xs:group ref=\"layer\" minOccurs=\"0\" maxOccurs=\"unbounded\"/>\n\(inner)</xs:sequence>\n"
       )
     }
-    for a in e.attributes { out += attribute(a, indent: indent + "    ") }
+    for a in e.attributes { out += attribute(a, indent: indent + "    ", relaxed: relaxed) }
+    // A use names its block's parameters as attributes of its own.
+    if e.name == SpecSchema.use.name { out += "\(indent)    <xs:anyAttribute processContents=\"skip\"/>\n" }
     out += "\(indent)  </xs:complexType>\n\(indent)</xs:element>\n"
     return out
   }
@@ -103,9 +118,12 @@ public enum XSDWriter {
     out += element(SpecSchema.gan, indent: "  ")
     out += "\n" + element(SpecSchema.classifier, indent: "  ")
     out += "\n" + element(SpecSchema.networkFile, indent: "  ")
-    out += "\n  <xs:group name=\"layer\">\n    <xs:choice>\n"
-    for layer in SpecSchema.layers { out += element(layer, indent: "      ") }
-    out += "    </xs:choice>\n  </xs:group>\n\n"
+    for (group, relaxed) in [("layer", false), ("blockLayer", true)] {
+      out += "\n  <xs:group name=\"\(group)\">\n    <xs:choice>\n"
+      for layer in SpecSchema.layers + [SpecSchema.use] { out += element(layer, indent: "      ", relaxed: relaxed) }
+      out += "    </xs:choice>\n  </xs:group>\n"
+    }
+    out += "\n"
     out += patternType("shapeType", "[0-9]+( [0-9]+)*")
     out += patternType("pairType", "[0-9]+(x[0-9]+)?")
     out += patternType("naturalPairType", "[0-9]+(x[0-9]+)?")
