@@ -272,6 +272,10 @@ def _layer(index, el):
         a["inputs"] = g("inputs").split()
     elif kind == "embedding":
         a["classes"], a["dim"] = int(g("classes")), int(g("dim"))
+    elif kind == "attention":
+        a["reduction"] = int(g("reduction", "8"))
+        a["spectral-norm"] = _bool(g("spectral-norm", "false"))
+        a["power-iterations"] = int(g("power-iterations", "1"))
     elif kind != "flatten":
         raise SpecError(f"unknown layer <{kind}>")
     return Layer(index=index, kind=kind, attrs=a, id=g("id"), input=g("input"))
@@ -315,7 +319,7 @@ def _infer(net, input_name, input_shape, label_classes):
             out = (a["units"],)
         elif k in ("conv2d", "deconv2d"):
             out, layer.geometry = _conv_geometry(k, a, x)
-        elif k in ("batchnorm", "layernorm", "activation", "dropout"):
+        elif k in ("batchnorm", "layernorm", "activation", "dropout", "attention"):
             out = x
         elif k == "reshape":
             out = a["shape"]
@@ -361,6 +365,7 @@ def load(path, steps=None, batch=None, seed=None):
         "conditional": _bool(t.get("conditional", "false")), "pack": int(t.get("pack", "1")),
         "ema": float(t.get("ema")) if t.get("ema") is not None else None,
         "clip": float(t.get("clip", "0.01")), "gp-weight": float(t.get("gp-weight", "10")),
+        "diff-augment": (t.get("diff-augment") or "").replace(",", " ").split(),
     }
     if steps is not None:
         training["steps"] = steps

@@ -173,7 +173,8 @@ def replay(spec, trace, steps, checks, dtype=torch.float32, perturb=None, keep_s
             game.set_lr("discriminator", t["discriminator.lr"].item())
             loss, _, _ = game.d_step(t["z"], t["x"], t.get("label"), t.get("generated_label"), gp_eps=t.get(f"random.{GP_STREAM}"),
                                      x_labelled=t.get("x_labelled"), targets=t.get("label_targets"),
-                                     regularized=((step - 1) * spec.training["d-steps"] + k) % spec.training["regularize-every"] == 0)
+                                     regularized=((step - 1) * spec.training["d-steps"] + k) % spec.training["regularize-every"] == 0,
+                                     draws=t)
             # The first D-step's loss comes from the starting state alone (the
             # G-step's depends on the D update, judged through the tensors).
             if step == 1 and k == 0:
@@ -185,7 +186,7 @@ def replay(spec, trace, steps, checks, dtype=torch.float32, perturb=None, keep_s
         draws.start(t, g_streams)
         check_lr("generator", step - 1, t["generator.lr"].item())
         game.set_lr("generator", t["generator.lr"].item())
-        game.g_step(t["z"], t.get("generated_label"), t.get("x"))
+        game.g_step(t["z"], t.get("generated_label"), t.get("x"), draws=t)
         if step in checks:
             updates = {"generator": step, "discriminator": step * spec.training["d-steps"]}
             results[step], masked[step] = compare(tensors(f"checkpoint-{step:06d}.safetensors"), game, updates)

@@ -104,6 +104,30 @@ class ConditionalBatchNorm(nn.Module):
         return y * self.weight[label].view(view) + self.bias[label].view(view)
 
 
+class SelfAttention(nn.Module):
+    """SAGAN's self-attention (Zhang et al. 2019), as its PyTorch code writes
+    it: 1x1 query/key convs to C // reduction channels (at least 1), a value
+    conv to C, softmax over positions, out = gamma * attended + x, gamma = 0."""
+
+    def __init__(self, channels, reduction, spectral, iterations):
+        super().__init__()
+        k = max(1, channels // reduction)
+        wrap = (lambda m: nn.utils.spectral_norm(m, n_power_iterations=iterations)) if spectral else (lambda m: m)
+        self.query_conv = wrap(nn.Conv2d(channels, k, 1))
+        self.key_conv = wrap(nn.Conv2d(channels, k, 1))
+        self.value_conv = wrap(nn.Conv2d(channels, channels, 1))
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        q = self.query_conv(x).view(b, -1, h * w).permute(0, 2, 1)
+        k = self.key_conv(x).view(b, -1, h * w)
+        attention = torch.softmax(torch.bmm(q, k), dim=-1)
+        v = self.value_conv(x).view(b, -1, h * w)
+        out = torch.bmm(v, attention.permute(0, 2, 1)).view(b, c, h, w)
+        return self.gamma * out + x
+
+
 class Net(nn.Module):
     """One net of a spec; submodule `i` is layer i, so names match ganc's."""
 
@@ -114,7 +138,7 @@ class Net(nn.Module):
         for layer in net.layers:
             m = self.make(layer)
             if m is not None:
-                if layer.attrs.get("spectral-norm"):
+                if layer.attrs.get("spectral-norm") and layer.kind != "attention":
                     # PyTorch's own: weight_orig, weight_u, weight_v; dim 1 for ConvTranspose2d.
                     m = nn.utils.spectral_norm(m, n_power_iterations=layer.attrs["power-iterations"],
                                                dim=1 if layer.kind == "deconv2d" else 0)
@@ -142,6 +166,8 @@ class Net(nn.Module):
             return nn.LayerNorm(list(x), eps=a["epsilon"], elementwise_affine=a["affine"])
         if k == "embedding":
             return nn.Embedding(a["classes"], a["dim"])
+        if k == "attention":
+            return SelfAttention(x[0], a["reduction"], a["spectral-norm"], a["power-iterations"])
         return None
 
     def forward(self, inp, label=None, every_layer=False):
@@ -195,6 +221,8 @@ class Net(nn.Module):
                     y = y + s
             elif k == "embedding":
                 y = m(x.reshape(batch).long())
+            elif k == "attention":
+                y = m(x)
             outs.append(y)
         return outs if every_layer else outs[-1]
 
@@ -331,11 +359,37 @@ class Game:
         for group in self.opt[role].param_groups:
             group["lr"] = lr
 
-    def d_step(self, z, x, label=None, fake_label=None, gp_eps=None, x_labelled=None, targets=None, regularized=True):
+    def augment(self, x, draws, side):
+        """DiffAugment (Zhao et al. 2020) as its reference code writes it, with
+        the per-sample draws ganc fed (brightness, saturation and contrast
+        factors, the one-hot shifts, the cut-out mask)."""
+        for policy in self.t["diff-augment"]:
+            d = lambda name: draws[f"augment.{side}.{name}"]
+            if policy == "color":
+                x = x + d("brightness")
+                m = x.mean(dim=1, keepdim=True)
+                x = (x - m) * d("saturation") + m
+                m = x.mean(dim=[1, 2, 3], keepdim=True)
+                x = (x - m) * d("contrast") + m
+            elif policy == "translation":
+                b, _, h, w = x.shape
+                rows, cols = d("shift_rows"), d("shift_columns")
+                tx = (rows.argmax(1) - (rows.shape[1] - 1) // 2).view(b, 1, 1)
+                ty = (cols.argmax(1) - (cols.shape[1] - 1) // 2).view(b, 1, 1)
+                gb, gx, gy = torch.meshgrid(torch.arange(b), torch.arange(h), torch.arange(w), indexing="ij")
+                gx = torch.clamp(gx + tx + 1, 0, h + 1)
+                gy = torch.clamp(gy + ty + 1, 0, w + 1)
+                padded = F.pad(x, [1, 1, 1, 1, 0, 0, 0, 0])
+                x = padded.permute(0, 2, 3, 1).contiguous()[gb, gx, gy].permute(0, 3, 1, 2)
+            elif policy == "cutout":
+                x = x * d("cutout")
+        return x
+
+    def d_step(self, z, x, label=None, fake_label=None, gp_eps=None, x_labelled=None, targets=None, regularized=True, draws=None):
         """One discriminator update; returns (loss, mean D(x), mean D(G(z)))."""
         with torch.no_grad():
             fake = self.G(z, fake_label)
-        real, gen = self.pack(x), self.pack(fake)
+        real, gen = self.pack(self.augment(x, draws, "real")), self.pack(self.augment(fake, draws, "generated"))
         semi = self.t["loss"] == "semi-supervised"
         if semi:
             real = torch.cat([real, x_labelled])
@@ -389,8 +443,8 @@ class Game:
         score = (lambda v: torch.sigmoid(v).mean()) if sig else (lambda v: v.mean())
         return loss.item(), score(r).item(), score(f).item()
 
-    def g_step(self, z, fake_label=None, x=None):
-        fake_layers = self.D(self.pack(self.G(z, fake_label)), fake_label, every_layer=True)
+    def g_step(self, z, fake_label=None, x=None, draws=None):
+        fake_layers = self.D(self.pack(self.augment(self.G(z, fake_label), draws, "generated")), fake_label, every_layer=True)
         f = fake_layers[-1]
         if self.t["loss"] == "semi-supervised":
             f = self.real_logit(f)
@@ -398,7 +452,7 @@ class Game:
         if fm:
             # Feature matching: the batch means of D's layer `fm` on real and generated data.
             i = next(l.index for l in self.spec.discriminator.layers if l.id == fm)
-            real_layers = self.D(self.pack(x), None, every_layer=True)
+            real_layers = self.D(self.pack(self.augment(x, draws, "real")), None, every_layer=True)
             n = fake_layers[i].shape[0]
             target = real_layers[i].reshape(n, -1).mean(0).detach()
             loss = ((target - fake_layers[i].reshape(n, -1).mean(0)) ** 2).mean()

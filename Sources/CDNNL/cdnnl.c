@@ -134,16 +134,26 @@ static void attach_bias(ganc_dnnl_op *op, const dnnl_memory_desc_t *md) {
   if (op && md) dnnl_memory_create(&op->bias, md, engine, DNNL_MEMORY_NONE);
 }
 
-ganc_dnnl_op *ganc_matmul_create(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
+ganc_dnnl_op *ganc_matmul_create(int64_t batch, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
                                  const ganc_epilogue *epilogue, char *error, size_t size) {
   if (ensure_engine(error, size)) return NULL;
   dnnl_dims_t a_dims = {m, k}, b_dims = {k, n}, c_dims = {m, n}, bias_dims = {1, n};
   dnnl_memory_desc_t a, b, c, bias;
   dnnl_memory_desc_init_by_tag(&bias, 2, bias_dims, dnnl_f32, dnnl_ab);
   const dnnl_memory_desc_t *bias_md = epilogue && epilogue->bias ? &bias : NULL;
-  dnnl_memory_desc_init_by_tag(&a, 2, a_dims, dnnl_f32, trans_a ? dnnl_ba : dnnl_ab);
-  dnnl_memory_desc_init_by_tag(&b, 2, b_dims, dnnl_f32, trans_b ? dnnl_ba : dnnl_ab);
-  dnnl_memory_desc_init_by_tag(&c, 2, c_dims, dnnl_f32, dnnl_ab);
+  if (batch > 0) {
+    /* Batched (attention): [batch, M, K] x [batch, K, N], no epilogue. */
+    dnnl_dims_t a3 = {batch, m, k}, b3 = {batch, k, n}, c3 = {batch, m, n};
+    dnnl_memory_desc_init_by_tag(&a, 3, a3, dnnl_f32, trans_a ? dnnl_acb : dnnl_abc);
+    dnnl_memory_desc_init_by_tag(&b, 3, b3, dnnl_f32, trans_b ? dnnl_acb : dnnl_abc);
+    dnnl_memory_desc_init_by_tag(&c, 3, c3, dnnl_f32, dnnl_abc);
+    bias_md = NULL;
+    epilogue = NULL;
+  } else {
+    dnnl_memory_desc_init_by_tag(&a, 2, a_dims, dnnl_f32, trans_a ? dnnl_ba : dnnl_ab);
+    dnnl_memory_desc_init_by_tag(&b, 2, b_dims, dnnl_f32, trans_b ? dnnl_ba : dnnl_ab);
+    dnnl_memory_desc_init_by_tag(&c, 2, c_dims, dnnl_f32, dnnl_ab);
+  }
   dnnl_matmul_desc_t desc;
   if (dnnl_matmul_desc_init(&desc, &a, &b, bias_md, &c) != dnnl_success) {
     snprintf(error, size, "oneDNN rejects a %lldx%lldx%lld matmul", (long long)m, (long long)n, (long long)k);

@@ -62,6 +62,34 @@ public struct ProgramInput: Hashable, Sendable {
     case learningRate(NetworkRole)
     /// Adam's bias correction 1 / (1 - beta^t) of moment 1 or 2 for the net's update count t.
     case adamBiasCorrection(NetworkRole, moment: Int)
+    /// DiffAugment's draws for the real or the generated batch.
+    case augmentation(generated: Bool, AugmentationDraw)
+  }
+
+  /// What DiffAugment draws per sample, fed so that resuming and the parity
+  /// harness see the same values (index: part of the random stream's id).
+  public enum AugmentationDraw: Int, Hashable, Sendable, CaseIterable {
+    /// [B, 1, 1, 1]: added (U(-0.5, 0.5)).
+    case brightness
+    /// [B, 1, 1, 1]: the distance from the channel mean is multiplied by it (U(0, 2)).
+    case saturation
+    /// [B, 1, 1, 1]: the distance from the image mean is multiplied by it (U(0.5, 1.5)).
+    case contrast
+    /// [B, 2s + 1]: one-hot row and column shifts -s...s (s = H/8, W/8 rounded).
+    case shiftRows, shiftColumns
+    /// [B, 1, H, W]: 0 inside the cut-out square, 1 elsewhere.
+    case cutout
+
+    public var name: String {
+      switch self {
+      case .brightness: return "brightness"
+      case .saturation: return "saturation"
+      case .contrast: return "contrast"
+      case .shiftRows: return "shift_rows"
+      case .shiftColumns: return "shift_columns"
+      case .cutout: return "cutout"
+      }
+    }
   }
   public var name: String
   public var shape: [Int]
@@ -135,6 +163,67 @@ public struct TrainingGraphBuilder {
     var shape = dataShape()
     shape[0] *= training.pack
     return g.reshape(v, [training.batch] + shape)
+  }
+
+  /// DiffAugment's largest shift along an axis of `size` (its ratio 1/8, rounded).
+  public static func shiftRange(_ size: Int) -> Int { Int(Double(size) * 0.125 + 0.5) }
+  /// DiffAugment's cut-out side along an axis of `size` (its ratio 1/2, rounded).
+  public static func cutoutSize(_ size: Int) -> Int { Int(Double(size) * 0.5 + 0.5) }
+
+  /// DiffAugment (Zhao et al. 2020) of an image batch [B, C, H, W], in the
+  /// spec's order, from fed per-sample draws; differentiable in x, so G learns
+  /// through it. Real and generated batches get their own draws.
+  private func augment(_ x: ValueID, generated: Bool, _ g: inout Graph, _ inputs: inout [ProgramInput]) throws -> ValueID {
+    guard !training.augment.isEmpty, g.shape(x).count == 4 else { return x }
+    let shape = g.shape(x)
+    let (b, h, w) = (shape[0], shape[2], shape[3])
+    func draw(_ d: ProgramInput.AugmentationDraw, _ s: [Int], _ g: inout Graph) -> ValueID {
+      let name = "augment.\(generated ? "generated" : "real").\(d.name)"
+      inputs.append(ProgramInput(name: name, shape: s, kind: .augmentation(generated: generated, d)))
+      return g.input(name, s)
+    }
+    func mean(_ v: ValueID, _ axes: [Int], _ g: inout Graph) -> ValueID {
+      g.broadcast(g.scale(g.sum(v, axes: axes), 1 / Double(axes.map { shape[$0] }.reduce(1, *))), shape)
+    }
+    var y = x
+    for a in training.augment {
+      switch a {
+      case .color:
+        let perSample = [b, 1, 1, 1]
+        y = g.addv(y, g.broadcast(draw(.brightness, perSample, &g), shape))
+        var m = mean(y, [1], &g)
+        y = g.addv(g.mul(g.sub(y, m), g.broadcast(draw(.saturation, perSample, &g), shape)), m)
+        m = mean(y, [1, 2, 3], &g)
+        y = g.addv(g.mul(g.sub(y, m), g.broadcast(draw(.contrast, perSample, &g), shape)), m)
+      case .translation:
+        y = try shift(y, axis: 2, weights: draw(.shiftRows, [b, 2 * Self.shiftRange(h) + 1], &g), &g)
+        y = try shift(y, axis: 3, weights: draw(.shiftColumns, [b, 2 * Self.shiftRange(w) + 1], &g), &g)
+      case .cutout:
+        y = g.mul(y, g.broadcast(draw(.cutout, [b, 1, h, w], &g), shape))
+      }
+    }
+    return y
+  }
+
+  /// x shifted along `axis` by each sample's t in -s...s (out[i] = x[i + t],
+  /// zero-filled), as the sum over t of the one-hot weight times that shift.
+  private func shift(_ x: ValueID, axis: Int, weights: ValueID, _ g: inout Graph) throws -> ValueID {
+    let shape = g.shape(x), n = shape[axis], s = (g.shape(weights)[1] - 1) / 2
+    var total: ValueID? = nil
+    for k in 0...(2 * s) where abs(k - s) < n {
+      let t = k - s
+      var shifted = x
+      if t != 0 {
+        var part = shape
+        part[axis] = n - abs(t)
+        let kept = try g.add(.slice(axis: axis, start: max(t, 0)), [x], shape: part)
+        shifted = try g.add(.pad(axis: axis, before: max(-t, 0)), [kept], shape: shape)
+      }
+      let column = try g.add(.slice(axis: 1, start: k), [weights], shape: [shape[0], 1])
+      let term = g.mul(shifted, g.broadcast(g.reshape(column, [shape[0], 1, 1, 1]), shape))
+      total = total.map { g.addv($0, term) } ?? term
+    }
+    return total ?? g.scale(x, 0)
   }
 
   /// BCE with logits against target t: t * softplus(-l) + (1 - t) * softplus(l), averaged.
@@ -304,8 +393,8 @@ public struct TrainingGraphBuilder {
     let x = g.input("x", [packedBatch] + dataShape())
     inputs.append(ProgramInput(name: "x", shape: [packedBatch] + dataShape(), kind: .data))
     let realLabels = labelInput("label", .labels, &g, &inputs)
-    var real = pack(x, &g)
-    let generated = pack(fake, &g)
+    var real = pack(try augment(x, generated: false, &g, &inputs), &g)
+    let generated = pack(try augment(fake, generated: true, &g, &inputs), &g)
     // A semi-supervised D also sees a labelled batch, as real data, and its classes.
     var targets: ValueID? = nil
     if semiSupervised {
@@ -387,7 +476,8 @@ public struct TrainingGraphBuilder {
     var updates: Lowering.StatisticUpdates = [:]
     let labels = labelInput("generated_label", .generatedLabels, &g, &inputs)
     let fake = try generator(&g, params: &gParams, updates: &updates, inputs: &inputs, labels: labels)
-    let fakeLayers = try lowering.forwardLayers(spec.discriminator, input: pack(fake, &g), label: labels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
+    let seen = pack(try augment(fake, generated: true, &g, &inputs), &g)
+    let fakeLayers = try lowering.forwardLayers(spec.discriminator, input: seen, label: labels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
     var f = fakeLayers.last!
     if training.loss == .semiSupervised { f = try realLogit(f, &g) }
     let loss: ValueID
@@ -396,7 +486,8 @@ public struct TrainingGraphBuilder {
       let x = g.input("x", [packedBatch] + dataShape())
       inputs.append(ProgramInput(name: "x", shape: [packedBatch] + dataShape(), kind: .data))
       let realLabels = labelInput("label", .labels, &g, &inputs)
-      let realLayers = try lowering.forwardLayers(spec.discriminator, input: pack(x, &g), label: realLabels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
+      let realSeen = pack(try augment(x, generated: false, &g, &inputs), &g)
+      let realLayers = try lowering.forwardLayers(spec.discriminator, input: realSeen, label: realLabels, mode: .training, in: &g, parameterValues: &dParams, updates: &updates)
       func batchMean(_ v: ValueID, _ g: inout Graph) -> ValueID {
         let n = g.shape(v)[0]
         return g.scale(g.sum(g.reshape(v, [n, g.shape(v).dropFirst().reduce(1, *)]), axes: [0]), 1 / Double(n))

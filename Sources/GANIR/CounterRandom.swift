@@ -46,6 +46,8 @@ public struct RandomStream: Hashable, Sendable {
     case benchmark
     /// The shuffle of epoch `index` of the labelled subset (labels-per-class).
     case labelledOrder
+    /// DiffAugment's draws; index: (update << 5) | (D-step 16) | (generated 8) | parameter.
+    case augmentation
   }
 
   /// The largest index plus one.

@@ -186,11 +186,14 @@ public struct Graph: Hashable, Sendable {
       throw IRError("\(op.mnemonic) of shapes \(s[0]) and \(s[1])")
     case .matmul(let ta, let tb):
       try need(2)
-      guard s[0].count == 2, s[1].count == 2 else { throw IRError("matmul needs 2-D operands") }
-      let (m, k1) = ta ? (s[0][1], s[0][0]) : (s[0][0], s[0][1])
-      let (k2, n) = tb ? (s[1][1], s[1][0]) : (s[1][0], s[1][1])
+      // 2-D, or batched: [B, M, K] x [B, K, N] (the transposes apply to the last two axes).
+      let batched = s[0].count == 3 && s[1].count == 3 && s[0][0] == s[1][0]
+      guard (s[0].count == 2 && s[1].count == 2) || batched else { throw IRError("matmul needs 2-D operands, or 3-D with one batch size") }
+      let (a, b) = (Array(s[0].suffix(2)), Array(s[1].suffix(2)))
+      let (m, k1) = ta ? (a[1], a[0]) : (a[0], a[1])
+      let (k2, n) = tb ? (b[1], b[0]) : (b[0], b[1])
       guard k1 == k2 else { throw IRError("matmul inner sizes \(k1) and \(k2) differ") }
-      return [m, n]
+      return batched ? [s[0][0], m, n] : [m, n]
     case .conv(let a):
       try need(2)
       guard s[0].count == 4, s[1].count == 4, s[0][1] == s[1][1] else { throw IRError("conv of \(s[0]) with \(s[1])") }

@@ -28,8 +28,8 @@ extension Graph {
     func product(_ op: Op, _ inputs: [ValueID], _ shape: [Int]) -> Int {
       switch op {
       case .matmul(let ta, _):
-        let a = self.shape(inputs[0])
-        return 2 * shape[0] * shape[1] * (ta ? a[0] : a[1])
+        let a = self.shape(inputs[0]).suffix(2)
+        return 2 * shape.reduce(1, *) * (ta ? a.first! : a.last!)
       case .conv:
         let w = self.shape(inputs[1])
         return 2 * shape.reduce(1, *) * w[1] * w[2] * w[3]

@@ -80,17 +80,22 @@ public struct ReferenceEvaluator {
       let a = ins[0], b = ins[1]
       for i in 0..<n { out[i] = Self.apply(f, a.count == 1 ? a[0] : a[i], b.count == 1 ? b[0] : b[i]) }
     case .matmul(let ta, let tb):
-      let (sa, sb) = (inShapes[0], inShapes[1])
-      let m = node.shape[0], cols = node.shape[1], k = ta ? sa[0] : sa[1]
-      for i in 0..<m {
-        for j in 0..<cols {
-          var s = 0.0
-          for p in 0..<k {
-            let x = ta ? ins[0][p * sa[1] + i] : ins[0][i * sa[1] + p]
-            let y = tb ? ins[1][j * sb[1] + p] : ins[1][p * sb[1] + j]
-            s += x * y
+      // (Batched: the same product for each leading index.)
+      let (sa, sb) = (Array(inShapes[0].suffix(2)), Array(inShapes[1].suffix(2)))
+      let shape = Array(node.shape.suffix(2)), batches = node.shape.count == 3 ? node.shape[0] : 1
+      let m = shape[0], cols = shape[1], k = ta ? sa[0] : sa[1]
+      for b in 0..<batches {
+        let (ao, bo, oo) = (b * sa[0] * sa[1], b * sb[0] * sb[1], b * m * cols)
+        for i in 0..<m {
+          for j in 0..<cols {
+            var s = 0.0
+            for p in 0..<k {
+              let x = ta ? ins[0][ao + p * sa[1] + i] : ins[0][ao + i * sa[1] + p]
+              let y = tb ? ins[1][bo + j * sb[1] + p] : ins[1][bo + p * sb[1] + j]
+              s += x * y
+            }
+            out[oo + i * cols + j] = s
           }
-          out[i * cols + j] = s
         }
       }
     case .conv(let c):

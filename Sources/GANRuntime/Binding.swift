@@ -66,7 +66,7 @@ extension Runtime {
   static func narrowMatmul(_ node: Node, in g: Graph) -> NarrowProduct? {
     var op = node.op
     if case .fused(let k) = node.op, let head = k.head { op = head }
-    guard case .matmul(let ta, let tb) = op, node.shape[1] <= narrowColumns else { return nil }
+    guard case .matmul(let ta, let tb) = op, node.shape.count == 2, node.shape[1] <= narrowColumns else { return nil }
     let a = g.shape(node.inputs[0])
     let p = NarrowProduct(m: node.shape[0], n: node.shape[1], k: ta ? a[0] : a[1], transA: ta, transB: tb)
     // Rows of A against rows of B (B transposed, or small enough to transpose
@@ -86,6 +86,9 @@ extension Runtime {
       epilogue = oneDNNEpilogue(k, node, in: g)?.0
     }
     switch op {
+    case .matmul(let ta, let tb) where node.shape.count == 3:
+      let a = g.shape(node.inputs[0])
+      return try DNNLPrimitive(matmul: node.shape[1], node.shape[2], ta ? a[1] : a[2], batch: node.shape[0], transposeA: ta, transposeB: tb, epilogue: nil)
     case .matmul(let ta, let tb):
       let a = g.shape(node.inputs[0])
       return try DNNLPrimitive(matmul: node.shape[0], node.shape[1], ta ? a[0] : a[1], transposeA: ta, transposeB: tb, epilogue: epilogue)

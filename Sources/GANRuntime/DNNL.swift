@@ -55,11 +55,12 @@ final class DNNLPrimitive: @unchecked Sendable {
     scratchBytes = ganc_op_scratch_size(made)
   }
 
-  /// C[M,N] = op(A) op(B), with an optional bias-and-activation epilogue.
-  convenience init(matmul m: Int, _ n: Int, _ k: Int, transposeA: Bool, transposeB: Bool, epilogue: ganc_epilogue?) throws {
+  /// C[M,N] = op(A) op(B), with an optional bias-and-activation epilogue;
+  /// `batch` such products at once (no epilogue) when batch > 0.
+  convenience init(matmul m: Int, _ n: Int, _ k: Int, batch: Int = 0, transposeA: Bool, transposeB: Bool, epilogue: ganc_epilogue?) throws {
     var error = [CChar](repeating: 0, count: 256)
     let made = withUnsafePointer(to: epilogue ?? ganc_epilogue()) { e in
-      ganc_matmul_create(Int64(m), Int64(n), Int64(k), transposeA ? 1 : 0, transposeB ? 1 : 0, epilogue == nil ? nil : e, &error, 256)
+      ganc_matmul_create(Int64(batch), Int64(m), Int64(n), Int64(k), transposeA ? 1 : 0, transposeB ? 1 : 0, epilogue == nil ? nil : e, &error, 256)
     }
     try self.init(made: made, error: error)
   }

@@ -67,9 +67,9 @@ public struct Canvas {
 /// The pictures a run leaves behind.
 public enum Plots {
   /// A grid of images in [-1, 1] (C = 1 grey, C = 3 colour), each cell scaled up.
-  public static func imageGrid(_ samples: [Float], shape: [Int], count: Int, scale: Int = 2) -> Canvas {
+  public static func imageGrid(_ samples: [Float], shape: [Int], count: Int, scale: Int = 2, columns: Int? = nil) -> Canvas {
     let (c, h, w) = (shape[0], shape[1], shape[2])
-    let columns = Int(Double(count).squareRoot().rounded(.up)), rows = (count + columns - 1) / columns
+    let columns = columns ?? Int(Double(count).squareRoot().rounded(.up)), rows = (count + columns - 1) / columns
     let pad = 2
     var canvas = Canvas(width: columns * (w * scale + pad) + pad, height: rows * (h * scale + pad) + pad, background: (40, 40, 40))
     for n in 0..<count {

@@ -98,6 +98,9 @@ public struct ProgramFeeder {
         let o = training.optimizer(for: role)
         let t = Double(done.count(role) + 1)
         buffer[0] = Float(1 / (1 - Foundation.pow(moment == 1 ? o.beta1 : o.beta2, t)))
+      case .augmentation(let generated, let draw):
+        let id = update << 5 | (isD ? 16 : 0) | (generated ? 8 : 0) | draw.rawValue
+        Self.fillAugmentation(buffer, draw, shape: input.shape, SeededStream(seed: seed, RandomStream(.augmentation, id)))
       }
     }
     // The real batch and its labels; either may have been removed as unread.
@@ -107,6 +110,35 @@ public struct ProgramFeeder {
     }
     if labelledX != nil || targets != nil, let labelled {
       labelled.fill(labelledX, labels: nil, targets: targets, batch: training.batch, position: done.discriminator * training.batch)
+    }
+  }
+
+  /// DiffAugment's per-sample draws, with the ranges of its reference code.
+  static func fillAugmentation(_ buffer: UnsafeMutableBufferPointer<Float>, _ draw: ProgramInput.AugmentationDraw, shape: [Int], _ random: SeededStream) {
+    let batch = shape[0]
+    switch draw {
+    case .brightness: for i in 0..<batch { buffer[i] = Float(random.uniform(i) - 0.5) }
+    case .saturation: for i in 0..<batch { buffer[i] = Float(random.uniform(i) * 2) }
+    case .contrast: for i in 0..<batch { buffer[i] = Float(random.uniform(i) + 0.5) }
+    case .shiftRows, .shiftColumns:
+      // One-hot over the shifts -s...s, each equally likely.
+      let width = shape[1]
+      buffer.update(repeating: 0)
+      for i in 0..<batch { buffer[i * width + min(Int(random.uniform(i) * Double(width)), width - 1)] = 1 }
+    case .cutout:
+      // A square of half the sides, its centre anywhere (clipped at the edges).
+      let (h, w) = (shape[2], shape[3])
+      let (ch, cw) = (TrainingGraphBuilder.cutoutSize(h), TrainingGraphBuilder.cutoutSize(w))
+      let (rows, columns) = (h + (1 - ch % 2), w + (1 - cw % 2))
+      buffer.update(repeating: 1)
+      for i in 0..<batch {
+        let top = min(Int(random.uniform(2 * i) * Double(rows)), rows - 1) - ch / 2
+        let left = min(Int(random.uniform(2 * i + 1) * Double(columns)), columns - 1) - cw / 2
+        for r in 0..<ch {
+          let y = min(max(top + r, 0), h - 1)
+          for c in 0..<cw { buffer[(i * h + y) * w + min(max(left + c, 0), w - 1)] = 0 }
+        }
+      }
     }
   }
 

@@ -128,7 +128,13 @@ public final class Trainer {
   /// A stable hash of what determines the model and its training math: data,
   /// latent, both nets, the game and the optimizers - not the step count,
   /// threads or output settings, which a resumed run may change.
-  static func modelHash(_ spec: Spec) -> String {
+  static func modelHash(_ spec: Spec) -> String { modelHashes(spec)[0] }
+
+  /// The hash this version writes, then those earlier versions wrote for the
+  /// same model (accepted on resume): the builds of 2026-12-01 before the
+  /// GAN hash was restored put the spec's kind, feature matching and
+  /// labels-per-class in fixed places (the judge of runs/fashion-judge).
+  static func modelHashes(_ spec: Spec) -> [String] {
     let t = spec.training
     func layers(_ n: NetworkSpec) -> String { n.layers.map { "\($0.op)|\($0.id ?? "")|\($0.input ?? "")" + ($0.spectralNorm.map { "|sn \($0)" } ?? "") }.joined(separator: ";") }
     func optimizer(_ o: OptimizerSpec) -> String {
@@ -154,7 +160,18 @@ public final class Trainer {
       // the runs of earlier versions keep their hash and still resume.
       + (spec.kind == .gan ? "" : "\n\(spec.kind.rawValue)") + (t.featureMatching.map { "\nfeature-matching \($0)" } ?? "")
       + (t.penalizesGradients ? "\nr1 \(t.r1) r2 \(t.r2) every \(t.regularizeEvery)" : "")
-    return String(fnv1a(Array(text.utf8)), radix: 16)
+      + (t.augment.isEmpty ? "" : "\naugment \(t.augment.map(\.rawValue).joined(separator: " "))")
+    var interim = data
+    if case .idx(let images, let labels) = spec.data.source {
+      interim = "idx \(name(images)) \(labels.map(name) ?? "") \(spec.data.labelsPerClass.map(String.init) ?? "")"
+    }
+    let interimText = [
+      compilerVersion, spec.kind.rawValue, interim, t.featureMatching ?? "", "\(spec.latent.size) \(spec.latent.distribution)", layers(spec.generator),
+      layers(spec.discriminator),
+      "\(t.batch) \(t.loss) \(t.dSteps) \(t.labelSmoothing) \(t.conditional) \(t.pack) \(String(describing: t.ema)) \(t.clip) \(t.gpWeight)",
+      optimizer(t.generatorOptimizer), optimizer(t.discriminatorOptimizer),
+    ].joined(separator: "\n")
+    return [text, interimText].map { String(fnv1a(Array($0.utf8)), radix: 16) }
   }
 
   // MARK: Checkpoints
@@ -187,7 +204,7 @@ public final class Trainer {
 
   /// Restores from checkpoint `c`, read from `path` (named in errors).
   func restore(_ c: Checkpoint, from path: String) throws {
-    guard c.metadata["ganc.spec_hash"] == specHash else {
+    guard let hash = c.metadata["ganc.spec_hash"], Self.modelHashes(checked.spec).contains(hash) else {
       throw DataError(
         "\(path) was written for a different spec (or batch size); resuming would mix two models. Train into a new folder with --out, or resume with the spec the run was started with (\(runFolder)/spec.xml)"
       )
@@ -228,8 +245,8 @@ public final class Trainer {
 
   /// Generated samples from fixed noise (the same for the same `noiseSeed`;
   /// training images use 0), from EMA weights when kept. Class ids cycle
-  /// through the classes.
-  public func generate(count: Int, noiseSeed: Int = 0) throws -> [Float] {
+  /// through the classes, or stay for runs of `perClass` samples.
+  public func generate(count: Int, noiseSeed: Int = 0, perClass: Int = 1) throws -> [Float] {
     precondition(noiseSeed >= 0 && noiseSeed < Self.noiseSeeds, "noise seed \(noiseSeed) out of range")
     guard let program = runtime.program(.sampler(averaged: training.ema != nil)),
       let batch = model.program(program.kind)?.inputs.first?.shape.first
@@ -241,7 +258,8 @@ public final class Trainer {
         switch input.kind {
         // A generator may ignore z (a conditional one reading only its label).
         case .latent: feeder.fillNoise(buffer, stream: RandomStream(.sampleNoise, noiseSeed << 24 | k))
-        case .generatedLabels: for i in 0..<buffer.count { buffer[i] = Float((k * batch + i) % max(dataset.classes ?? 1, 1)) }
+        case .generatedLabels:
+          for i in 0..<buffer.count { buffer[i] = Float((k * batch + i) / max(perClass, 1) % max(dataset.classes ?? 1, 1)) }
         default: break
         }
       }
@@ -253,14 +271,24 @@ public final class Trainer {
     return Array(out.prefix(count * dataset.sampleSize))
   }
 
+  /// A grid of generated images; a conditional generator's has one row per class.
+  public func sampleGrid(count: Int, noiseSeed: Int) throws -> Canvas {
+    let shape = checked.data.shape, scale = shape[1] <= 32 ? 2 : 1
+    guard training.conditional, let classes = dataset.classes, classes > 1 else {
+      return Plots.imageGrid(try generate(count: count, noiseSeed: noiseSeed), shape: shape, count: count, scale: scale)
+    }
+    let columns = max(1, count / classes)
+    return Plots.imageGrid(
+      try generate(count: count, noiseSeed: noiseSeed, perClass: columns), shape: shape, count: count, scale: scale, columns: columns)
+  }
+
   func writeSamples(label: String) throws {
     let folder = runFolder + "/samples"
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     let path = folder + "/\(label).png"
     let shape = checked.data.shape
     if shape.count == 3 {
-      let n = checked.spec.output.sampleCount
-      try Plots.imageGrid(try generate(count: n), shape: shape, count: n, scale: shape[1] <= 32 ? 2 : 1).write(to: path)
+      try sampleGrid(count: checked.spec.output.sampleCount, noiseSeed: 0).write(to: path)
     } else if dataset.sampleSize >= 2 {
       let n = 1000
       let generated = try generate(count: n)

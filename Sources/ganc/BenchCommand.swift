@@ -67,6 +67,8 @@ struct Bench: ParsableCommand {
       guard let program = runtime.program(kind) else { throw RuntimeError("the compiled model lacks its \(kind.name) program") }
       return program
     }
+    // Lazy regularisation: every k-th D update runs the penalised D-step, as in training.
+    let regularized = runtime.program(.regularizedDiscriminatorStep)
     var done = ProgramFeeder.Updates(discriminator: 0, generator: 0)
     var dSeconds = 0.0, gSeconds = 0.0
     let clock = ContinuousClock()
@@ -87,7 +89,9 @@ struct Bench: ParsableCommand {
     for iteration in 0..<(warmup + iterations) {
       let timed = iteration >= warmup
       runtime.profiling = profile && timed
-      for program in steps {
+      for scheduled in steps {
+        let lazy = scheduled.kind == .discriminatorStep && done.discriminator % max(training.regularizeEvery, 1) == 0
+        let program = lazy ? regularized ?? scheduled : scheduled
         let t = try step(program)
         if program.kind == .generatorStep {
           done.generator += 1
@@ -106,6 +110,9 @@ struct Bench: ParsableCommand {
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let mode = [passes.noFuse ? "unfused" : "fused", passes.noPlan ? "unplanned" : "planned", passes.noLayout ? "plain layouts" : "blocked layouts"].joined(separator: ", ")
     var out = "\(checked.spec.name): batch \(training.batch), \(threadCount) thread\(threadCount == 1 ? "" : "s"), \(mode), \(iterations) iterations\n"
+    if regularized != nil {
+      out += "  (R1/R2 run on one D update in \(training.regularizeEvery), as in training: time a multiple of that many D updates)\n"
+    }
     if checked.spec.kind == .classifier {
       out += String(format: "  ms per iteration    %.3f  (one classifier step)\n", perIteration * 1000)
     } else {

@@ -199,14 +199,15 @@ struct Sample: ParsableCommand {
       Out.error("ganc: error: \(run) is a classifier run (a <classifier> spec): it has no generator to sample from; `ganc eval \(run)` reports its accuracy\n")
       throw ExitCode(1)
     }
-    let samples = try trainer.generate(count: n, noiseSeed: seed + 1)
     let shape = trainer.checked.data.shape
+    // (An image grid draws its own, one row per class when conditional.)
+    let samples = format == .png && shape.count == 3 ? [] : try trainer.generate(count: n, noiseSeed: seed + 1)
     let path = out ?? "\(run)/samples-\(n).\(format.rawValue)"
     do {
       switch format {
       case .png:
         if shape.count == 3 {
-          try Plots.imageGrid(samples, shape: shape, count: n).write(to: path)
+          try trainer.sampleGrid(count: n, noiseSeed: seed + 1).write(to: path)
         } else if shape.reduce(1, *) >= 2 {
           let size = shape.reduce(1, *)
           let points = (0..<n).map { (Double(samples[$0 * size]), Double(samples[$0 * size + 1])) }

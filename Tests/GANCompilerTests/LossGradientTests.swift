@@ -66,6 +66,21 @@ let lossCases: [LossCase] = [
         "<dense units=\"8\"/><reshape shape=\"2 2 2\"/><deconv2d filters=\"2\" kernel=\"3\" stride=\"2\" padding=\"1\" output-padding=\"1\" activation=\"relu\" spectral-norm=\"true\" power-iterations=\"40\"/><conv2d filters=\"1\" kernel=\"1\"/>",
       d: "<conv2d filters=\"2\" kernel=\"3\" stride=\"2\" padding=\"1\" activation=\"leaky-relu\" spectral-norm=\"true\" power-iterations=\"40\"/><flatten/><dense units=\"1\"/>",
       data: "<data source=\"npy\" path=\"img.npy\"/>")),
+  LossCase(
+    name: "DiffAugment: color, translation, cutout on both batches, with R1",
+    spec: tinySpec(
+      training: "diff-augment=\"color translation cutout\" r1=\"2\"",
+      g: "<dense units=\"16\" activation=\"tanh\"/><reshape shape=\"1 4 4\"/>",
+      d: "<conv2d filters=\"2\" kernel=\"3\" padding=\"1\" activation=\"tanh\"/><flatten/><dense units=\"1\"/>",
+      data: "<data source=\"npy\" path=\"img.npy\"/>")),
+  // (The gradient check feeds every parameter random values: gamma is not 0.)
+  LossCase(
+    name: "self-attention (batched products, softmax), with spectral norm",
+    spec: tinySpec(
+      g: "<dense units=\"32\" activation=\"tanh\"/><reshape shape=\"2 4 4\"/><attention reduction=\"2\"/><conv2d filters=\"1\" kernel=\"1\"/>",
+      d:
+        "<conv2d filters=\"4\" kernel=\"3\" padding=\"1\" activation=\"tanh\"/><attention spectral-norm=\"true\" power-iterations=\"40\" reduction=\"2\"/><flatten/><dense units=\"1\"/>",
+      data: "<data source=\"npy\" path=\"img.npy\"/>")),
 ]
 
 /// With SGD at lr 1, each parameter's update is its gradient: p' = p - dL/dp.

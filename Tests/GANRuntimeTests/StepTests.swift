@@ -71,7 +71,7 @@ struct StepTests {
   static let specs: [(String, Int)] = [
     ("ring", 16), ("ring", 17), ("grid", 8), ("grid", 13), ("tabular", 19), ("pacgan-ring", 11),
     ("pacgan-ring-pack2", 7), ("pacgan-grid", 9), ("pacgan-grid-pack2", 5),
-    ("fashion-mlp", 4), ("fashion-mlp", 7), ("fashion-dcgan", 2), ("fashion-dcgan", 3),
+    ("fashion-mlp", 4), ("fashion-mlp", 7), ("fashion-dcgan", 2), ("fashion-dcgan", 3), ("cgan-fashion", 3), ("sngan-fashion", 2),
   ]
 
   @Test("D-step and G-step outputs and updates match the float64 reference", arguments: StepTests.specs.indices)
@@ -98,6 +98,31 @@ struct StepTests {
         worst = max(worst, worstRelativeError(got, values))
       }
       #expect(worst <= 2e-3, "\(name) \(program.name): updates differ by \(worst)")
+    }
+  }
+
+  @Test("self-attention (batched oneDNN products) and spectral norm match the float64 reference")
+  func attention() throws {
+    var text = try String(contentsOfFile: packageRoot.appendingPathComponent("specs/ring.xml").path, encoding: .utf8)
+    text = text.replacingOccurrences(of: #"batch="\d+""#, with: #"batch="6""#, options: .regularExpression)
+    let g = #"<dense units="256" activation="relu"/>\#n    <dense units="256" activation="relu"/>"#
+    let d = #"<dense units="256" activation="leaky-relu" slope="0.2"/>\#n    <dense units="256" activation="leaky-relu" slope="0.2"/>"#
+    #expect(text.contains(g) && text.contains(d))
+    text = text.replacingOccurrences(of: g, with: #"<dense units="48" activation="tanh"/><reshape shape="3 4 4"/><attention reduction="2"/><flatten/>"#)
+    text = text.replacingOccurrences(of: d, with: #"<dense units="32" spectral-norm="true"/><reshape shape="2 4 4"/><attention spectral-norm="true"/><flatten/>"#)
+    let model = try Compiler.compile(try checkedSpec(text))
+    let runtime = try Runtime(model: model, threads: 2)
+    for program in model.programs {
+      // Random gamma, so that the attention is on the path.
+      let evaluation = try ReferenceEvaluator(feeds: feedAll(runtime, program, seed: 101), seed: 5).evaluate(program.graph)
+      try runtime.run(program.kind, seed: 5)
+      for o in program.graph.outputs {
+        let got = runtime.output(program.graph.outputNames[o]!, of: program.kind)!
+        #expect(worstRelativeError(got, evaluation.values[o]) <= 2e-3, "\(program.name) \(program.graph.outputNames[o]!)")
+      }
+      for (target, values) in evaluation.updates {
+        #expect(worstRelativeError(runtime.persistent(target)!, values) <= 2e-3, "\(program.name) \(target)")
+      }
     }
   }
 

@@ -71,7 +71,7 @@ struct ShippedSpecTests {
       "dense", "conv2d", "deconv2d", "batchnorm", "layernorm", "activation", "dropout", "maxout",
       "reshape", "flatten", "upsample", "concat", "add", "embedding",
     ]
-    let extensions = ["avgpool", "dot"]
+    let extensions = ["avgpool", "dot", "attention"]
     #expect(Set(SpecSchema.layerNames) == Set(contract + extensions))
     #expect(SpecSchema.layerNames.count == contract.count + extensions.count)
   }

@@ -159,4 +159,13 @@ struct ModelHashTests {
     semi.training.featureMatching = "x"
     #expect(Trainer.modelHash(semi) != "e99c1378386b74d")
   }
+
+  @Test("the judge's classifier spec keeps the hash of its checkpoint of 2026-12-01 (runs/fashion-judge)")
+  func judgeHash() throws {
+    let result = Linter.lint(packageRoot.appendingPathComponent("specs/fashion-judge.xml").path, sources: SourceStore())
+    let checked = try #require(result.checked)
+    // Written by a build of 2026-12-01 whose hash put the kind first; accepted beside today's.
+    #expect(Trainer.modelHashes(checked.spec).contains("7cf25b1bf57f25a0"))
+    #expect(Trainer.modelHash(checked.spec) != "7cf25b1bf57f25a0")
+  }
 }

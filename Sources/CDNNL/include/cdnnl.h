@@ -43,8 +43,9 @@ typedef struct {
 } ganc_epilogue;
 
 /// C[M,N] = op(A) op(B), row-major; A is [M,K] (or [K,M] with trans_a).
-/// `epilogue` may be NULL.
-ganc_dnnl_op *ganc_matmul_create(int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
+/// With batch > 0, each operand is `batch` such matrices, one after another.
+/// `epilogue` may be NULL (and must be, batched).
+ganc_dnnl_op *ganc_matmul_create(int64_t batch, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
                                  const ganc_epilogue *epilogue, char *error, size_t error_size);
 /// `epilogue` (forward only) may be NULL.
 ganc_dnnl_op *ganc_conv_create(ganc_conv_kind kind, const ganc_conv_shape *shape, const ganc_epilogue *epilogue,

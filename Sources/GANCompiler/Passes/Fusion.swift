@@ -189,7 +189,8 @@ public enum Fusion {
     }
 
     for (i, node) in g.nodes.enumerated() {
-      if isHead(node.op) {
+      // (A batched product takes no epilogue.)
+      if isHead(node.op), !(node.shape.count == 3 && { if case .matmul = node.op { return true } else { return false } }()) {
         groups.append(Group(head: node.op, operands: node.inputs, code: [.head], registers: [i: 0], members: [i], root: i))
         groupOf[i] = groups.count - 1
         continue

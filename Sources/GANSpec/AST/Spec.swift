@@ -108,6 +108,8 @@ public enum LayerOp: Hashable, Sendable {
   case add(inputs: [String])
   case dot(inputs: [String])
   case embedding(classes: Int, dim: Int)
+  /// Self-attention over C H W positions (SAGAN).
+  case attention(reduction: Int)
 
   /// The activation this layer applies last, if any.
   public var fusedActivation: Activation? {
@@ -281,6 +283,16 @@ public struct OptimizerSpec: Hashable, Sendable {
   }
 }
 
+/// One DiffAugment policy (Zhao et al. 2020), with its paper's ranges.
+public enum Augmentation: String, Hashable, Sendable, CaseIterable {
+  /// Brightness + U(-0.5, 0.5), saturation x U(0, 2), contrast x U(0.5, 1.5), per sample.
+  case color
+  /// A shift of up to 1/8 of the height and width, zero-filled, per sample.
+  case translation
+  /// A zeroed square of half the height and width at a random centre, per sample.
+  case cutout
+}
+
 public struct TrainingSpec: Hashable, Sendable {
   public var steps: Int
   public var batch: Int
@@ -304,6 +316,9 @@ public struct TrainingSpec: Hashable, Sendable {
   /// Lazy regularisation (Karras et al. 2020): the penalties run on every
   /// k-th D update only, multiplied by k.
   public var regularizeEvery: Int = 1
+  /// DiffAugment (Zhao et al. 2020): the augmentations applied, in order, to
+  /// every batch D sees (real and generated alike); empty = none.
+  public var augment: [Augmentation] = []
   /// Whether R1 or R2 is on.
   public var penalizesGradients: Bool { r1 > 0 || r2 > 0 }
   public var generatorOptimizer: OptimizerSpec

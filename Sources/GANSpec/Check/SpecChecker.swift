@@ -23,6 +23,12 @@ public enum SpecChecker {
     let data = DataProbe.probe(spec.data, diagnostics: &diagnostics)
     if let data { checkLabelSubset(spec, data, semiSupervised: training.loss == .semiSupervised, &diagnostics) }
     checkTest(spec, data, &diagnostics)
+    if let data, !training.augment.isEmpty, data.shape.count != 3 {
+      diagnostics.append(
+        .error(
+          .attributeNotApplicable, "diff-augment transforms images (C H W), but the data has shape \(data.shape.shapeText)",
+          at: training.location(of: "diff-augment"), help: "delete diff-augment=\"...\": DiffAugment is for image data"))
+    }
     if training.loss == .semiSupervised {
       if let data, data.classes == nil {
         diagnostics.append(

@@ -63,7 +63,7 @@ enum LayerRegistry {
   static let families: [any LayerFamily.Type] = [
     DenseLayer.self, ConvolutionLayer.self, BatchNormLayer.self, LayerNormLayer.self, ActivationLayer.self,
     DropoutLayer.self, MaxoutLayer.self, ReshapeLayer.self, FlattenLayer.self, UpsampleLayer.self, AveragePoolLayer.self,
-    ConcatLayer.self, AddLayer.self, DotLayer.self, EmbeddingLayer.self,
+    ConcatLayer.self, AddLayer.self, DotLayer.self, EmbeddingLayer.self, AttentionLayer.self,
   ]
 
   /// The family of each element name.
@@ -158,7 +158,7 @@ public struct LayerLowering {
   /// The value of this layer's parameter `suffix` (read once per step); a
   /// spectrally normalised weight is weight_orig / sigma, computed per pass.
   public mutating func parameter(_ suffix: String, _ shape: [Int]) -> ValueID {
-    if suffix == "weight", let sn = spectralNorm { return spectrallyNormalized(shape, sn.iterations, sn.dimension) }
+    if let sn = spectralNorm, Self.isSpectralWeight(suffix) { return spectrallyNormalized(suffix, shape, sn.iterations, sn.dimension) }
     let full = name + "." + suffix
     if let v = parameterValues[full] { return v }
     let v = graph.parameter(full, shape)
@@ -183,14 +183,19 @@ public enum LayerFamilies {
   /// The persistent tensors of `entry`.
   public static func parameters(of entry: CheckedLayer) -> [LayerParameter] {
     var out = entry.layer.family.parameters(entry)
-    guard entry.layer.spectralNorm != nil, let i = out.firstIndex(where: { $0.suffix == "weight" }) else { return out }
-    // As torch.nn.utils.spectral_norm: the learned weight_orig, then the
-    // buffers u (output axis) and v (the rest), random unit vectors.
-    let shape = out[i].shape, dim = entry.layer.family.spectralDimension(entry.layer)
-    out[i].suffix = "weight_orig"
-    out.append(LayerParameter("weight_u", [shape[dim]], trainable: false, .unitNormal))
-    out.append(LayerParameter("weight_v", [shape.reduce(1, *) / max(shape[dim], 1)], trainable: false, .unitNormal))
-    return out
+    guard entry.layer.spectralNorm != nil else { return out }
+    // As torch.nn.utils.spectral_norm on each weight (an attention layer has
+    // three): the learned weight_orig, then the buffers u (output axis) and
+    // v (the rest), random unit vectors.
+    let dim = entry.layer.family.spectralDimension(entry.layer)
+    var buffers: [LayerParameter] = []
+    for i in out.indices where LayerLowering.isSpectralWeight(out[i].suffix) {
+      let (name, shape) = (out[i].suffix, out[i].shape)
+      out[i].suffix = name + "_orig"
+      buffers.append(LayerParameter(name + "_u", [shape[dim]], trainable: false, .unitNormal))
+      buffers.append(LayerParameter(name + "_v", [shape.reduce(1, *) / max(shape[dim], 1)], trainable: false, .unitNormal))
+    }
+    return out + buffers
   }
 
   /// Lowers `entry` reading `sources` as layer `name` with output shape `outShape`.
@@ -214,17 +219,20 @@ extension LayerLowering {
   /// inference the stored u and v are used as they are. The gradient flows
   /// through sigma into weight_orig. W is the weight viewed as a matrix with
   /// axis `dimension` as its rows, computed by broadcasting (no transposes).
-  mutating func spectrallyNormalized(_ shape: [Int], _ iterations: Int, _ dimension: Int) -> ValueID {
-    let weight = parameter("weight_orig", shape)
+  /// The parameters spectral norm divides: `weight`, or a part's (`key_conv.weight`).
+  static func isSpectralWeight(_ suffix: String) -> Bool { suffix == "weight" || suffix.hasSuffix(".weight") }
+
+  mutating func spectrallyNormalized(_ suffix: String, _ shape: [Int], _ iterations: Int, _ dimension: Int) -> ValueID {
+    let weight = parameter(suffix + "_orig", shape)
     let rows = shape[dimension], columns = shape.reduce(1, *) / max(rows, 1)
     var rowShape = [Int](repeating: 1, count: shape.count)
     rowShape[dimension] = rows
     var columnShape = shape
     columnShape[dimension] = 1
     let otherAxes = (0..<shape.count).filter { $0 != dimension }
-    let uName = name + ".weight_u", vName = name + ".weight_v"
-    var u = updates[uName] ?? parameter("weight_u", [rows])
-    var v = updates[vName] ?? parameter("weight_v", [columns])
+    let uName = name + "." + suffix + "_u", vName = name + "." + suffix + "_v"
+    var u = updates[uName] ?? parameter(suffix + "_u", [rows])
+    var v = updates[vName] ?? parameter(suffix + "_v", [columns])
     // W v as a vector of `rows`, and W^T u as one of `columns`.
     func times(_ w: ValueID, _ v: ValueID, _ g: inout Graph) -> ValueID {
       g.reshape(g.sum(g.mul(w, g.broadcast(g.reshape(v, columnShape), shape)), axes: otherAxes), [rows])

@@ -28,7 +28,7 @@ struct AttributeReader {
             .unknownAttribute, "unknown attribute '\(attribute.name)' on <\(element.name)>",
             at: attribute.location,
             help: attribute.name == "spectral-norm" || attribute.name == "power-iterations"
-              ? "spectral normalisation divides a weight: it applies to <dense>, <maxout>, <conv2d>, <deconv2d> and <embedding>; put it on the layer whose weight it should normalise"
+              ? "spectral normalisation divides a weight: it applies to <dense>, <maxout>, <conv2d>, <deconv2d>, <embedding> and <attention>; put it on the layer whose weight it should normalise"
               : Suggestion.help(
                 for: attribute.name, in: definition.attributes.map(\.name),
                 what: "an attribute of <\(element.name)>")))

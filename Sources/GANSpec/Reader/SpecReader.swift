@@ -402,6 +402,20 @@ struct SpecReader {
     require(r1 >= 0, r, "r1", "'r1' must not be negative", help: "use a gamma such as 10, or 0 for none")
     require(r2 >= 0, r, "r2", "'r2' must not be negative", help: "use a gamma such as 10, or 0 for none")
     if r1 == 0 && r2 == 0 { ignored(r, "regularize-every", because: "without r1 or r2") }
+    var augment: [Augmentation] = []
+    for word in (r.raw("diff-augment") ?? "").split(whereSeparator: { $0 == " " || $0 == "," }) {
+      guard let a = Augmentation(rawValue: String(word)) else {
+        diagnostics.append(
+          .error(
+            .invalidChoice, "'\(word)' is not a DiffAugment policy", at: r.location("diff-augment"),
+            help: Suggestion.help(for: String(word), in: Augmentation.allCases.map(\.rawValue), what: "policy")))
+        continue
+      }
+      if augment.contains(a) {
+        diagnostics.append(.error(.outOfRange, "'\(word)' is named twice in diff-augment", at: r.location("diff-augment"), help: "name each policy once"))
+      }
+      augment.append(a)
+    }
     guard let d = optimizers[kind == .classifier ? .classifier : .discriminator]?.0,
       let g = kind == .classifier ? d : optimizers[.generator]?.0
     else { return nil }
@@ -409,7 +423,7 @@ struct SpecReader {
       steps: r.int("steps"), batch: r.int("batch"), loss: loss, dSteps: r.int("d-steps"),
       labelSmoothing: smoothing, seed: UInt64(r.int("seed")), conditional: r.bool("conditional"),
       threads: threads, pack: r.int("pack"), ema: ema, clip: clip, gpWeight: gpWeight, featureMatching: featureMatching, r1: r1, r2: r2,
-      regularizeEvery: r.int("regularize-every"),
+      regularizeEvery: r.int("regularize-every"), augment: augment,
       generatorOptimizer: g, discriminatorOptimizer: d, location: e.location,
       attributeLocations: r.locations)
   }

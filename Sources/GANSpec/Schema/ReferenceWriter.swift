@@ -161,6 +161,24 @@ public enum ReferenceWriter {
         (parameters `weight_orig`, buffers `weight_u`, `weight_v`; dim 1 for
         deconv2d): each training forward pass runs the power iteration from the
         stored u and writes u and v back; inference uses them as stored.
+      - `<attention reduction="8">` (SAGAN, Zhang et al. 2019) on C H W maps:
+        1x1 convolutions to queries and keys of max(1, C / reduction) channels
+        and values of C; each position's output is the softmax-weighted sum of
+        the values over all H W positions, scaled by a learned `gamma` that
+        starts at 0 and added to the input. Parameters `query_conv`,
+        `key_conv`, `value_conv` (`.weight`, `.bias`) and `gamma`, as SAGAN's
+        PyTorch code; `spectral-norm` normalises the three convolutions. The
+        batch's N x N maps (N = H W) count toward the 4 GiB tensor limit.
+      - `<training diff-augment="color translation cutout">` (DiffAugment,
+        Zhao et al. 2020; image data only): every batch D sees, real and
+        generated, in the D-step and the G-step, is augmented in the order
+        written with per-sample draws from the seeded streams (so a resumed
+        run is the same): color = brightness + U(-0.5, 0.5), saturation (the
+        distance from the channel mean) x U(0, 2), contrast (from the image
+        mean) x U(0.5, 1.5); translation = a shift by an integer in
+        [-H/8, H/8] and [-W/8, W/8] (rounded), zero-filled; cutout = a zeroed
+        square of half the sides (rounded) centred anywhere, clipped at the
+        edges. Gradients flow through it into G.
       - `<batchnorm classes="K">`: conditional batch norm (de Vries et al.
         2017; the generator of Miyato and Koyama 2018): batch statistics as
         usual, then the scale and shift of each sample's class (parameters

@@ -188,6 +188,9 @@ public enum SpecSchema {
       .init("r2", .real, default: "0", "R2: the same penalty on generated samples (0 = none)"),
       .init("regularize-every", .count, default: "1", "lazy regularisation: R1/R2 on every k-th D update, multiplied by k"),
       .init("feature-matching", .name, "G's loss matches the batch mean of this D layer's output on real data"),
+      .init(
+        "diff-augment", .text,
+        "DiffAugment (Zhao et al. 2020) on every image batch D sees, real and generated: any of color, translation, cutout, applied in the order written"),
     ], children: .repeated("optimizer"), summary: "the training game")
 
   public static let blocks = ElementDefinition(
