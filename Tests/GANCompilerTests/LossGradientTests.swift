@@ -258,6 +258,21 @@ struct ConditionalTests {
     #expect(updated["generator.1.running_mean"]?.count == 16)
   }
 
+  @Test("R1 on a discriminator that reads only the label is a located error; a projection D without labels too")
+  func penaltyNeedsInput() throws {
+    let (images, labels) = idx(count: 6, classes: 3)
+    let labelOnly = Self.spec.replacingOccurrences(of: "<training steps=\"1\"", with: "<training r1=\"10\" steps=\"1\"")
+      .replacingOccurrences(of: "<flatten id=\"f\"/>\n    <embedding classes=\"3\" dim=\"2\" id=\"e\"/>\n    <concat inputs=\"f e\"/>", with: "<embedding classes=\"3\" dim=\"2\"/>")
+    #expect(labelOnly.contains("r1=") && !labelOnly.contains("concat inputs=\"f e\""))
+    #expect(throws: (any Error).self) { try checked(labelOnly, files: ["img.idx": images, "lab.idx": labels]) }
+    do { _ = try checked(labelOnly, files: ["img.idx": images, "lab.idx": labels]) } catch { #expect("\(error)".contains("GAN0502")) }
+    // A projection discriminator on data without labels: its embedding has no label to read.
+    let unlabelled = Self.spec.replacingOccurrences(of: " labels=\"lab.idx\"", with: "").replacingOccurrences(of: " conditional=\"true\"", with: "")
+      .replacingOccurrences(of: "<embedding classes=\"3\" dim=\"2\" id=\"e\"/>\n    <concat inputs=\"z e\"/>", with: "")
+    #expect(throws: (any Error).self) { try checked(unlabelled, files: ["img.idx": images]) }
+    do { _ = try checked(unlabelled, files: ["img.idx": images]) } catch { #expect("\(error)".contains("GAN0208")) }
+  }
+
   @Test("labels flow through embeddings, and the gradients are right")
   func conditional() throws {
     let (images, labels) = idx(count: 6, classes: 3)

@@ -108,7 +108,10 @@ public enum SpecChecker {
             at: spec.network(net.role).location, help: "read it through <embedding> and <concat>, or set conditional=\"false\""))
       }
     }
-    if let discriminator { checkLossAgreement(spec, discriminator, &diagnostics) }
+    if let discriminator {
+      checkLossAgreement(spec, discriminator, &diagnostics)
+      checkPenaltyInput(spec, discriminator, &diagnostics)
+    }
     guard let data, let generator, let discriminator, !Array(diagnostics[before...]).hasErrors else { return nil }
     return CheckedSpec(spec: spec, data: data, generator: generator, discriminator: discriminator)
   }
@@ -329,6 +332,29 @@ public enum SpecChecker {
           at: producer.location, notes: [DiagnosticNote("the batchnorm is here", at: entry.layer.location)],
           help: "add bias=\"false\" to the <\(producer.element)>"))
     }
+  }
+
+  /// A gradient penalty differentiates D's score with respect to its input:
+  /// a D whose score does not depend on x has nothing to penalise.
+  private static func checkPenaltyInput(_ spec: Spec, _ d: CheckedNetwork, _ diagnostics: inout [Diagnostic]) {
+    let t = spec.training
+    guard t.penalizesGradients || t.loss == .wassersteinGP, !d.layers.isEmpty else { return }
+    var reads = [Bool](repeating: false, count: d.layers.count)
+    for (i, entry) in d.layers.enumerated() {
+      reads[i] = entry.inputs.contains {
+        switch $0 {
+        case .input(let name): return name == "x"
+        case .layer(let j): return reads[j]
+        }
+      }
+    }
+    guard !reads.last! else { return }
+    let attribute = t.r1 > 0 ? "r1" : t.r2 > 0 ? "r2" : "loss"
+    diagnostics.append(
+      .error(
+        .lossArchitecture, "the gradient penalty differentiates D's score with respect to its input, but the discriminator's output does not depend on x",
+        at: t.location(of: attribute), notes: [DiagnosticNote("the discriminator ends here", at: d.layers.last!.layer.location)],
+        help: "make D read x (its first layer does unless input=\"...\" says otherwise), or drop the penalty"))
   }
 
   private static func checkLossAgreement(_ spec: Spec, _ d: CheckedNetwork, _ diagnostics: inout [Diagnostic]) {
