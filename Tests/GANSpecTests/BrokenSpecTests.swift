@@ -160,6 +160,10 @@ let brokenSpecs: [BrokenSpec] = [
     "GAN0506", 6, 23, exit: 0),
   BrokenSpec(
     "conditional-batchnorm-without-labels", [("<dense units=\"2\"/>", "<batchnorm classes=\"3\"/>\n    <dense units=\"2\"/>")], "GAN0208", 7, 16, exit: 1),
+  BrokenSpec(
+    "bias-before-batchnorm-through-a-sum",
+    [("<dense units=\"2\"/>", "<dense units=\"16\" id=\"p\"/>\n    <dense units=\"16\" input=\"p\" id=\"q\"/>\n    <add inputs=\"p q\"/>\n    <batchnorm/>\n    <dense units=\"2\"/>")],
+    "GAN0504", 7, 6, exit: 0),
   BrokenSpec("eval-every-without-judge", [("</gan>", "<output eval-every=\"10\"/>\n</gan>")], "GAN0103", 17, 9, exit: 1),
 ]
 

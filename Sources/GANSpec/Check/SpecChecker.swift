@@ -321,16 +321,28 @@ public enum SpecChecker {
   }
 
   private static func checkBiasBeforeNorm(_ net: CheckedNetwork, _ diagnostics: inout [Diagnostic]) {
+    // The layers whose per-channel constants reach `j` unchanged: itself,
+    // or the terms of a sum (a residual block's two branches before the next
+    // block's batch norm).
+    func producers(_ j: Int) -> [Int] {
+      guard case .add = net.layers[j].layer.op else { return [j] }
+      return net.layers[j].inputs.flatMap { ref -> [Int] in
+        if case .layer(let k) = ref { return producers(k) }
+        return []
+      }
+    }
     for entry in net.layers {
-      guard entry.layer.cancelsPrecedingBias, case .layer(let j) = entry.inputs.first else { continue }
-      let producer = net.layers[j].layer
-      guard let w = producer.op.weights, w.bias, producer.op.fusedActivation == nil else { continue }
-      defer { diagnostics.noteExpansion(from: diagnostics.count - 1, producer.expansion) }
-      diagnostics.append(
-        .warning(
-          .biasBeforeNorm, "the bias of this <\(producer.element)> is cancelled by the <batchnorm> that follows it",
-          at: producer.location, notes: [DiagnosticNote("the batchnorm is here", at: entry.layer.location)],
-          help: "add bias=\"false\" to the <\(producer.element)>"))
+      guard entry.layer.cancelsPrecedingBias, case .layer(let first) = entry.inputs.first else { continue }
+      for j in producers(first) {
+        let producer = net.layers[j].layer
+        guard let w = producer.op.weights, w.bias, producer.op.fusedActivation == nil else { continue }
+        defer { diagnostics.noteExpansion(from: diagnostics.count - 1, producer.expansion) }
+        diagnostics.append(
+          .warning(
+            .biasBeforeNorm, "the bias of this <\(producer.element)> is cancelled by the <batchnorm> that follows it",
+            at: producer.location, notes: [DiagnosticNote("the batchnorm is here", at: entry.layer.location)],
+            help: "add bias=\"false\" to the <\(producer.element)>"))
+      }
     }
   }
 
