@@ -126,6 +126,8 @@ class Gen:
             xml += f'<conv2d filters="4" kernel="3" stride="2" padding="same"{self.act()}/>'
         else:
             xml += f'<conv2d filters="4" kernel="3" dilation="2" padding="2"{self.act()}/><conv2d filters="4" kernel="2" stride="2"/>'
+        if self.r.random() < 0.5:
+            xml += f'<attention reduction="{self.r.choice([1, 2, 4])}"' + (' spectral-norm="true"' if self.r.random() < 0.5 else "") + '/>'
         norm = "layernorm" if gp else self.r.choice(["batchnorm", "layernorm", None])
         if norm:
             xml += f'<{norm}{self.norm_opts(norm)}/><activation kind="leaky-relu"/>'
@@ -164,6 +166,9 @@ class Gen:
             attrs += ' clip="0.1"'
         if gp and r.random() < 0.5:
             attrs += ' gp-weight="5"'
+        if image and r.random() < 0.3:
+            policies = [p for p in ("color", "translation", "cutout") if r.random() < 0.6] or ["translation"]
+            attrs += f' diff-augment="{" ".join(policies)}"'
         opts = []
         for net in ("generator", "discriminator"):
             kind = r.choice(["adam", "adam", "sgd", "rmsprop"])

@@ -14,6 +14,7 @@ import re
 import os
 import subprocess
 import sys
+import shutil
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -38,6 +39,11 @@ def main():
     generate.write_data(folder)
     gen = generate.Gen(generate.random.Random(args.seed))
     specs = list(shipped)
+    # Hand-written cases of the layers and options the shipped specs do not
+    # use (attention, DiffAugment, ...), on the generated specs' data files.
+    for case in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases", "*.xml"))):
+        shutil.copy(case, folder)
+        specs.append(os.path.join(folder, os.path.basename(case)))
     for i in range(args.generated):
         path = os.path.join(folder, f"gen-{i:03d}.xml")
         with open(path, "w") as f:
