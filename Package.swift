@@ -20,6 +20,8 @@ let package = Package(
       providers: [.apt(["libxml2-dev"])]),
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+    // Open MPI (libopenmpi-dev): allreduce of gradients for data-parallel training under mpirun.
+    .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
     // oneDNN (libdnnl-dev) behind a small C API: matmul and convolutions with
     // "any" layouts, reorders and a user-provided scratchpad.
     .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
@@ -47,7 +49,7 @@ let package = Package(
     .target(
       name: "GANRuntime", dependencies: ["GANIR", "GANCompiler", "CDNNL", "CKernels"]),
     // The adversarial loop: data, samples and plots, metrics, checkpoints, evaluation.
-    .target(name: "GANTrainer", dependencies: ["GANRuntime", "GANCompiler", "GANSpec", "GANIR", "GANData", "CPNG"]),
+    .target(name: "GANTrainer", dependencies: ["GANRuntime", "GANCompiler", "GANSpec", "GANIR", "GANData", "CPNG", "CMPI"]),
     .executableTarget(
       name: "ganc",
       dependencies: [

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what ganc needs from Debian: libxml2 (spec parsing and XSD
 # validation), zlib (gzipped data files), libpng (sample images), oneDNN
-# (matrix products and convolutions) and the Fashion-MNIST data set used by
+# (matrix products and convolutions), Open MPI (data-parallel training under
+# mpirun) and the Fashion-MNIST data set used by
 # the shipped specs. Safe to run again: it only installs what is missing.
 set -euo pipefail
-pkgs=(libxml2-dev zlib1g-dev libpng-dev libdnnl-dev dataset-fashion-mnist pkg-config)
+pkgs=(libxml2-dev zlib1g-dev libpng-dev libdnnl-dev libopenmpi-dev openmpi-bin dataset-fashion-mnist pkg-config)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

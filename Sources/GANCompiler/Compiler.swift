@@ -14,6 +14,9 @@ public struct CompileOptions: Sendable {
   public var sampleBatch = Compiler.sampleBatch
   /// Samples a judging net's inference program reads per run.
   public var inferenceBatch = 200
+  /// Data-parallel ranks (`mpirun -np N ganc train`): the spec's batch is then
+  /// each rank's share, and the steps end at the gradients (see `ProgramKind.update`).
+  public var ranks = 1
   public init() {}
 }
 
@@ -42,10 +45,11 @@ public enum Compiler {
 
   public static func compile(_ spec: CheckedSpec, options: CompileOptions = CompileOptions()) throws -> CompiledModel {
     let clock = ContinuousClock.now
-    var builder = TrainingGraphBuilder(spec: spec)
+    var builder = TrainingGraphBuilder(spec: spec, ranks: options.ranks)
     var programs: [Program]
     if spec.spec.kind == .classifier {
       programs = [try builder.classifierStep(), try builder.inference(batch: options.inferenceBatch)]
+      if options.ranks > 1 { programs.append(try builder.updateStep(.classifier)) }
     } else {
       // Lazy regularisation: a second D-step with the penalties, lowered from
       // the same starting point so its dropout layers draw the same streams.
@@ -54,6 +58,7 @@ public enum Compiler {
       programs = [try builder.discriminatorStep(regularized: !lazy), try builder.generatorStep(), try builder.sampler(batch: options.sampleBatch)]
       if lazy { programs.append(try regularized.discriminatorStep(regularized: true)) }
       if spec.spec.training.ema != nil { programs.append(try builder.sampler(batch: options.sampleBatch, ema: true)) }
+      if options.ranks > 1 { programs += [try builder.updateStep(.discriminator), try builder.updateStep(.generator)] }
       // A semi-supervised D is also a classifier, scored on held-out data.
       if spec.spec.training.loss == .semiSupervised { programs.append(try builder.inference(batch: options.inferenceBatch)) }
     }

@@ -36,6 +36,9 @@ public enum ParameterRole: Hashable, Sendable {
   case optimizerState(of: String, slot: String)
   /// The generator's exponential moving average of the parameter `of`.
   case average(of: String)
+  /// Data-parallel training: the gradient of the parameter `of`, summed
+  /// across ranks between the step and the update (not checkpointed).
+  case gradient(of: String)
 }
 
 /// Lowers checked networks into IR, one layer at a time.

@@ -16,6 +16,9 @@ public enum ProgramKind: Hashable, Sendable {
   /// A judging net in inference mode: samples to class logits and features
   /// (a classifier, or a semi-supervised GAN's discriminator).
   case inference(NetworkRole)
+  /// Data-parallel training: the optimizer update of a net from its
+  /// gradients, summed across ranks (the steps then end at the gradients).
+  case update(NetworkRole)
   /// A program built by hand (tests, tools).
   case custom(String)
 
@@ -28,6 +31,7 @@ public enum ProgramKind: Hashable, Sendable {
     case .sampler(let averaged): return averaged ? "sample-ema" : "sample"
     case .classifierStep: return "classify-step"
     case .inference(let role): return "\(role.rawValue)-inference"
+    case .update(let role): return "\(role.rawValue)-update"
     case .custom(let name): return name
     }
   }
@@ -123,8 +127,14 @@ public struct TrainingGraphBuilder {
   /// Every persistent tensor: net parameters, optimizer state, EMA weights.
   public private(set) var persistent: [ParameterInfo]
 
-  public init(spec: CheckedSpec) {
+  /// Data-parallel ranks: above 1, each training step ends with its
+  /// gradients in persistent tensors (`grad.NAME`, one contiguous run per
+  /// net, summed across ranks in place) and `update(role)` applies them.
+  public let ranks: Int
+
+  public init(spec: CheckedSpec, ranks: Int = 1) {
     self.spec = spec
+    self.ranks = max(ranks, 1)
     lowering = Lowering(spec: spec)
     persistent = lowering.parameters
     for role in NetworkRole.allCases {
@@ -147,6 +157,34 @@ public struct TrainingGraphBuilder {
             role: .average(of: p.name)))
       }
     }
+    if self.ranks > 1 {
+      for role in NetworkRole.allCases {
+        for p in lowering.parameters where p.trainable && p.net == role {
+          persistent.append(
+            ParameterInfo(
+              name: Self.gradientName(p.name), shape: p.shape, trainable: false, initialization: .constant(0), net: role, role: .gradient(of: p.name)))
+        }
+      }
+    }
+  }
+
+  /// The persistent tensor holding parameter `name`'s gradient (data parallel).
+  public static func gradientName(_ name: String) -> String { "grad." + name }
+
+  /// A net's optimizer update from its summed gradients, divided by the
+  /// ranks (each rank's loss is the mean over its share of the batch, so the
+  /// mean of the ranks' gradients is the gradient of the global batch's loss).
+  public mutating func updateStep(_ role: NetworkRole) throws -> Program {
+    var g = Graph()
+    var inputs: [ProgramInput] = []
+    var params: [String: ValueID] = [:], gradients: [String: ValueID] = [:]
+    for info in lowering.parameters where info.trainable && info.net == role {
+      params[info.name] = g.parameter(info.name, info.shape)
+      gradients[info.name] = g.scale(g.parameter(Self.gradientName(info.name), info.shape), 1 / Double(ranks))
+    }
+    var parameterUpdates: [String: ParameterUpdate] = [:]
+    update(role, gradients: gradients, params: params, &g, inputs: &inputs, parameterUpdates: &parameterUpdates)
+    return Program(kind: .update(role), graph: g, inputs: inputs, updates: parameterUpdates, opsBeforePasses: g.nodes.count)
   }
 
   /// The name of the generator's average of parameter `name`.
@@ -338,6 +376,16 @@ public struct TrainingGraphBuilder {
   ) throws {
     let trainable = lowering.parameters.filter { $0.trainable && $0.net == role && params[$0.name] != nil }
     let grads = try Autodiff.gradients(of: loss, wrt: trainable.map { params[$0.name]! }, in: &g)
+    if ranks > 1 {
+      // Data parallel: the step ends at the gradients (every trainable
+      // parameter of the net gets one, zero when the step does not read it).
+      let byName = Dictionary(uniqueKeysWithValues: zip(trainable.map(\.name), grads))
+      for info in lowering.parameters where info.trainable && info.net == role {
+        let grad = byName[info.name] ?? g.constant(0, info.shape)
+        try g.add(.assign(Self.gradientName(info.name)), [grad])
+      }
+      return
+    }
     let gradients = Dictionary(uniqueKeysWithValues: zip(trainable.map(\.name), grads))
     update(role, gradients: gradients, params: params, &g, inputs: &inputs, parameterUpdates: &parameterUpdates)
   }

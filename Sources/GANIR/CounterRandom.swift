@@ -72,13 +72,17 @@ public struct RunRandom: Hashable, Sendable {
   public var seed: UInt64
   public var purpose: RandomStream.Purpose
   public var run: Int
+  /// Data-parallel rank: an op's numbers start at rank x its element count,
+  /// so that rank r draws the rows r*b..<(r+1)*b of the global batch's.
+  public var rank = 0
   /// Op streams per program (dropout layers, the gradient penalty).
   public static let opStreams = 1 << 16
 
-  public init(seed: UInt64, purpose: RandomStream.Purpose = .otherProgram, run: Int = 0) {
+  public init(seed: UInt64, purpose: RandomStream.Purpose = .otherProgram, run: Int = 0, rank: Int = 0) {
     self.seed = seed
     self.purpose = purpose
     self.run = run
+    self.rank = rank
   }
 
   /// The stream of op stream `k`.

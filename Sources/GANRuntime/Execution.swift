@@ -110,9 +110,9 @@ extension Runtime {
       case .fill(let out, let count, let value):
         out.update(repeating: value, count: count)
       case .random(let out, let count, let stream):
-        let id = random.stream(stream), seed = random.seed
+        let id = random.stream(stream), seed = random.seed, first = random.rank * count
         pool.parallel(count: count) { range in
-          for i in range { out[i] = Float(CounterRandom.uniform(seed: seed, stream: id, index: i)) }
+          for i in range { out[i] = Float(CounterRandom.uniform(seed: seed, stream: id, index: first + i)) }
         }
       case .block(let input, let out, let small, let large, let axis, let offset, let intoLarge, let zeroFirst):
         if zeroFirst > 0 { out.update(repeating: 0, count: zeroFirst) }

@@ -18,6 +18,11 @@ public struct ProgramFeeder {
   public let labelled: Dataset?
   /// Both learning rates are multiplied by this (the divergence guard halves it).
   public var lrScale = 1.0
+  /// Data-parallel training: this rank and the number of ranks. The spec's
+  /// batch (`training.batch` here) is then each rank's share, and rank r is
+  /// fed rows r*b..<(r+1)*b of the global batch one process would be fed: the
+  /// same real samples, noise, labels and augmentation draws.
+  public var rank = 0, ranks = 1
 
   public init(seed: UInt64, training: TrainingSpec, latent: LatentSpec, dataset: Dataset, labelled: Dataset? = nil) {
     self.seed = seed
@@ -57,35 +62,50 @@ public struct ProgramFeeder {
     func count(_ role: NetworkRole) -> Int { role == .generator ? generator : discriminator }
   }
 
-  /// Noise z from `stream`: N(0, 1), or U(-1, 1) when the spec says so.
-  public func fillNoise(_ buffer: UnsafeMutableBufferPointer<Float>, stream: RandomStream) {
+  /// Noise z from `stream` (numbers first..<first+count): N(0, 1), or U(-1, 1) when the spec says so.
+  public func fillNoise(_ buffer: UnsafeMutableBufferPointer<Float>, stream: RandomStream, first: Int = 0) {
     let random = SeededStream(seed: seed, stream)
     if latent.distribution == .uniform {
-      for i in 0..<buffer.count { buffer[i] = Float(random.uniform(i) * 2 - 1) }
+      for i in 0..<buffer.count { buffer[i] = Float(random.uniform(first + i) * 2 - 1) }
     } else {
-      random.fillNormal(buffer)
+      random.fillNormal(buffer, first: first)
     }
   }
 
-  /// Uniformly drawn class ids from `stream`.
-  public func fillLabels(_ buffer: UnsafeMutableBufferPointer<Float>, stream: RandomStream) {
+  /// Uniformly drawn class ids from `stream` (numbers first..<first+count).
+  public func fillLabels(_ buffer: UnsafeMutableBufferPointer<Float>, stream: RandomStream, first: Int = 0) {
     let classes = Double(dataset.classes ?? 1)
     let random = SeededStream(seed: seed, stream)
-    for i in 0..<buffer.count { buffer[i] = Float(min(Int(random.uniform(i) * classes), Int(classes) - 1)) }
+    for i in 0..<buffer.count { buffer[i] = Float(min(Int(random.uniform(first + i) * classes), Int(classes) - 1)) }
+  }
+
+  /// Fills this rank's rows of a batch: `fill` writes the whole batch (ranks
+  /// x `rows` rows) into scratch buffers, and the rank's slice is copied out.
+  private func share(
+    _ buffers: [UnsafeMutableBufferPointer<Float>?], rows: Int, _ fill: ([UnsafeMutableBufferPointer<Float>?], Int) -> Void
+  ) {
+    guard ranks > 1 else { return fill(buffers, rows) }
+    let scratch = buffers.map { b in b.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.count * ranks) } }
+    defer { for s in scratch { s?.deallocate() } }
+    fill(scratch, rows * ranks)
+    for (b, s) in zip(buffers, scratch) {
+      guard let b, let s else { continue }
+      _ = b.update(fromContentsOf: s[(rank * b.count)..<((rank + 1) * b.count)])
+    }
   }
 
   /// Fills every input of a training step. `done` counts the updates each
   /// net has had so far: they pick the noise and the data batch, and one
   /// more is the optimizer's t for this run.
   public func feed(_ program: BoundProgram, done: Updates) {
-    let isD = program.kind != .generatorStep
+    let isD = program.kind != .generatorStep && program.kind != .update(.generator)
     let update = isD ? done.discriminator : done.generator
     var x: UnsafeMutableBufferPointer<Float>? = nil, labels: UnsafeMutableBufferPointer<Float>? = nil
     var labelledX: UnsafeMutableBufferPointer<Float>? = nil, targets: UnsafeMutableBufferPointer<Float>? = nil
     for (input, buffer) in program.inputs {
       switch input.kind {
-      case .latent: fillNoise(buffer, stream: RandomStream(isD ? .discriminatorNoise : .generatorNoise, update))
-      case .generatedLabels: fillLabels(buffer, stream: RandomStream(isD ? .discriminatorLabels : .generatorLabels, update))
+      case .latent: fillNoise(buffer, stream: RandomStream(isD ? .discriminatorNoise : .generatorNoise, update), first: rank * buffer.count)
+      case .generatedLabels: fillLabels(buffer, stream: RandomStream(isD ? .discriminatorLabels : .generatorLabels, update), first: rank * buffer.count)
       case .data: x = buffer
       case .labels: labels = buffer
       case .labelledData: labelledX = buffer
@@ -100,22 +120,33 @@ public struct ProgramFeeder {
         buffer[0] = Float(1 / (1 - Foundation.pow(moment == 1 ? o.beta1 : o.beta2, t)))
       case .augmentation(let generated, let draw):
         let id = update << 5 | (isD ? 16 : 0) | (generated ? 8 : 0) | draw.rawValue
-        Self.fillAugmentation(buffer, draw, shape: input.shape, SeededStream(seed: seed, RandomStream(.augmentation, id)))
+        Self.fillAugmentation(buffer, draw, shape: input.shape, SeededStream(seed: seed, RandomStream(.augmentation, id)), firstSample: rank * input.shape[0])
       }
     }
     // The real batch and its labels; either may have been removed as unread.
     if x != nil || labels != nil {
-      let batch = training.batch * training.pack
-      dataset.fill(x, labels: labels, batch: batch, position: done.discriminator * batch)
+      share([x, labels], rows: training.batch * training.pack) { b, rows in
+        dataset.fill(b[0], labels: b[1], batch: rows, position: done.discriminator * rows)
+      }
     }
     if labelledX != nil || targets != nil, let labelled {
-      labelled.fill(labelledX, labels: nil, targets: targets, batch: training.batch, position: done.discriminator * training.batch)
+      share([labelledX, targets], rows: training.batch) { b, rows in
+        labelled.fill(b[0], labels: nil, targets: b[1], batch: rows, position: done.discriminator * rows)
+      }
     }
   }
 
   /// DiffAugment's per-sample draws, with the ranges of its reference code.
-  static func fillAugmentation(_ buffer: UnsafeMutableBufferPointer<Float>, _ draw: ProgramInput.AugmentationDraw, shape: [Int], _ random: SeededStream) {
+  static func fillAugmentation(
+    _ buffer: UnsafeMutableBufferPointer<Float>, _ draw: ProgramInput.AugmentationDraw, shape: [Int], _ stream: SeededStream, firstSample: Int = 0
+  ) {
     let batch = shape[0]
+    // Sample i of this buffer is sample firstSample + i of the global batch.
+    struct Shifted {
+      let stream: SeededStream, first: Int, perSample: Int
+      func uniform(_ i: Int) -> Double { stream.uniform(first * perSample + i) }
+    }
+    let random = Shifted(stream: stream, first: firstSample, perSample: draw == .cutout ? 2 : 1)
     switch draw {
     case .brightness: for i in 0..<batch { buffer[i] = Float(random.uniform(i) - 0.5) }
     case .saturation: for i in 0..<batch { buffer[i] = Float(random.uniform(i) * 2) }
@@ -144,6 +175,6 @@ public struct ProgramFeeder {
 
   /// Which random numbers the run's ops (dropout, the gradient penalty) read.
   public func random(_ program: BoundProgram, done: Updates) -> RunRandom {
-    RunRandom(seed: seed, purpose: program.kind.randomPurpose, run: program.kind == .generatorStep ? done.generator : done.discriminator)
+    RunRandom(seed: seed, purpose: program.kind.randomPurpose, run: program.kind == .generatorStep ? done.generator : done.discriminator, rank: rank)
   }
 }

@@ -24,6 +24,8 @@ public struct TrainOptions: Sendable {
   /// A folder to write every fed batch, noise draw, random stream and the
   /// state after steps 1, 10, 100, ... into (`--trace`; see `Tracer`).
   public var trace: String? = nil
+  /// The mpirun job this process is a rank of (data-parallel training).
+  public var cluster: Cluster? = nil
   public init() {}
 }
 
@@ -59,6 +61,8 @@ public final class Trainer {
   let options: TrainOptions
   let specText: String
   let specHash: String
+  /// The hashes a checkpoint of this model may carry (today's, then earlier versions').
+  let acceptedHashes: [String]
 
   public private(set) var step = 0
   public private(set) var dUpdates = 0
@@ -82,6 +86,13 @@ public final class Trainer {
   var snapshot: [UInt8] = []
   var snapshotState = (step: 0, dUpdates: 0, gUpdates: 0)
   var divergences = 0
+  /// Data parallel: the ranks, and each net's update program and gradients.
+  let cluster: Cluster?
+  var updatePrograms: [NetworkRole: BoundProgram] = [:]
+  var gradients: [NetworkRole: [UnsafeMutableBufferPointer<Float>]] = [:]
+  /// Whether this process writes the run folder and prints (rank 0, or the only process).
+  public var writes: Bool { cluster?.isRoot ?? true }
+  var ranks: Int { cluster?.size ?? 1 }
 
   public var training: TrainingSpec { checked.spec.training }
   var seed: UInt64 { training.seed }
@@ -94,13 +105,28 @@ public final class Trainer {
   /// As the public initializer, with `adjust` applied to the compiled model
   /// before it is bound: the tests' seam for a deliberately broken program
   /// (a learning check must be shown to fail on one).
-  init(_ checked: CheckedSpec, specText: String, options: TrainOptions, adjust: (inout CompiledModel) -> Void) throws {
+  init(_ global: CheckedSpec, specText: String, options: TrainOptions, adjust: (inout CompiledModel) -> Void) throws {
+    // Data parallel: each rank compiles the spec with its share of the batch
+    // (the hash, the checkpoint and the run folder's spec keep the global one).
+    let ranks = options.cluster?.size ?? 1
+    var checked = global
+    if ranks > 1 {
+      guard global.spec.training.batch % ranks == 0 else {
+        throw DataError(
+          "the batch (\(global.spec.training.batch)) does not divide among \(ranks) ranks; each rank takes an equal share of the global batch. Use a batch that is a multiple of \(ranks) (--batch), or another number of ranks (mpirun -np)"
+        )
+      }
+      checked.spec.training.batch = global.spec.training.batch / ranks
+    }
     self.checked = checked
+    self.cluster = ranks > 1 ? options.cluster : nil
     self.options = options
     self.specText = specText
-    specHash = Self.modelHash(checked.spec)
+    acceptedHashes = Self.modelHashes(global.spec)
+    specHash = acceptedHashes[0]
     runFolder = options.out ?? checked.spec.output.dir
     var compileOptions = CompileOptions()
+    compileOptions.ranks = ranks
     compileOptions.sampleBatch = min(checked.spec.output.sampleCount, 256)
     var model = try Compiler.compile(checked, options: compileOptions)
     adjust(&model)
@@ -109,6 +135,8 @@ public final class Trainer {
     dataset = try Dataset(checked.spec.data, shape: checked.data.shape, seed: checked.spec.training.seed)
     let spec = checked.spec
     feeder = try ProgramFeeder(checked, dataset: dataset)
+    feeder.rank = options.cluster?.rank ?? 0
+    feeder.ranks = ranks
     labelled = feeder.labelled
     if spec.kind == .classifier {
       guard let step = runtime.program(.classifierStep) else { throw RuntimeError("the compiled model lacks a training step") }
@@ -120,7 +148,60 @@ public final class Trainer {
       (dProgram, gProgram) = (d, g)
     }
     regularizedProgram = runtime.program(.regularizedDiscriminatorStep)
+    if ranks > 1 {
+      for role in [NetworkRole.generator, .discriminator, .classifier] {
+        guard let update = runtime.program(.update(role)) else { continue }
+        updatePrograms[role] = update
+        gradients[role] = Self.contiguousRuns(
+          model.persistent.filter { if case .gradient = $0.role { return $0.net == role } else { return false } }.compactMap { runtime.persistent($0.name) })
+      }
+    }
     runtime.initializeParameters(seed: checked.spec.training.seed)
+  }
+
+  /// Buffers merged where one ends where the next begins: a net's gradients
+  /// are planned one after another, so they make one run (one allreduce).
+  static func contiguousRuns(_ buffers: [UnsafeMutableBufferPointer<Float>]) -> [UnsafeMutableBufferPointer<Float>] {
+    var runs: [UnsafeMutableBufferPointer<Float>] = []
+    for b in buffers.sorted(by: { $0.baseAddress! < $1.baseAddress! }) {
+      if let last = runs.last, last.baseAddress! + last.count == b.baseAddress! {
+        runs[runs.count - 1] = UnsafeMutableBufferPointer(start: last.baseAddress, count: last.count + b.count)
+      } else {
+        runs.append(b)
+      }
+    }
+    return runs
+  }
+
+  /// Bytes one iteration sends per rank: each net's gradients, once per update.
+  public var bytesPerIteration: Int {
+    let perNet = gradients.mapValues { $0.reduce(0) { $0 + $1.count } * 4 }
+    return (perNet[.discriminator] ?? 0) * (isClassifier ? 1 : training.dSteps) + (perNet[.generator] ?? 0) + (perNet[.classifier] ?? 0)
+  }
+
+  /// Data parallel: sums `role`'s gradients across ranks (in place) and
+  /// applies its optimizer update; a single process has nothing to do.
+  func synchronize(_ role: NetworkRole) throws {
+    guard let cluster, let update = updatePrograms[role] else { return }
+    for run in gradients[role] ?? [] { cluster.sum(run.baseAddress!, count: run.count) }
+    feeder.feed(update, done: done)
+    try runtime.run(update, random: feeder.random(update, done: done))
+  }
+
+  /// Data parallel, after each iteration: the losses become the means over
+  /// ranks (so every rank's divergence guard decides alike), and rank 0's
+  /// running statistics replace the others' (as PyTorch's DDP broadcasts its
+  /// buffers), so all ranks hold the same state.
+  func agree(_ m: inout StepMetrics) {
+    guard let cluster else { return }
+    let means = cluster.mean([m.dLoss, m.gLoss, m.dReal, m.dFake, m.classLoss ?? 0, m.accuracy ?? 0])
+    (m.dLoss, m.gLoss, m.dReal, m.dFake) = (means[0], means[1], means[2], means[3])
+    if m.classLoss != nil { m.classLoss = means[4] }
+    if m.accuracy != nil { m.accuracy = means[5] }
+    for info in model.persistent where !info.trainable && info.role == .network {
+      let buffer = runtime.persistent(info.name)!
+      cluster.broadcast(buffer.baseAddress!, count: buffer.count)
+    }
   }
 
   public var checkpointPath: String { runFolder + "/checkpoint.safetensors" }
@@ -179,6 +260,7 @@ public final class Trainer {
   func makeCheckpoint() -> Checkpoint {
     var tensors: [(name: String, shape: [Int], values: [Float])] = []
     for info in model.persistent {
+      if case .gradient = info.role { continue }
       tensors.append((info.name, info.shape, Array(runtime.persistent(info.name)!)))
     }
     if let mean = dataset.columnMean, let std = dataset.columnStd {
@@ -190,7 +272,7 @@ public final class Trainer {
       metadata: [
         "format": "pt", "ganc.version": Self.compilerVersion, "ganc.spec_hash": specHash, "ganc.seed": String(seed),
         "ganc.step": String(step), "ganc.d_updates": String(dUpdates), "ganc.g_updates": String(gUpdates),
-        "ganc.batch": String(training.batch), "ganc.lr_scale": String(lrScale), "ganc.threads": String(runtime.pool.threads), "ganc.name": checked.spec.name,
+        "ganc.batch": String(training.batch * ranks), "ganc.ranks": String(ranks), "ganc.lr_scale": String(lrScale), "ganc.threads": String(runtime.pool.threads), "ganc.name": checked.spec.name,
         "ganc.kind": checked.spec.kind.rawValue,
       ])
   }
@@ -204,7 +286,7 @@ public final class Trainer {
 
   /// Restores from checkpoint `c`, read from `path` (named in errors).
   func restore(_ c: Checkpoint, from path: String) throws {
-    guard let hash = c.metadata["ganc.spec_hash"], Self.modelHashes(checked.spec).contains(hash) else {
+    guard let hash = c.metadata["ganc.spec_hash"], acceptedHashes.contains(hash) else {
       throw DataError(
         "\(path) was written for a different spec (or batch size); resuming would mix two models. Train into a new folder with --out, or resume with the spec the run was started with (\(runFolder)/spec.xml)"
       )
@@ -212,7 +294,14 @@ public final class Trainer {
     guard c.metadata["ganc.seed"] == String(seed) else {
       throw DataError("\(path) was written with seed \(c.metadata["ganc.seed"] ?? "?"), not \(seed); resume with the same seed")
     }
+    let written = Int(c.metadata["ganc.ranks"] ?? "1") ?? 1
+    guard written == ranks || !options.resume else {
+      throw DataError(
+        "\(path) was written by \(written) rank\(written == 1 ? "" : "s") and this run has \(ranks); resume on the same number of ranks (\(written == 1 ? "without mpirun" : "mpirun -np \(written)")) so that it continues to the same bits"
+      )
+    }
     for info in model.persistent {
+      if case .gradient = info.role { continue }
       guard let values = c.tensor(info.name), values.count == info.shape.reduce(1, *) else {
         throw DataError("\(path) lacks the tensor '\(info.name)' of shape \(info.shape)")
       }
@@ -326,9 +415,10 @@ public final class Trainer {
   /// Trains to `training.steps` generator updates, writing into the run folder.
   public func train(log: (String) -> Void) throws -> Outcome {
     let fm = FileManager.default
-    try fm.createDirectory(atPath: runFolder, withIntermediateDirectories: true)
+    // Data parallel: rank 0 alone writes the run folder; the others only read it.
+    if writes { try fm.createDirectory(atPath: runFolder, withIntermediateDirectories: true) }
     // Temporary files of writers that were killed mid-write (each up to a checkpoint's size).
-    for folder in [runFolder, runFolder + "/samples"] + (options.trace.map { [$0] } ?? []) {
+    for folder in [runFolder, runFolder + "/samples"] + (options.trace.map { [$0] } ?? []) where writes {
       let removed = Checkpoint.removeStaleTemporaries(in: folder)
       if !removed.isEmpty { log("removed \(removed.count) temporary file\(removed.count == 1 ? "" : "s") left by an interrupted write: \(removed.joined(separator: ", "))") }
     }
@@ -338,17 +428,22 @@ public final class Trainer {
     } else if fm.fileExists(atPath: checkpointPath) {
       throw DataError("\(runFolder) already holds a run (checkpoint.safetensors); continue it with --resume \(runFolder), or train into a new folder with --out")
     }
-    try specText.write(toFile: runFolder + "/spec.xml", atomically: true, encoding: .utf8)
-    // The copy's relative paths (data files, src= layers) stay relative to the original's folder.
-    try (canonicalPath(checked.spec.directory) + "\n").write(toFile: runFolder + "/spec-origin.txt", atomically: true, encoding: .utf8)
     let metricsPath = runFolder + "/metrics.csv"
-    if !options.resume || !fm.fileExists(atPath: metricsPath) {
-      try metricsHeader.write(toFile: metricsPath, atomically: true, encoding: .utf8)
+    var metricsFile: FileHandle? = nil
+    if writes {
+      try specText.write(toFile: runFolder + "/spec.xml", atomically: true, encoding: .utf8)
+      // The copy's relative paths (data files, src= layers) stay relative to the original's folder.
+      try (canonicalPath(checked.spec.directory) + "\n").write(toFile: runFolder + "/spec-origin.txt", atomically: true, encoding: .utf8)
+      if !options.resume || !fm.fileExists(atPath: metricsPath) {
+        try metricsHeader.write(toFile: metricsPath, atomically: true, encoding: .utf8)
+      }
+      guard let handle = FileHandle(forWritingAtPath: metricsPath) else { throw DataError("cannot write \(metricsPath)") }
+      handle.seekToEndOfFile()
+      metricsFile = handle
+      try openJudge()
     }
-    guard let metrics = FileHandle(forWritingAtPath: metricsPath) else { throw DataError("cannot write \(metricsPath)") }
-    defer { try? metrics.close() }
-    metrics.seekToEndOfFile()
-    try openJudge()
+    defer { try? metricsFile?.close() }
+    func flush(_ text: String) { metricsFile?.write(Data(text.utf8)) }
     takeSnapshot()
     // A parent may have left SIGINT blocked or ignored (shells running jobs in
     // the background, test runners); Ctrl-C must still stop the run cleanly.
@@ -358,7 +453,7 @@ public final class Trainer {
     pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     signal(SIGINT) { _ in interruptRequested = 1 }
     defer { signal(SIGINT, SIG_DFL) }
-    let tracer = try options.trace.map { try Tracer(folder: $0) }
+    let tracer = writes ? try options.trace.map { try Tracer(folder: $0) } : nil
     if let tracer { try makeCheckpoint().write(to: tracer.checkpointPath(step)) }
     let output = checked.spec.output
     let start = Date()
@@ -368,13 +463,14 @@ public final class Trainer {
     let logEvery = max(1, training.steps / 20)
     while step < training.steps {
       var m = try isClassifier ? classifierUpdate(tracer: tracer) : ganUpdate(tracer: tracer)
+      agree(&m)
       step += 1
       if !(m.dLoss.isFinite && m.gLoss.isFinite) || (step % 100 == 0 && !weightsFinite()) {
         let at = step
         rollBack()
         divergences += 1
         guard options.onDivergence == .lowerLR, divergences <= 5 else {
-          try? saveCheckpoint()
+          if writes { try? saveCheckpoint() }
           let losses = isClassifier ? "loss \(m.dLoss)" : "D loss \(m.dLoss), G loss \(m.gLoss)"
           throw DataError(
             "training diverged at step \(at): the losses or weights stopped being finite (\(losses)). The run was rolled back to step \(step) and saved. Lower the learning rates, or rerun with --on-divergence lower-lr"
@@ -387,7 +483,7 @@ public final class Trainer {
       let seconds = Date().timeIntervalSince(start)
       m.step = step
       m.seconds = seconds
-      if output.evalEvery > 0 && (step % output.evalEvery == 0 || step == training.steps) {
+      if writes && output.evalEvery > 0 && (step % output.evalEvery == 0 || step == training.steps) {
         m.evaluation = try evaluateWithJudge(log: log)
       }
       history.append(m)
@@ -400,7 +496,7 @@ public final class Trainer {
         : String(
           format: "step %d/%d  %.0f it/s  ETA %@  D %.4f  G %.4f  D(x) %.3f  D(G(z)) %.3f%@", step, training.steps, rate, Self.clock(eta), m.dLoss, m.gLoss, m.dReal, m.dFake,
           m.classLoss.map { String(format: "  class %.4f", $0) } ?? "")
-      if !options.quiet {
+      if !options.quiet && writes {
         if options.liveProgress {
           if Date().timeIntervalSince(lastPrint) > 0.1 || step == training.steps {
             FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
@@ -413,26 +509,28 @@ public final class Trainer {
       if let tracer, Tracer.keepsCheckpoint(after: step, of: training.steps) {
         try makeCheckpoint().write(to: tracer.checkpointPath(step))
       }
-      if !isClassifier && output.samplesEvery > 0 && step % output.samplesEvery == 0 {
+      if writes && !isClassifier && output.samplesEvery > 0 && step % output.samplesEvery == 0 {
         try writeSamples(label: String(format: "step-%06d", step))
       }
       if output.checkpointEvery > 0 && step % output.checkpointEvery == 0 {
-        metrics.write(Data(pending.utf8))
+        flush(pending)
         pending = ""
         if weightsFinite() {
-          try saveCheckpoint()
+          if writes { try saveCheckpoint() }
           takeSnapshot()
         }
       }
-      if interruptRequested != 0 {
-        metrics.write(Data(pending.utf8))
-        try saveCheckpoint()
+      // Every rank stops at the same step when any was interrupted.
+      if cluster.map({ $0.any(interruptRequested != 0) }) ?? (interruptRequested != 0) {
+        flush(pending)
+        if writes { try saveCheckpoint() }
         if options.liveProgress && !options.quiet { FileHandle.standardError.write(Data("\n".utf8)) }
-        log("interrupted at step \(step); saved \(checkpointPath). Continue with: ganc train --resume \(runFolder)")
+        if writes { log("interrupted at step \(step); saved \(checkpointPath). Continue with: ganc train --resume \(runFolder)") }
         return .interrupted
       }
     }
-    metrics.write(Data(pending.utf8))
+    flush(pending)
+    guard writes else { return .finished }
     if options.liveProgress && !options.quiet { FileHandle.standardError.write(Data("\n".utf8)) }
     try saveCheckpoint()
     if !isClassifier { try writeSamples(label: "final") }
@@ -511,17 +609,20 @@ public final class Trainer {
       let program = regularizedProgram.map { dUpdates % training.regularizeEvery == 0 ? $0 : dProgram } ?? dProgram
       feeder.feed(program, done: done)
       try run(program, random: feeder.random(program, done: done), traceLabel: "d-\(k)", tracer: tracer)
-      dUpdates += 1
       m.dLoss = value("d_loss", program)
       m.dReal = value("d_real", program)
       m.dFake = value("d_fake", program)
       if program.outputs["d_class_loss"] != nil { m.classLoss = value("d_class_loss", program) }
+      // (After the outputs are read: the update program may reuse their memory.)
+      try synchronize(.discriminator)
+      dUpdates += 1
     }
     guard let gProgram else { throw RuntimeError("the compiled model lacks a generator step") }
     feeder.feed(gProgram, done: done)
     try run(gProgram, random: feeder.random(gProgram, done: done), traceLabel: "g", tracer: tracer)
-    gUpdates += 1
     m.gLoss = value("g_loss", gProgram)
+    try synchronize(.generator)
+    gUpdates += 1
     return m
   }
 
@@ -531,11 +632,12 @@ public final class Trainer {
     // The targets' buffer may be reused during the run: keep them first.
     let targets = dProgram.input("label_targets").map { Array($0) }
     try run(dProgram, random: feeder.random(dProgram, done: done), traceLabel: "c", tracer: tracer)
-    dUpdates += 1
     var m = StepMetrics(step: step, dLoss: value("loss", dProgram), gLoss: 0, dReal: .nan, dFake: .nan, seconds: 0)
     if let logits = dProgram.outputs["logits"], let targets {
       m.accuracy = Classification.accuracy(logits: Array(logits), targets: targets, rows: training.batch)
     }
+    try synchronize(.classifier)
+    dUpdates += 1
     return m
   }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GANCompiler
 import GANDiagnostics
 import GANSpec
 import GANIR
@@ -68,6 +69,32 @@ struct Train: ParsableCommand {
   }
 
   func run() throws {
+    // Under mpirun this process is one rank of a data-parallel job; otherwise MPI is never touched.
+    let cluster = Cluster.join()
+    var training = false
+    do {
+      try train(cluster: cluster, started: &training)
+    } catch {
+      guard let cluster, cluster.size > 1 else {
+        cluster?.finish()
+        throw error
+      }
+      // Before training every rank meets the same problem (the same spec,
+      // data and batch): rank 0 has said it, and all leave with its code.
+      // During training a failing rank ends the whole job (never a hang in
+      // a collective), with its message.
+      guard training else {
+        cluster.finish()
+        throw error
+      }
+      if !(error is ExitCode) { Out.error("ganc: error (rank \(cluster.rank) of \(cluster.size)): \(error)\n") }
+      cluster.abort((error as? ExitCode)?.rawValue ?? 1)
+    }
+    cluster?.finish()
+  }
+
+  func train(cluster: Cluster?, started: inout Bool) throws {
+    let quiet = self.quiet || !(cluster?.isRoot ?? true)
     let specPath = spec ?? (resume! + "/spec.xml")
     if spec == nil && !FileManager.default.fileExists(atPath: specPath) {
       Out.error("ganc: error: \(resume!) holds no spec.xml; is it a run folder?\n")
@@ -80,7 +107,9 @@ struct Train: ParsableCommand {
     let (checked, text) = try loadSpec(specPath, colour: color, options: lintOptions)
     var options = TrainOptions()
     options.out = resume ?? out
-    options.threads = threads
+    options.cluster = cluster
+    // Ranks on one machine share its cores.
+    options.threads = threads ?? cluster.map { max(1, ProcessInfo.processInfo.activeProcessorCount / $0.localSize) }
     options.resume = resume != nil
     options.onDivergence = DivergencePolicy(rawValue: onDivergence)!
     options.quiet = quiet
@@ -90,24 +119,32 @@ struct Train: ParsableCommand {
     do {
       trainer = try Trainer(checked, specText: text, options: options)
     } catch {
-      Out.error("ganc: error: \(error)\n")
+      if cluster?.isRoot ?? true { Out.error("ganc: error: \(error)\n") }
       throw ExitCode(1)
     }
     let log: (String) -> Void = { line in if !quiet { Out.error(line + "\n") } }
     if !quiet {
-      log(
-        "training \(checked.spec.name): \(checked.spec.training.steps) steps of batch \(checked.spec.training.batch), \(trainer.runtime.pool.threads) thread\(trainer.runtime.pool.threads == 1 ? "" : "s"), into \(trainer.runFolder)"
-      )
+      let threads = "\(trainer.runtime.pool.threads) thread\(trainer.runtime.pool.threads == 1 ? "" : "s")"
+      let ranks =
+        cluster.map { c in
+          c.size > 1
+            ? " on \(c.size) ranks (\(checked.spec.training.batch / c.size) samples and \(threads) each; \(CompileReport.bytes(trainer.bytesPerIteration)) of gradients summed per iteration)"
+            : ""
+        } ?? ", \(threads)"
+      log("training \(checked.spec.name): \(checked.spec.training.steps) steps of batch \(checked.spec.training.batch)\(ranks), into \(trainer.runFolder)")
     }
     let start = Date()
     let outcome: Trainer.Outcome
+    started = true
     do {
       outcome = try trainer.train(log: log)
     } catch {
-      Out.error("ganc: error: \(error)\n")
-      throw ExitCode(1)
+      if cluster == nil { Out.error("ganc: error: \(error)\n") }
+      throw cluster == nil ? ExitCode(1) : error
     }
+    started = false
     if outcome == .interrupted { throw ExitCode(130) }
+    guard trainer.writes else { return }
     if trainer.isClassifier || checked.spec.training.loss == .semiSupervised {
       // A net that classifies is scored on held-out data, and the score kept beside the run.
       do {
