@@ -61,6 +61,13 @@ public enum CompileReport {
     let k = spec.training.dSteps
     let iteration = spec.kind == .classifier ? "1 classifier step" : "\(k) D-step\(k == 1 ? "" : "s") + 1 G-step"
     out += "per training iteration (\(iteration)): \(flopsText(Double(iterationFlops(m))))\n"
+    // Data parallel, each rank's update sums the net's gradients once (one allreduce per net).
+    let gradientBytes = { (role: NetworkRole) in m.persistent.filter { $0.trainable && $0.net == role }.reduce(0) { $0 + $1.shape.reduce(1, *) } * 4 }
+    let sent =
+      spec.kind == .classifier
+      ? "each step sums \(bytes(gradientBytes(.classifier))) of gradients"
+      : "each D-step sums \(bytes(gradientBytes(.discriminator))) of gradients and each G-step \(bytes(gradientBytes(.generator)))"
+    out += "under mpirun (data parallel): \(sent) across the ranks, one in-place allreduce per net\n"
     return out
   }
 

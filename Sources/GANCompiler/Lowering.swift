@@ -48,6 +48,8 @@ public struct Lowering {
   public private(set) var parameters: [ParameterInfo] = []
   /// Dropout and other random streams get fresh ids.
   private var nextStream = 0
+  /// Ranks batch norm's statistics span (synchronised batch norm).
+  public var statisticRanks = 1
   /// The op stream of the gradient penalty's interpolation weights; dropout
   /// layers take the streams below it, in lowering order.
   public static let penaltyStream = RunRandom.opStreams - 1
@@ -98,6 +100,7 @@ public struct Lowering {
     var context = LayerLowering(
       graph: g, mode: mode, secondOrder: secondOrder, parameterValues: parameterValues, updates: updates, nextStream: nextStream,
       streamLimit: Self.penaltyStream)
+    context.statisticRanks = statisticRanks
     g = Graph()
     defer {
       g = context.graph

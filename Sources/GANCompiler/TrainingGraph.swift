@@ -136,6 +136,7 @@ public struct TrainingGraphBuilder {
     self.spec = spec
     self.ranks = max(ranks, 1)
     lowering = Lowering(spec: spec)
+    if spec.spec.training.syncBatchnorm { lowering.statisticRanks = self.ranks }
     persistent = lowering.parameters
     for role in NetworkRole.allCases {
       let opt = spec.spec.training.optimizer(for: role)

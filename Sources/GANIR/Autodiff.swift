@@ -127,6 +127,9 @@ public enum Autodiff {
         }
       case .convert:
         accumulate(x[0], dy, &g)
+      case .allReduce:
+        // y = sum over ranks of x: each rank's x reaches every rank's y.
+        accumulate(x[0], try g.add(.allReduce, [dy]), &g)
       case .reshape:
         accumulate(x[0], g.reshape(dy, g.shape(x[0])), &g)
       case .concat(let axis):

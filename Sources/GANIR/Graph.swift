@@ -245,7 +245,7 @@ public struct Graph: Hashable, Sendable {
       try need(2)
       guard let declared, declared.count == 2, s[0].count == 2, s[0][1] == declared[1] else { throw IRError("scatter_add shapes") }
       return declared
-    case .assign, .convert, .stopGradient:
+    case .assign, .convert, .stopGradient, .allReduce:
       try need(1)
       return s[0]
     case .fused(let k):

@@ -34,7 +34,7 @@ extension Graph {
       let stores = k.stores.map { "store \"\($0.name)\" r\($0.register)" }
       let sum = k.reduction.map { ["sum axes=" + $0.axes.map(String.init).joined(separator: ",") + " of [" + $0.domain.map(String.init).joined(separator: ", ") + "]"] } ?? []
       return s + "{ " + (code + stores + sum).joined(separator: "; ") + " }"
-    case .unary, .binary, .broadcast, .reshape, .gather, .scatterAdd, .convert, .stopGradient: return ""
+    case .unary, .binary, .broadcast, .reshape, .gather, .scatterAdd, .convert, .stopGradient, .allReduce: return ""
     }
   }
 
@@ -147,6 +147,7 @@ extension Graph {
     case "scatter_add": return .scatterAdd
     case "convert": return .convert
     case "stop_gradient": return .stopGradient
+    case "all_reduce": return .allReduce
     case "concat": return .concat(axis: try int("axis"))
     case "slice":
       let axis = try int("axis")

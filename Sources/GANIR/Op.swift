@@ -130,6 +130,9 @@ public enum Op: Hashable, Sendable {
   case convert
   /// The same value, through which no gradient flows (a view, like reshape).
   case stopGradient
+  /// The sum of the value over the ranks of a data-parallel job (synchronised
+  /// batch norm); the value itself in one process. Its adjoint is itself.
+  case allReduce
   /// A fused kernel: an optional product (its operands first) followed by an
   /// elementwise program over the product's output and the other operands.
   indirect case fused(FusedKernel)
@@ -159,6 +162,7 @@ public enum Op: Hashable, Sendable {
     case .assign: return "assign"
     case .convert: return "convert"
     case .stopGradient: return "stop_gradient"
+    case .allReduce: return "all_reduce"
     case .fused: return "fused"
     }
   }
@@ -169,7 +173,7 @@ public enum Op: Hashable, Sendable {
     case .unary, .binary: return true
     case .fused(let k): return k.head == nil && k.reduction == nil
     case .input, .parameter, .constant, .random, .matmul, .conv, .convTranspose, .convWeight,
-      .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .convert, .stopGradient:
+      .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .convert, .stopGradient, .allReduce:
       return false
     }
   }
@@ -179,7 +183,7 @@ public enum Op: Hashable, Sendable {
     switch self {
     case .reduceSum, .reduceMax: return true
     case .input, .parameter, .constant, .random, .unary, .binary, .matmul, .conv, .convTranspose,
-      .convWeight, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .fused, .convert, .stopGradient:
+      .convWeight, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .fused, .convert, .stopGradient, .allReduce:
       return false
     }
   }
@@ -190,7 +194,7 @@ public enum Op: Hashable, Sendable {
     case .unary, .binary, .reshape: return true
     case .fused(let k): return k.head == nil && k.reduction == nil
     case .input, .parameter, .constant, .random, .matmul, .conv, .convTranspose, .convWeight,
-      .reduceSum, .reduceMax, .broadcast, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .convert, .stopGradient:
+      .reduceSum, .reduceMax, .broadcast, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .convert, .stopGradient, .allReduce:
       return false
     }
   }
@@ -200,7 +204,7 @@ public enum Op: Hashable, Sendable {
     switch self {
     case .input, .parameter, .constant, .random: return true
     case .unary, .binary, .matmul, .conv, .convTranspose, .convWeight, .reduceSum, .reduceMax,
-      .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .fused, .convert, .stopGradient:
+      .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .assign, .fused, .convert, .stopGradient, .allReduce:
       return false
     }
   }
@@ -212,7 +216,7 @@ public enum Op: Hashable, Sendable {
     case .assign: return true
     case .fused(let k): return !k.stores.isEmpty
     case .input, .parameter, .constant, .random, .unary, .binary, .matmul, .conv, .convTranspose, .convWeight,
-      .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .convert, .stopGradient:
+      .reduceSum, .reduceMax, .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .convert, .stopGradient, .allReduce:
       return false
     }
   }
@@ -222,7 +226,7 @@ public enum Op: Hashable, Sendable {
     switch self {
     case .unary(.step), .binary(.equal), .input, .parameter, .constant, .random, .assign, .fused, .stopGradient: return false
     case .unary, .binary, .matmul, .conv, .convTranspose, .convWeight, .reduceSum, .reduceMax,
-      .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .convert:
+      .broadcast, .reshape, .concat, .slice, .pad, .gather, .scatterAdd, .convert, .allReduce:
       return true
     }
   }

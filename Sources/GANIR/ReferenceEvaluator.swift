@@ -134,7 +134,7 @@ public struct ReferenceEvaluator {
           out[i] = ins[0][f]
         }
       }
-    case .reshape, .assign, .convert, .stopGradient:
+    case .reshape, .assign, .convert, .stopGradient, .allReduce:
       out = ins[0]
     case .concat(let axis):
       var offset = 0

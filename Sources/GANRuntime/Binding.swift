@@ -138,6 +138,8 @@ extension Runtime {
           .elementwise(
             ElementwiseKernel(
               code: [.load(0), .load(1), .binary(f, 0, 1)], operands: ins, operandShapes: shapes, output: out, shape: node.shape, layout: node.layout)))
+      case .allReduce:
+        steps.append(.allReduce(ins[0], out, count: node.elementCount))
       case .convert:
         let s = node.shape
         steps.append(.convert(ins[0], out, n: s[0], c: s[1], hw: s[2] * s[3], toBlocked: node.layout == .nChw16c))

@@ -26,6 +26,7 @@ extension Runtime {
     case .gather: return "gather"
     case .scatterAdd: return "scatter_add"
     case .copy: return "copy " + shape
+    case .allReduce: return "all_reduce " + shape
     case .narrowMatmul(_, _, _, _, let epilogue): return "narrow matmul" + (epilogue == nil ? " " : "+epilogue ") + shape
     case .convert(_, _, _, _, _, let toBlocked): return (toBlocked ? "convert to nChw16c " : "convert to NCHW ") + shape
     case .channelReduce: return "channel reduce of nChw16c " + (node.map { "[" + $0.shape.map(String.init).joined(separator: ",") + "]" } ?? "")
@@ -133,6 +134,9 @@ extension Runtime {
         }
       case .copy(let input, let out, let count):
         out.update(from: input, count: count)
+      case .allReduce(let input, let out, let count):
+        if out != input { out.update(from: input, count: count) }
+        allReduce?(out, count)
       case .convert(let input, let out, let n, let c, let hw, let toBlocked):
         pool.parallel(count: n * c / 16, minimumPerThread: max(1, 8192 / (16 * hw)), granularity: 1) { blocks in
           ganc_nchw_blocks(input, out, Int64(c), Int64(hw), Int64(blocks.lowerBound), Int64(blocks.count), toBlocked ? 1 : 0)

@@ -21,6 +21,9 @@ public final class Runtime: @unchecked Sendable {
   /// Time spent per kernel kind and shape while `profiling` is on (kind -> seconds, calls).
   public var profile: [String: (seconds: Double, calls: Int)] = [:]
   public var profiling = false
+  /// Sums `count` floats across the ranks of a data-parallel job, in place
+  /// (the `all_reduce` op of synchronised batch norm); nil in one process.
+  public var allReduce: ((UnsafeMutablePointer<Float>, Int) -> Void)? = nil
   /// oneDNN's choice per product, for reports.
   public private(set) var implementations: [String] = []
 

@@ -20,6 +20,8 @@ enum Step {
   case gather(table: UnsafeMutablePointer<Float>, ids: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int, dim: Int, count: Int)
   case scatterAdd(UnsafeMutablePointer<Float>, ids: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int, dim: Int, count: Int)
   case copy(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, count: Int)
+  /// The input copied, then summed over the ranks in place (`Runtime.allReduce`).
+  case allReduce(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, count: Int)
   /// A matmul with at most `Runtime.narrowColumns` output columns, on our own loops.
   case narrowMatmul(
     a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,

@@ -89,6 +89,8 @@ public final class Trainer {
   /// Data parallel: the ranks, and each net's update program and gradients.
   let cluster: Cluster?
   var updatePrograms: [NetworkRole: BoundProgram] = [:]
+  /// Seconds spent summing gradients across ranks (the allreduce's share of a step).
+  public private(set) var allreduceSeconds = 0.0
   var gradients: [NetworkRole: [UnsafeMutableBufferPointer<Float>]] = [:]
   /// Whether this process writes the run folder and prints (rank 0, or the only process).
   public var writes: Bool { cluster?.isRoot ?? true }
@@ -148,7 +150,8 @@ public final class Trainer {
       (dProgram, gProgram) = (d, g)
     }
     regularizedProgram = runtime.program(.regularizedDiscriminatorStep)
-    if ranks > 1 {
+    if ranks > 1, let cluster = options.cluster {
+      runtime.allReduce = { cluster.sum($0, count: $1) }
       for role in [NetworkRole.generator, .discriminator, .classifier] {
         guard let update = runtime.program(.update(role)) else { continue }
         updatePrograms[role] = update
@@ -183,7 +186,9 @@ public final class Trainer {
   /// applies its optimizer update; a single process has nothing to do.
   func synchronize(_ role: NetworkRole) throws {
     guard let cluster, let update = updatePrograms[role] else { return }
+    let start = Date()
     for run in gradients[role] ?? [] { cluster.sum(run.baseAddress!, count: run.count) }
+    allreduceSeconds += Date().timeIntervalSince(start)
     feeder.feed(update, done: done)
     try runtime.run(update, random: feeder.random(update, done: done))
   }
@@ -241,7 +246,7 @@ public final class Trainer {
       // the runs of earlier versions keep their hash and still resume.
       + (spec.kind == .gan ? "" : "\n\(spec.kind.rawValue)") + (t.featureMatching.map { "\nfeature-matching \($0)" } ?? "")
       + (t.penalizesGradients ? "\nr1 \(t.r1) r2 \(t.r2) every \(t.regularizeEvery)" : "")
-      + (t.augment.isEmpty ? "" : "\naugment \(t.augment.map(\.rawValue).joined(separator: " "))")
+      + (t.augment.isEmpty ? "" : "\naugment \(t.augment.map(\.rawValue).joined(separator: " "))") + (t.syncBatchnorm ? "\nsync-batchnorm" : "")
     var interim = data
     if case .idx(let images, let labels) = spec.data.source {
       interim = "idx \(name(images)) \(labels.map(name) ?? "") \(spec.data.labelsPerClass.map(String.init) ?? "")"

@@ -163,6 +163,10 @@ struct Train: ParsableCommand {
       }
       return
     }
+    if !quiet, let cluster, cluster.size > 1 {
+      let seconds = Date().timeIntervalSince(start)
+      log(String(format: "the gradient allreduce took %.2f s of %.2f s (%.1f%%) on rank 0", trainer.allreduceSeconds, seconds, trainer.allreduceSeconds / max(seconds, 1e-9) * 100))
+    }
     if !quiet {
       let last = trainer.history.last
       log(

@@ -319,6 +319,9 @@ public struct TrainingSpec: Hashable, Sendable {
   /// DiffAugment (Zhao et al. 2020): the augmentations applied, in order, to
   /// every batch D sees (real and generated alike); empty = none.
   public var augment: [Augmentation] = []
+  /// Data parallel (mpirun): batch norm's statistics over the global batch
+  /// (summed across ranks) rather than each rank's share.
+  public var syncBatchnorm = false
   /// Whether R1 or R2 is on.
   public var penalizesGradients: Bool { r1 > 0 || r2 > 0 }
   public var generatorOptimizer: OptimizerSpec

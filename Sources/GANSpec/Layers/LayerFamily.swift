@@ -138,6 +138,9 @@ public struct LayerLowering {
   public var nextStream: Int
   /// Streams from this one up are taken (the gradient penalty's).
   public let streamLimit: Int
+  /// Data-parallel ranks whose batches batch norm's statistics span
+  /// (synchronised batch norm); 1 = this process's batch alone.
+  public var statisticRanks = 1
 
   public init(
     graph: Graph, mode: LayerMode, secondOrder: Bool, parameterValues: [String: ValueID], updates: [String: ValueID], nextStream: Int,

@@ -95,14 +95,17 @@ enum BatchNormLayer: LayerFamily {
     var mean: ValueID, variance: ValueID
     switch c.mode {
     case .training:
-      let count = Double(shape.reduce(1, *) / channels)
-      mean = c.graph.scale(c.graph.sum(x, axes: axes), 1 / count)
+      // Synchronised: the sums over every rank's share (an all_reduce each).
+      let ranks = c.statisticRanks
+      func total(_ v: ValueID, _ g: inout Graph) throws -> ValueID { ranks > 1 ? try g.add(.allReduce, [g.sum(v, axes: axes)]) : g.sum(v, axes: axes) }
+      let count = Double(shape.reduce(1, *) / channels * ranks)
+      mean = c.graph.scale(try total(x, &c.graph), 1 / count)
       // The variance's derivative in the mean is -2/N * sum(x - mean) = 0,
       // so no gradient need flow that way (as in every batch-norm
       // backward): one full-size gradient term and one sum fewer.
       let centre = c.secondOrder ? mean : try c.graph.add(.stopGradient, [mean])
       let centred = c.graph.sub(x, c.graph.broadcast(centre, shape))
-      variance = c.graph.scale(c.graph.sum(c.graph.unary(.square, centred), axes: axes), 1 / count)
+      variance = c.graph.scale(try total(c.graph.unary(.square, centred), &c.graph), 1 / count)
       // Running statistics: PyTorch's update, with the unbiased variance.
       let rm = c.updates[meanName] ?? c.parameter("running_mean", [channels])
       let rv = c.updates[varName] ?? c.parameter("running_var", [channels])

@@ -423,7 +423,7 @@ struct SpecReader {
       steps: r.int("steps"), batch: r.int("batch"), loss: loss, dSteps: r.int("d-steps"),
       labelSmoothing: smoothing, seed: UInt64(r.int("seed")), conditional: r.bool("conditional"),
       threads: threads, pack: r.int("pack"), ema: ema, clip: clip, gpWeight: gpWeight, featureMatching: featureMatching, r1: r1, r2: r2,
-      regularizeEvery: r.int("regularize-every"), augment: augment,
+      regularizeEvery: r.int("regularize-every"), augment: augment, syncBatchnorm: r.bool("sync-batchnorm"),
       generatorOptimizer: g, discriminatorOptimizer: d, location: e.location,
       attributeLocations: r.locations)
   }

@@ -184,6 +184,12 @@ public enum ReferenceWriter {
         usual, then the scale and shift of each sample's class (parameters
         `weight` and `bias`, K x channels, starting at 1 and 0), read from
         `label`; it needs conditional training, and K above every label.
+      - `<training sync-batchnorm="true">`: under `mpirun -np N ganc train`
+        (data parallel: `batch` is the global batch, each rank takes batch / N),
+        batch norm's statistics are sums over every rank's share (an
+        allreduce in the forward pass and its adjoint in the backward), so N
+        ranks compute the step of one process; without it each rank
+        normalises its own share (as PyTorch's DDP). No effect in one process.
       - `<output eval-every="N" judge="RUN" eval-samples="1000">`: every N steps
         and at the end, FD, KID, precision, recall, density and coverage of
         `eval-samples` generated samples against as many real ones (the spec's

@@ -189,6 +189,9 @@ public enum SpecSchema {
       .init("regularize-every", .count, default: "1", "lazy regularisation: R1/R2 on every k-th D update, multiplied by k"),
       .init("feature-matching", .name, "G's loss matches the batch mean of this D layer's output on real data"),
       .init(
+        "sync-batchnorm", .boolean, default: "false",
+        "under mpirun: batch norm's statistics over the global batch (summed across ranks), not each rank's share"),
+      .init(
         "diff-augment", .text,
         "DiffAugment (Zhao et al. 2020) on every image batch D sees, real and generated: any of color, translation, cutout, applied in the order written"),
     ], children: .repeated("optimizer"), summary: "the training game")
