@@ -155,15 +155,26 @@ public final class Trainer {
       for role in [NetworkRole.generator, .discriminator, .classifier] {
         guard let update = runtime.program(.update(role)) else { continue }
         updatePrograms[role] = update
-        gradients[role] = Self.contiguousRuns(
-          model.persistent.filter { if case .gradient = $0.role { return $0.net == role } else { return false } }.compactMap { runtime.persistent($0.name) })
+        let isGradient = { (info: ParameterInfo) -> Bool in if case .gradient = info.role { return info.net == role } else { return false } }
+        let own = model.persistent.filter(isGradient).compactMap { runtime.persistent($0.name) }
+        let others = model.persistent.filter { !isGradient($0) }.compactMap { runtime.persistent($0.name) }
+        gradients[role] = Self.span(own, excluding: others)
       }
     }
     runtime.initializeParameters(seed: checked.spec.training.seed)
   }
 
-  /// Buffers merged where one ends where the next begins: a net's gradients
-  /// are planned one after another, so they make one run (one allreduce).
+  /// A net's gradients are planned one after another: one span from the
+  /// first to the end of the last (the alignment padding between them
+  /// included, which nothing reads) holds them all, so one allreduce sums
+  /// them. Should another tensor lie inside, the contiguous runs instead.
+  static func span(_ buffers: [UnsafeMutableBufferPointer<Float>], excluding others: [UnsafeMutableBufferPointer<Float>]) -> [UnsafeMutableBufferPointer<Float>] {
+    guard let first = buffers.map({ $0.baseAddress! }).min(), let end = buffers.map({ $0.baseAddress! + $0.count }).max() else { return [] }
+    let clear = others.allSatisfy { $0.baseAddress! + $0.count <= first || $0.baseAddress! >= end }
+    return clear ? [UnsafeMutableBufferPointer(start: first, count: end - first)] : contiguousRuns(buffers)
+  }
+
+  /// Buffers merged where one ends where the next begins.
   static func contiguousRuns(_ buffers: [UnsafeMutableBufferPointer<Float>]) -> [UnsafeMutableBufferPointer<Float>] {
     var runs: [UnsafeMutableBufferPointer<Float>] = []
     for b in buffers.sorted(by: { $0.baseAddress! < $1.baseAddress! }) {
