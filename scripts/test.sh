@@ -12,4 +12,6 @@ swift build --build-tests
 swift test --skip-build
 python=$(bash Benchmarks/parity/setup.sh)
 "$python" Benchmarks/parity/suite.py --quick --ganc .build/debug/ganc
+# A run's TensorBoard event file, read back by TensorBoard's own reader.
+"$python" scripts/check-tensorboard.py --ganc .build/debug/ganc
 scripts/fuzz.sh "${GANC_FUZZ_SECONDS:-60}"

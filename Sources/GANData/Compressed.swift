@@ -60,6 +60,27 @@ public enum CRC32 {
   }
 }
 
+/// CRC-32C (Castagnoli), the checksum of TensorBoard's event records.
+public enum CRC32C {
+  static let table: [UInt32] = (0..<256).map { n -> UInt32 in
+    var c = UInt32(n)
+    for _ in 0..<8 { c = c & 1 != 0 ? 0x82F6_3B78 ^ (c >> 1) : c >> 1 }
+    return c
+  }
+
+  public static func checksum<Bytes: Sequence>(_ bytes: Bytes) -> UInt32 where Bytes.Element == UInt8 {
+    var c: UInt32 = 0xFFFF_FFFF
+    for b in bytes { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+    return c ^ 0xFFFF_FFFF
+  }
+
+  /// TFRecord's masked form: rotated right by 15 bits, plus a constant.
+  public static func masked<Bytes: Sequence>(_ bytes: Bytes) -> UInt32 where Bytes.Element == UInt8 {
+    let c = checksum(bytes)
+    return ((c >> 15) | (c << 17)) &+ 0xA282_EAD8
+  }
+}
+
 extension Compressed {
   /// Writes `data` gzip-compressed to `path` (for tools and tests that make data files).
   public static func writeGzip(_ data: Data, to path: String) throws {

@@ -47,6 +47,26 @@ public struct Canvas {
     line(Double(x0), Double(y1), Double(x0), Double(y0), c)
   }
 
+  /// The canvas as PNG bytes (for TensorBoard's image summaries).
+  public func pngData() throws -> Data {
+    var image = png_image()
+    image.version = UInt32(PNG_IMAGE_VERSION)
+    image.width = UInt32(width)
+    image.height = UInt32(height)
+    image.format = UInt32(PNG_FORMAT_RGB)
+    defer { png_image_free(&image) }
+    var size = 0
+    // First the size, then the bytes.
+    let sized = pixels.withUnsafeBytes { png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, Int32(width * 3), nil) }
+    guard sized != 0, size > 0 else { throw DataError("cannot encode a \(width)x\(height) PNG") }
+    var out = Data(count: size)
+    let ok = out.withUnsafeMutableBytes { memory in
+      pixels.withUnsafeBytes { png_image_write_to_memory(&image, memory.baseAddress, &size, 0, $0.baseAddress, Int32(width * 3), nil) }
+    }
+    guard ok != 0 else { throw DataError("cannot encode a \(width)x\(height) PNG") }
+    return out.prefix(size)
+  }
+
   /// Writes the canvas as PNG: to a temporary file, then renamed into place.
   public func write(to path: String) throws {
     var image = png_image()

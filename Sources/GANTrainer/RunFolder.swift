@@ -27,6 +27,29 @@ extension Trainer {
 
   /// How to read a run's spec copy: from the folder the original spec was
   /// in, with the batch and seed the run was trained with (unless given).
+  /// The kept checkpoint of `step` in `run` (`<output keep>`).
+  public static func historyPath(run: String, step: Int) -> String { run + String(format: "/checkpoint-%06d.safetensors", step) }
+
+  /// The kept checkpoints of `run`, by step.
+  public static func history(ofRun run: String) -> [(step: Int, path: String)] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: run)) ?? []
+    return names.compactMap { name -> (Int, String)? in
+      guard name.hasPrefix("checkpoint-"), name.hasSuffix(".safetensors"), let step = Int(name.dropFirst(11).dropLast(12)) else { return nil }
+      return (step, run + "/" + name)
+    }.sorted { $0.0 < $1.0 }
+  }
+
+  /// The checkpoint of `run` at `step`: a kept one, or the latest when it is
+  /// at that step; otherwise an error that lists the steps there are.
+  public static func checkpoint(ofRun run: String, step: Int) throws -> String {
+    if let kept = history(ofRun: run).first(where: { $0.step == step }) { return kept.path }
+    let latest = run + "/checkpoint.safetensors"
+    if let c = try? Checkpoint.read(latest), c.metadata["ganc.step"] == String(step) { return latest }
+    let steps = history(ofRun: run).map { String($0.step) } + ((try? Checkpoint.read(latest)).flatMap { $0.metadata["ganc.step"] }.map { ["\($0) (the latest)"] } ?? [])
+    throw DataError(
+      "\(run) has no checkpoint of step \(step); it has \(steps.isEmpty ? "none" : "steps " + steps.joined(separator: ", ")). Keep more with <output keep=\"N\">")
+  }
+
   public static func lintOptions(ofRun run: String, checkpoint: String? = nil, batch: Int? = nil, seed: UInt64? = nil) -> LintOptions {
     lintOptions(ofRun: run, saved: try? Checkpoint.read(checkpoint ?? run + "/checkpoint.safetensors"), batch: batch, seed: seed)
   }

@@ -89,6 +89,8 @@ public final class Trainer {
   /// Data parallel: the ranks, and each net's update program and gradients.
   let cluster: Cluster?
   var updatePrograms: [NetworkRole: BoundProgram] = [:]
+  /// The run's TensorBoard event file, while training (rank 0).
+  var events: EventWriter? = nil
   /// Seconds spent summing gradients across ranks (the allreduce's share of a step).
   public private(set) var allreduceSeconds = 0.0
   var gradients: [NetworkRole: [UnsafeMutableBufferPointer<Float>]] = [:]
@@ -294,7 +296,13 @@ public final class Trainer {
   }
 
   public func saveCheckpoint() throws {
-    try makeCheckpoint().write(to: checkpointPath)
+    let checkpoint = makeCheckpoint()
+    try checkpoint.write(to: checkpointPath)
+    // History: the last `keep` checkpoints by step, the oldest removed.
+    let keep = checked.spec.output.keep
+    guard keep > 1 else { return }
+    try checkpoint.write(to: Self.historyPath(run: runFolder, step: step))
+    for (_, path) in Self.history(ofRun: runFolder).dropLast(keep) { try? FileManager.default.removeItem(atPath: path) }
   }
 
   /// Restores the state of a checkpoint written for the same spec.
@@ -392,8 +400,9 @@ public final class Trainer {
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     let path = folder + "/\(label).png"
     let shape = checked.data.shape
+    var canvas: Canvas? = nil
     if shape.count == 3 {
-      try sampleGrid(count: checked.spec.output.sampleCount, noiseSeed: 0).write(to: path)
+      canvas = try sampleGrid(count: checked.spec.output.sampleCount, noiseSeed: 0)
     } else if dataset.sampleSize >= 2 {
       let n = 1000
       let generated = try generate(count: n)
@@ -402,8 +411,35 @@ public final class Trainer {
       func points(_ v: [Float]) -> [(Double, Double)] {
         (0..<n).map { (Double(v[$0 * dataset.sampleSize]), Double(v[$0 * dataset.sampleSize + 1])) }
       }
-      try Plots.scatter(real: points(real), generated: points(generated), centres: dataset.centres).write(to: path)
+      canvas = Plots.scatter(real: points(real), generated: points(generated), centres: dataset.centres)
     }
+    guard let canvas else { return }
+    try canvas.write(to: path)
+    // The same picture in TensorBoard's Images tab, at its step.
+    events?.image(step: step, tag: "samples", png: try canvas.pngData(), width: canvas.width, height: canvas.height)
+  }
+
+  /// The scalars of step `m` for TensorBoard: metrics.csv's columns by their
+  /// names, and each net's learning rate of its last update.
+  func scalars(_ m: StepMetrics) -> [(String, Double)] {
+    var out: [(String, Double)]
+    if isClassifier {
+      out = [("loss", m.dLoss), ("accuracy", m.accuracy ?? .nan)]
+    } else {
+      out = [("d_loss", m.dLoss), ("g_loss", m.gLoss), ("d_real", m.dReal), ("d_fake", m.dFake)]
+      if let c = m.classLoss { out.append(("d_class_loss", c)) }
+    }
+    for role in checked.spec.roles {
+      let updates = role == .generator ? gUpdates : dUpdates
+      out.append(("lr/\(role.rawValue)", training.optimizer(for: role).learningRate(update: max(updates - 1, 0), of: training.updates(of: role)) * lrScale))
+    }
+    if let e = m.evaluation {
+      let q = e.metrics.manifold
+      out += [
+        ("fd", e.metrics.fd), ("kid", e.metrics.kidMean), ("precision", q.precision), ("recall", q.recall), ("density", q.density), ("coverage", q.coverage),
+      ]
+    }
+    return out
   }
 
   // MARK: The loop
@@ -459,7 +495,15 @@ public final class Trainer {
       try openJudge()
     }
     defer { try? metricsFile?.close() }
-    func flush(_ text: String) { metricsFile?.write(Data(text.utf8)) }
+    events = writes ? try EventWriter(folder: runFolder) : nil
+    defer {
+      events?.flush()
+      events = nil
+    }
+    func flush(_ text: String) {
+      metricsFile?.write(Data(text.utf8))
+      events?.flush()
+    }
     takeSnapshot()
     // A parent may have left SIGINT blocked or ignored (shells running jobs in
     // the background, test runners); Ctrl-C must still stop the run cleanly.
@@ -504,6 +548,7 @@ public final class Trainer {
       }
       history.append(m)
       pending += metricsRow(m)
+      events?.scalars(step: step, scalars(m))
       let rate = Double(step - firstStep) / max(seconds, 1e-9)
       let eta = Double(training.steps - step) / max(rate, 1e-9)
       let line =

@@ -178,10 +178,11 @@ struct Train: ParsableCommand {
 }
 
 /// Opens a finished (or interrupted) run (see `Trainer.open`), rendering what is wrong.
-func openRun(_ run: String, checkpoint: String?, colour: ColourChoice, threads: Int?, includes: IncludeOptions) throws -> Trainer {
+func openRun(_ run: String, checkpoint: String?, step: Int? = nil, colour: ColourChoice, threads: Int?, includes: IncludeOptions) throws -> Trainer {
   let sources = SourceStore()
   do {
-    return try Trainer.open(run: run, checkpoint: checkpoint, threads: threads, sources: sources, allowedFolders: includes.allowInclude)
+    let path = try step.map { try Trainer.checkpoint(ofRun: run, step: $0) } ?? checkpoint
+    return try Trainer.open(run: run, checkpoint: path, threads: threads, sources: sources, allowedFolders: includes.allowInclude)
   } catch OpenRunError.notARun(let run) {
     Out.error("ganc: error: \(OpenRunError.notARun(run))\n")
     throw ExitCode(2)
@@ -217,6 +218,9 @@ struct Sample: ParsableCommand {
   @Option(help: "A checkpoint file (default: the run's checkpoint.safetensors).")
   var checkpoint: String?
 
+  @Option(help: "The kept checkpoint of this step (<output keep=\"N\">), instead of the latest.")
+  var step: Int?
+
   @Option(help: "The output file (default: RUN/samples-N.FORMAT).")
   var out: String?
 
@@ -235,7 +239,7 @@ struct Sample: ParsableCommand {
 
   func run() throws {
     let run = runFolder
-    let trainer = try openRun(run, checkpoint: checkpoint, colour: color, threads: threads, includes: includes)
+    let trainer = try openRun(run, checkpoint: checkpoint, step: step, colour: color, threads: threads, includes: includes)
     guard !trainer.isClassifier else {
       Out.error("ganc: error: \(run) is a classifier run (a <classifier> spec): it has no generator to sample from; `ganc eval \(run)` reports its accuracy\n")
       throw ExitCode(1)
@@ -292,6 +296,9 @@ struct Eval: ParsableCommand {
   @Option(help: "A judge's run folder (a trained <classifier>, such as `ganc train specs/fashion-judge.xml`): FD, KID, precision/recall, density/coverage on its features.")
   var judge: String?
 
+  @Option(help: "The kept checkpoint of this step (<output keep=\"N\">), instead of the latest.")
+  var step: Int?
+
   @Option(help: "Worker threads.")
   var threads: Int?
 
@@ -309,7 +316,7 @@ struct Eval: ParsableCommand {
 
   func run() throws {
     let run = runFolder
-    let trainer = try openRun(run, checkpoint: nil, colour: color, threads: threads, includes: includes)
+    let trainer = try openRun(run, checkpoint: nil, step: step, colour: color, threads: threads, includes: includes)
     if trainer.isClassifier {
       if judge != nil { Out.error("ganc: note: \(run) is a classifier; --judge measures generators and is ignored\n") }
       do {

@@ -106,3 +106,15 @@ struct FormatTests {
     #expect(CSV.cells(" \"x\" , y") == ["x", "y"])
   }
 }
+
+@Suite("CRC-32C")
+struct CRC32CTests {
+  @Test("the Castagnoli check value and TFRecord's mask")
+  func checkValue() {
+    // The standard check value of CRC-32C over "123456789".
+    #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+    #expect(CRC32C.checksum([UInt8]()) == 0)
+    let c = CRC32C.checksum(Array("123456789".utf8))
+    #expect(CRC32C.masked(Array("123456789".utf8)) == ((c >> 15) | (c << 17)) &+ 0xA282_EAD8)
+  }
+}

@@ -363,6 +363,8 @@ public struct OutputSpec: Hashable, Sendable {
   public var judge: String? = nil
   /// Generated and real samples per evaluation during training.
   public var evalSamples: Int = 1000
+  /// Checkpoints kept: with N > 1 the last N also as checkpoint-NNNNNN.safetensors.
+  public var keep: Int = 1
 }
 
 /// A whole spec, read and typed; every node knows where it was written.

@@ -452,6 +452,7 @@ struct SpecReader {
     require(evalSamples >= 2 && evalSamples <= 50_000, r, "eval-samples", "'eval-samples' must be between 2 and 50000, not \(evalSamples)", help: "use 1000 (more is steadier and slower)")
     return OutputSpec(
       dir: r.string("dir") ?? "runs/\(name)", samplesEvery: r.int("samples-every"),
-      checkpointEvery: r.int("checkpoint-every"), sampleCount: count, evalEvery: evalEvery, judge: r.raw("judge"), evalSamples: evalSamples)
+      checkpointEvery: r.int("checkpoint-every"), sampleCount: count, evalEvery: evalEvery, judge: r.raw("judge"), evalSamples: evalSamples,
+      keep: r.int("keep"))
   }
 }

@@ -226,6 +226,9 @@ public enum SpecSchema {
       .init("eval-every", .natural, default: "0", "steps between evaluations on the judge's features (0 = none)"),
       .init("judge", .text, "the judge's run folder for eval-every (a trained <classifier>)"),
       .init("eval-samples", .count, default: "1000", "generated and real samples per evaluation during training"),
+      .init(
+        "keep", .count, default: "1",
+        "checkpoints kept: with N > 1 the last N are also kept as checkpoint-NNNNNN.safetensors, for sample, eval and export --step"),
     ], children: .empty, summary: "where results go")
 
   public static let gan = ElementDefinition(

@@ -1,0 +1,56 @@
+import Foundation
+import GANData
+import GANTestSupport
+import GANTrainer
+import Testing
+
+@Suite("Run artefacts: TensorBoard events and checkpoint history")
+struct RunArtefactTests {
+  @Test("the event file's records are framed and checksummed as TFRecord says, one scalar event per step")
+  func eventRecords() throws {
+    let folder = temporaryFolder()
+    let spec = write(ringSpec(steps: 30, threads: 1, checkpointEvery: 10), to: "spec.xml", in: folder)
+    let run = folder.appendingPathComponent("run").path
+    #expect(runGanc(["train", spec, "--out", run, "-q"]).code == 0)
+    let names = try FileManager.default.contentsOfDirectory(atPath: run).filter { $0.hasPrefix("events.out.tfevents.") }
+    #expect(names.count == 1)
+    let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: run + "/" + names[0])))
+    var offset = 0, records = 0
+    func u32(_ at: Int) -> UInt32 { UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24 }
+    while offset < bytes.count {
+      let lengthBytes = Array(bytes[offset..<(offset + 8)])
+      let length = lengthBytes.enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+      #expect(u32(offset + 8) == CRC32C.masked(lengthBytes))
+      let data = Array(bytes[(offset + 12)..<(offset + 12 + length)])
+      #expect(u32(offset + 12 + length) == CRC32C.masked(data))
+      offset += 16 + length
+      records += 1
+    }
+    #expect(offset == bytes.count)
+    // The version event, 30 scalar events, and the final samples picture.
+    #expect(records == 1 + 30 + 1)
+  }
+
+  @Test("keep=3 keeps the last three checkpoints; sample and eval take --step, and name the steps there are")
+  func history() throws {
+    let folder = temporaryFolder()
+    let text = ringSpec(steps: 50, threads: 1, checkpointEvery: 10).replacingOccurrences(of: "<output ", with: "<output keep=\"3\" ")
+    let spec = write(text, to: "spec.xml", in: folder)
+    let run = folder.appendingPathComponent("run").path
+    #expect(runGanc(["train", spec, "--out", run, "-q"]).code == 0)
+    #expect(Trainer.history(ofRun: run).map(\.step) == [30, 40, 50])
+    let c = try Checkpoint.read(Trainer.historyPath(run: run, step: 40))
+    #expect(c.metadata["ganc.step"] == "40")
+    let sampled = runGanc(["sample", run, "--step", "40", "-n", "8", "--format", "csv", "--out", folder.appendingPathComponent("s40.csv").path])
+    #expect(sampled.code == 0, "\(sampled.err)")
+    let other = runGanc(["sample", run, "--step", "50", "-n", "8", "--format", "csv", "--out", folder.appendingPathComponent("s50.csv").path])
+    #expect(other.code == 0)
+    // Different weights, different samples from the same noise.
+    #expect(try String(contentsOfFile: folder.appendingPathComponent("s40.csv").path, encoding: .utf8) != String(contentsOfFile: folder.appendingPathComponent("s50.csv").path, encoding: .utf8))
+    let missing = runGanc(["eval", run, "--step", "20"])
+    #expect(missing.code != 0 && missing.err.contains("no checkpoint of step 20") && missing.err.contains("30, 40, 50"), "\(missing.err)")
+    // Resuming keeps pruning: three again, the newest last.
+    #expect(runGanc(["train", "--resume", run, "--steps", "70", "-q"]).code == 0)
+    #expect(Trainer.history(ofRun: run).map(\.step) == [50, 60, 70])
+  }
+}
