@@ -87,13 +87,15 @@ public struct Canvas {
 /// The pictures a run leaves behind.
 public enum Plots {
   /// A grid of images in [-1, 1] (C = 1 grey, C = 3 colour), each cell scaled up.
-  public static func imageGrid(_ samples: [Float], shape: [Int], count: Int, scale: Int = 2, columns: Int? = nil) -> Canvas {
+  /// With a title (such as "step 3000"), a strip above the grid says it.
+  public static func imageGrid(_ samples: [Float], shape: [Int], count: Int, scale: Int = 2, columns: Int? = nil, title: String? = nil) -> Canvas {
     let (c, h, w) = (shape[0], shape[1], shape[2])
     let columns = columns ?? Int(Double(count).squareRoot().rounded(.up)), rows = (count + columns - 1) / columns
-    let pad = 2
-    var canvas = Canvas(width: columns * (w * scale + pad) + pad, height: rows * (h * scale + pad) + pad, background: (40, 40, 40))
+    let pad = 2, strip = title == nil ? 0 : 14
+    var canvas = Canvas(width: columns * (w * scale + pad) + pad, height: rows * (h * scale + pad) + pad + strip, background: (40, 40, 40))
+    if let title { canvas.text(title, x: pad + 2, y: 4, (230, 230, 230)) }
     for n in 0..<count {
-      let ox = pad + (n % columns) * (w * scale + pad), oy = pad + (n / columns) * (h * scale + pad)
+      let ox = pad + (n % columns) * (w * scale + pad), oy = strip + pad + (n / columns) * (h * scale + pad)
       for y in 0..<h {
         for x in 0..<w {
           func value(_ channel: Int) -> UInt8 {
@@ -108,36 +110,68 @@ public enum Plots {
     return canvas
   }
 
-  /// Generated points (orange) over real ones (blue), with the mode centres as crosses.
-  public static func scatter(real: [(Double, Double)], generated: [(Double, Double)], centres: [(Double, Double)], size: Int = 480) -> Canvas {
-    var canvas = Canvas(width: size, height: size)
+  /// Generated points (orange) over real ones (blue), with the mode centres
+  /// as crosses, on axes with tick labels, a legend and a title.
+  public static func scatter(
+    real: [(Double, Double)], generated: [(Double, Double)], centres: [(Double, Double)], size: Int = 480, title: String = "samples"
+  ) -> Canvas {
+    let (left, bottom, top, right) = (44, 28, 22, 12)
+    var canvas = Canvas(width: size + left + right, height: size + top + bottom)
     let all = real + generated + centres
     let finite = all.filter { $0.0.isFinite && $0.1.isFinite }
     let extent = max(finite.map { max(abs($0.0), abs($0.1)) }.max() ?? 1, 1e-6) * 1.1
-    func px(_ v: Double) -> Double { (v / extent + 1) / 2 * Double(size - 1) }
-    func py(_ v: Double) -> Double { (1 - (v / extent + 1) / 2) * Double(size - 1) }
-    canvas.line(px(-extent), py(0), px(extent), py(0), (220, 220, 220))
-    canvas.line(px(0), py(-extent), px(0), py(extent), (220, 220, 220))
+    func px(_ v: Double) -> Double { Double(left) + (v / extent + 1) / 2 * Double(size - 1) }
+    func py(_ v: Double) -> Double { Double(top) + (1 - (v / extent + 1) / 2) * Double(size - 1) }
+    let ticks = Self.ticks(-extent, extent, count: 6)
+    for t in ticks {
+      canvas.line(px(t), py(-extent), px(t), py(extent), (235, 235, 235))
+      canvas.line(px(-extent), py(t), px(extent), py(t), (235, 235, 235))
+      let text = label(t)
+      canvas.text(text, x: Int(px(t)) - Font.width(text) / 2, y: top + size + 6)
+      canvas.text(text, x: left - 6 - Font.width(text), y: Int(py(t)) - 3)
+    }
     for p in real { canvas.dot(px(p.0), py(p.1), radius: 1, (31, 119, 180), alpha: 0.5) }
     for p in generated where p.0.isFinite && p.1.isFinite { canvas.dot(px(p.0), py(p.1), radius: 1, (255, 127, 14), alpha: 0.6) }
     for c in centres {
       canvas.line(px(c.0) - 4, py(c.1), px(c.0) + 4, py(c.1), (0, 0, 0))
       canvas.line(px(c.0), py(c.1) - 4, px(c.0), py(c.1) + 4, (0, 0, 0))
     }
-    canvas.rectangle(0, 0, size - 1, size - 1, (0, 0, 0))
+    canvas.rectangle(left - 1, top - 1, left + size, top + size, (0, 0, 0))
+    canvas.text(title, x: left, y: 6, scale: 1)
+    canvas.legend([("real", (31, 119, 180)), ("generated", (255, 127, 14))] + (centres.isEmpty ? [] : [("modes", (0, 0, 0))]), right: left + size - 6, top: top + 6)
     return canvas
   }
 
-  /// Loss curves over steps: D loss blue, G loss orange, on a shared axis.
-  public static func curves(_ series: [[(Double, Double)]], colours: [(UInt8, UInt8, UInt8)], width: Int = 720, height: Int = 360) -> Canvas {
+  /// Curves over steps on shared axes: each series light as logged, with a
+  /// moving average on top, step ticks on x, value ticks on y, a legend and
+  /// a title.
+  public static func curves(
+    _ series: [[(Double, Double)]], colours: [(UInt8, UInt8, UInt8)], names: [String] = [], title: String = "", width: Int = 720, height: Int = 360
+  ) -> Canvas {
     var canvas = Canvas(width: width, height: height)
+    let (left, right, top, bottom) = (64.0, 16.0, 24.0, 40.0)
+    if !title.isEmpty { canvas.text(title, x: Int(left), y: 8) }
     let points = series.flatMap { $0 }.filter { $0.1.isFinite }
     guard let minX = points.map(\.0).min(), let maxX = points.map(\.0).max() else { return canvas }
     let lo = points.map(\.1).min()!, hi = points.map(\.1).max()!
-    let span = max(hi - lo, 1e-9), margin = 20.0
-    func px(_ x: Double) -> Double { margin + (x - minX) / max(maxX - minX, 1) * (Double(width) - 2 * margin) }
-    func py(_ y: Double) -> Double { Double(height) - margin - (y - lo) / span * (Double(height) - 2 * margin) }
-    if lo < 0 && hi > 0 { canvas.line(px(minX), py(0), px(maxX), py(0), (220, 220, 220)) }
+    let pad = max(hi - lo, 1e-9) * 0.05
+    let (yLo, yHi) = (lo - pad, hi + pad)
+    let (x0, x1) = (minX, max(maxX, minX + 1))
+    func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * (Double(width) - left - right) }
+    func py(_ y: Double) -> Double { Double(height) - bottom - (y - yLo) / (yHi - yLo) * (Double(height) - top - bottom) }
+    // Grid and tick labels: steps below, values on the left.
+    for t in ticks(x0, x1, count: 6) {
+      canvas.line(px(t), py(yLo), px(t), py(yHi), (235, 235, 235))
+      let text = label(t)
+      canvas.text(text, x: Int(px(t)) - Font.width(text) / 2, y: height - Int(bottom) + 6)
+    }
+    for t in ticks(yLo, yHi, count: 5) {
+      canvas.line(px(x0), py(t), px(x1), py(t), (235, 235, 235))
+      let text = label(t)
+      canvas.text(text, x: Int(left) - 6 - Font.width(text), y: Int(py(t)) - 3)
+    }
+    canvas.text("step", x: Int(left + (Double(width) - left - right) / 2) - Font.width("step") / 2, y: height - 16)
+    if yLo < 0 && yHi > 0 { canvas.line(px(x0), py(0), px(x1), py(0), (190, 190, 190)) }
     for (k, s) in series.enumerated() {
       // Light raw values, then a moving average on top.
       let light = (UInt8(255 - (255 - Int(colours[k].0)) / 3), UInt8(255 - (255 - Int(colours[k].1)) / 3), UInt8(255 - (255 - Int(colours[k].2)) / 3))
@@ -152,7 +186,25 @@ public enum Plots {
       }
       for i in 1..<max(smooth.count, 1) { canvas.line(px(smooth[i - 1].0), py(smooth[i - 1].1), px(smooth[i].0), py(smooth[i].1), colours[k]) }
     }
-    canvas.rectangle(Int(margin) - 1, Int(margin) - 1, width - Int(margin), height - Int(margin), (0, 0, 0))
+    canvas.rectangle(Int(left) - 1, Int(top) - 1, width - Int(right), height - Int(bottom), (0, 0, 0))
+    if !names.isEmpty { canvas.legend(Array(zip(names, colours)), right: width - Int(right) - 6, top: Int(top) + 6) }
     return canvas
+  }
+}
+
+extension Canvas {
+  /// A legend box: a colour swatch and a name per entry, its top-right corner at (right, top).
+  mutating func legend(_ entries: [(String, (UInt8, UInt8, UInt8))], right: Int, top: Int) {
+    guard !entries.isEmpty else { return }
+    let textWidth = entries.map { Font.width($0.0) }.max() ?? 0
+    let (w, h) = (textWidth + 26, entries.count * 12 + 6)
+    let x = right - w
+    for yy in top..<(top + h) { for xx in x..<(x + w) { set(xx, yy, (255, 255, 255), alpha: 0.85) } }
+    rectangle(x, top, x + w, top + h, (160, 160, 160))
+    for (k, entry) in entries.enumerated() {
+      let y = top + 4 + k * 12
+      for dy in 1..<6 { line(Double(x + 4), Double(y + dy), Double(x + 15), Double(y + dy), entry.1) }
+      text(entry.0, x: x + 20, y: y)
+    }
   }
 }

@@ -384,15 +384,18 @@ public final class Trainer {
     return Array(out.prefix(count * dataset.sampleSize))
   }
 
-  /// A grid of generated images; a conditional generator's has one row per class.
+  /// A grid of generated images, titled with the step; a conditional
+  /// generator's has one row per class.
   public func sampleGrid(count: Int, noiseSeed: Int) throws -> Canvas {
     let shape = checked.data.shape, scale = shape[1] <= 32 ? 2 : 1
+    let title = "step \(step)"
     guard training.conditional, let classes = dataset.classes, classes > 1 else {
-      return Plots.imageGrid(try generate(count: count, noiseSeed: noiseSeed), shape: shape, count: count, scale: scale)
+      return Plots.imageGrid(try generate(count: count, noiseSeed: noiseSeed), shape: shape, count: count, scale: scale, title: title)
     }
     let columns = max(1, count / classes)
     return Plots.imageGrid(
-      try generate(count: count, noiseSeed: noiseSeed, perClass: columns), shape: shape, count: count, scale: scale, columns: columns)
+      try generate(count: count, noiseSeed: noiseSeed, perClass: columns), shape: shape, count: count, scale: scale, columns: columns,
+      title: title + ", a row per class")
   }
 
   func writeSamples(label: String) throws {
@@ -411,7 +414,7 @@ public final class Trainer {
       func points(_ v: [Float]) -> [(Double, Double)] {
         (0..<n).map { (Double(v[$0 * dataset.sampleSize]), Double(v[$0 * dataset.sampleSize + 1])) }
       }
-      canvas = Plots.scatter(real: points(real), generated: points(generated), centres: dataset.centres)
+      canvas = Plots.scatter(real: points(real), generated: points(generated), centres: dataset.centres, title: "samples at step \(step)")
     }
     guard let canvas else { return }
     try canvas.write(to: path)
@@ -725,7 +728,8 @@ public final class Trainer {
       if let v = cells[1] { d.append((x, v)) }
       if let v = cells[2] { g.append((x, v)) }
     }
-    try Plots.curves([d, g], colours: [(31, 119, 180), (255, 127, 14)]).write(to: runFolder + "/loss.png")
+    try Plots.curves([d, g], colours: [(31, 119, 180), (255, 127, 14)], names: isClassifier ? ["loss", "batch accuracy"] : ["D loss", "G loss"], title: "\(checked.spec.name): losses")
+      .write(to: runFolder + "/loss.png")
     guard checked.spec.output.evalEvery > 0, let header = text.split(separator: "\n").first?.split(separator: ",").map(String.init),
       let fdColumn = header.firstIndex(of: "fd")
     else { return }
@@ -738,8 +742,11 @@ public final class Trainer {
         if let v = cells[column] { series[k].append((x, v)) }
       }
     }
-    try Plots.curves([series[0]], colours: [(31, 119, 180)]).write(to: runFolder + "/fd.png")
-    try Plots.curves(Array(series[1...]), colours: [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]).write(to: runFolder + "/quality.png")
+    try Plots.curves([series[0]], colours: [(31, 119, 180)], names: ["FD"], title: "\(checked.spec.name): FD on the judge's features").write(to: runFolder + "/fd.png")
+    try Plots.curves(
+      Array(series[1...]), colours: [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)], names: ["precision", "recall", "density", "coverage"],
+      title: "\(checked.spec.name): precision, recall, density, coverage"
+    ).write(to: runFolder + "/quality.png")
   }
 
   /// The folder a run's spec copy resolves its relative paths from.
