@@ -62,6 +62,16 @@ public struct ProgramFeeder {
     func count(_ role: NetworkRole) -> Int { role == .generator ? generator : discriminator }
   }
 
+  /// Net `role`'s learning rate at its update `t` (from 0): the schedule's,
+  /// times the divergence guard's scale.
+  public func learningRate(_ role: NetworkRole, update t: Int) -> Double {
+    training.optimizer(for: role).learningRate(update: t, of: training.updates(of: role)) * lrScale
+  }
+
+  /// Lazy regularisation: whether D update `t` (from 0) runs the penalised
+  /// D-step (every k-th, from the first), in training and in `ganc bench`.
+  public func penalizes(update t: Int) -> Bool { t % max(training.regularizeEvery, 1) == 0 }
+
   /// Noise z from `stream` (numbers first..<first+count): N(0, 1), or U(-1, 1) when the spec says so.
   public func fillNoise(_ buffer: UnsafeMutableBufferPointer<Float>, stream: RandomStream, first: Int = 0) {
     let random = SeededStream(seed: seed, stream)
@@ -112,8 +122,7 @@ public struct ProgramFeeder {
       case .labelTargets: targets = buffer
       case .learningRate(let role):
         // The schedule at this update: fed, so it changes without recompiling.
-        let lr = training.optimizer(for: role).learningRate(update: done.count(role), of: training.updates(of: role))
-        buffer[0] = Float(lr * lrScale)
+        buffer[0] = Float(learningRate(role, update: done.count(role)))
       case .adamBiasCorrection(let role, let moment):
         let o = training.optimizer(for: role)
         let t = Double(done.count(role) + 1)

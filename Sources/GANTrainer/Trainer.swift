@@ -434,7 +434,7 @@ public final class Trainer {
     }
     for role in checked.spec.roles {
       let updates = role == .generator ? gUpdates : dUpdates
-      out.append(("lr/\(role.rawValue)", training.optimizer(for: role).learningRate(update: max(updates - 1, 0), of: training.updates(of: role)) * lrScale))
+      out.append(("lr/\(role.rawValue)", feeder.learningRate(role, update: max(updates - 1, 0))))
     }
     if let e = m.evaluation {
       let q = e.metrics.manifold
@@ -670,7 +670,7 @@ public final class Trainer {
     var m = StepMetrics(step: step, dLoss: 0, gLoss: 0, dReal: 0, dFake: 0, seconds: 0)
     for k in 0..<training.dSteps {
       // Lazy regularisation: the penalised D-step on every k-th update (from the first).
-      let program = regularizedProgram.map { dUpdates % training.regularizeEvery == 0 ? $0 : dProgram } ?? dProgram
+      let program = feeder.penalizes(update: dUpdates) ? regularizedProgram ?? dProgram : dProgram
       feeder.feed(program, done: done)
       try run(program, random: feeder.random(program, done: done), traceLabel: "d-\(k)", tracer: tracer)
       m.dLoss = value("d_loss", program)

@@ -90,7 +90,7 @@ struct Bench: ParsableCommand {
       let timed = iteration >= warmup
       runtime.profiling = profile && timed
       for scheduled in steps {
-        let lazy = scheduled.kind == .discriminatorStep && done.discriminator % max(training.regularizeEvery, 1) == 0
+        let lazy = scheduled.kind == .discriminatorStep && feeder.penalizes(update: done.discriminator)
         let program = lazy ? regularized ?? scheduled : scheduled
         let t = try step(program)
         if program.kind == .generatorStep {

@@ -39,9 +39,12 @@ public enum Fusion {
     var reduction: KernelReduction? = nil
   }
 
-  static func isHead(_ op: Op) -> Bool {
-    switch op {
-    case .matmul, .conv, .convTranspose: return true
+  /// A product an epilogue can join: a matmul (not a batched one, which
+  /// takes no epilogue), a convolution or a transposed convolution.
+  static func isHead(_ node: Node) -> Bool {
+    switch node.op {
+    case .matmul: return node.shape.count == 2
+    case .conv, .convTranspose: return true
     default: return false
     }
   }
@@ -189,8 +192,7 @@ public enum Fusion {
     }
 
     for (i, node) in g.nodes.enumerated() {
-      // (A batched product takes no epilogue.)
-      if isHead(node.op), !(node.shape.count == 3 && { if case .matmul = node.op { return true } else { return false } }()) {
+      if isHead(node) {
         groups.append(Group(head: node.op, operands: node.inputs, code: [.head], registers: [i: 0], members: [i], root: i))
         groupOf[i] = groups.count - 1
         continue
