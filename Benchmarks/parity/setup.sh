@@ -14,8 +14,10 @@ if ! "$venv/bin/python" -c "import torch, numpy, safetensors" 2>/dev/null; then
     "$venv/bin/pip" install -q --disable-pip-version-check torch >&2
   "$venv/bin/pip" install -q --disable-pip-version-check numpy safetensors >&2
 fi
-# TensorBoard's own reader checks ganc's event files (scripts/check-tensorboard.py).
-if ! "$venv/bin/python" -c "import tensorboard" 2>/dev/null; then
-  "$venv/bin/pip" install -q --disable-pip-version-check tensorboard >&2
+# The tools users read ganc's artefacts with: TensorBoard's own reader for
+# the event files (scripts/check-tensorboard.py), onnx's checker and
+# onnxruntime for the exported generators (scripts/check-export.py).
+if ! "$venv/bin/python" -c "import tensorboard, onnx, onnxruntime" 2>/dev/null; then
+  "$venv/bin/pip" install -q --disable-pip-version-check tensorboard onnx onnxruntime >&2
 fi
 echo "$PWD/$venv/bin/python"

@@ -43,6 +43,19 @@ public enum Compiler {
   /// The batch of the sampling program.
   public static let sampleBatch = 64
 
+  /// The generator's inference program at `batch` (EMA weights when `ema`),
+  /// lowered and simplified but not fused, laid out or planned: the portable
+  /// form `ganc export` translates.
+  public static func generatorProgram(_ spec: CheckedSpec, batch: Int, ema: Bool) throws -> Program {
+    var builder = TrainingGraphBuilder(spec: spec)
+    var program = try builder.sampler(batch: batch, ema: ema)
+    for pass in [Simplify.run, CommonSubexpressions.run, DeadCodeElimination.run] {
+      program.graph = pass(program.graph)
+      try program.graph.verify()
+    }
+    return program
+  }
+
   public static func compile(_ spec: CheckedSpec, options: CompileOptions = CompileOptions()) throws -> CompiledModel {
     let clock = ContinuousClock.now
     var builder = TrainingGraphBuilder(spec: spec, ranks: options.ranks)

@@ -189,7 +189,7 @@ public struct TrainingGraphBuilder {
   }
 
   /// The name of the generator's average of parameter `name`.
-  static func averageName(_ name: String) -> String { "ema." + name }
+  public static func averageName(_ name: String) -> String { "ema." + name }
 
   var training: TrainingSpec { spec.spec.training }
   var packedBatch: Int { training.batch * training.pack }

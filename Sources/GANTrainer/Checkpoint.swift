@@ -63,30 +63,7 @@ public struct Checkpoint {
   /// Writes to `path` so that a crash at any moment leaves the old file or the
   /// new one, never a mix: a temporary file, flushed to disk, then renamed.
   public func write(to path: String) throws {
-    let temporary = Self.temporaryPath(path)
-    let data = encoded()
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw DataError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
-    var written = 0
-    let ok = data.withUnsafeBytes { raw -> Bool in
-      while written < raw.count {
-        let n = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
-        if n <= 0 { return false }
-        written += n
-      }
-      return fsync(fd) == 0
-    }
-    close(fd)
-    guard ok else {
-      unlink(temporary)
-      throw DataError("cannot write the checkpoint \(path): \(String(cString: strerror(errno)))")
-    }
-    guard rename(temporary, path) == 0 else {
-      unlink(temporary)
-      throw DataError("cannot move the checkpoint into place at \(path): \(String(cString: strerror(errno)))")
-    }
-    let folder = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, O_RDONLY)
-    if folder >= 0 { fsync(folder); close(folder) }
+    try writeAtomically(encoded(), to: path, what: "the checkpoint")
   }
 
   /// Reads and verifies a checkpoint; a truncated or corrupted file is refused.
@@ -132,4 +109,34 @@ public func fnv1a(_ bytes: [UInt8]) -> UInt64 {
     h = h &* 0x100_0000_01b3
   }
   return h
+}
+
+/// Writes `data` to a temporary file beside `path`, syncs it and renames it
+/// into place (then syncs the folder): a crash leaves the old file or the new
+/// one, never a torn one.
+public func writeAtomically(_ data: Data, to path: String, what: String) throws {
+  let temporary = Checkpoint.temporaryPath(path)
+  let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+  guard fd >= 0 else { throw DataError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+  var written = 0
+  let ok = data.withUnsafeBytes { raw -> Bool in
+    while written < raw.count {
+      let n = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
+      if n <= 0 { return false }
+      written += n
+    }
+    return fsync(fd) == 0
+  }
+  close(fd)
+  guard ok else {
+    unlink(temporary)
+    throw DataError("cannot write \(what) \(path): \(String(cString: strerror(errno)))")
+  }
+  guard rename(temporary, path) == 0 else {
+    unlink(temporary)
+    throw DataError("cannot move \(what) into place at \(path): \(String(cString: strerror(errno)))")
+  }
+  let parent = (path as NSString).deletingLastPathComponent
+  let folder = open(parent.isEmpty ? "." : parent, O_RDONLY)
+  if folder >= 0 { fsync(folder); close(folder) }
 }

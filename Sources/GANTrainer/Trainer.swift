@@ -359,7 +359,9 @@ public final class Trainer {
   /// Generated samples from fixed noise (the same for the same `noiseSeed`;
   /// training images use 0), from EMA weights when kept. Class ids cycle
   /// through the classes, or stay for runs of `perClass` samples.
-  public func generate(count: Int, noiseSeed: Int = 0, perClass: Int = 1) throws -> [Float] {
+  /// `noise` ([count, latent] values) and `labels` (count class ids), when
+  /// given, replace the drawn ones (`ganc sample --noise --labels`).
+  public func generate(count: Int, noiseSeed: Int = 0, perClass: Int = 1, noise: [Float]? = nil, labels: [Float]? = nil) throws -> [Float] {
     precondition(noiseSeed >= 0 && noiseSeed < Self.noiseSeeds, "noise seed \(noiseSeed) out of range")
     guard let program = runtime.program(.sampler(averaged: training.ema != nil)),
       let batch = model.program(program.kind)?.inputs.first?.shape.first
@@ -370,9 +372,17 @@ public final class Trainer {
       for (input, buffer) in program.inputs {
         switch input.kind {
         // A generator may ignore z (a conditional one reading only its label).
-        case .latent: feeder.fillNoise(buffer, stream: RandomStream(.sampleNoise, noiseSeed << 24 | k))
+        case .latent:
+          if let noise {
+            for i in 0..<buffer.count { buffer[i] = k * buffer.count + i < noise.count ? noise[k * buffer.count + i] : 0 }
+          } else {
+            feeder.fillNoise(buffer, stream: RandomStream(.sampleNoise, noiseSeed << 24 | k))
+          }
         case .generatedLabels:
-          for i in 0..<buffer.count { buffer[i] = Float((k * batch + i) / max(perClass, 1) % max(dataset.classes ?? 1, 1)) }
+          for i in 0..<buffer.count {
+            if let labels { buffer[i] = k * batch + i < labels.count ? labels[k * batch + i] : 0; continue }
+            buffer[i] = Float((k * batch + i) / max(perClass, 1) % max(dataset.classes ?? 1, 1))
+          }
         default: break
         }
       }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GANCompiler
+import GANData
 import GANDiagnostics
 import GANSpec
 import GANIR
@@ -221,6 +222,12 @@ struct Sample: ParsableCommand {
   @Option(help: "The kept checkpoint of this step (<output keep=\"N\">), instead of the latest.")
   var step: Int?
 
+  @Option(help: ArgumentHelp("Noise to use instead of drawing it: a .npy of [n, latent] numbers (n sets -n).", valueName: "npy"))
+  var noise: String?
+
+  @Option(help: ArgumentHelp("Class ids for a conditional generator: a .npy of n integers (default: the classes in turn).", valueName: "npy"))
+  var labels: String?
+
   @Option(help: "The output file (default: RUN/samples-N.FORMAT).")
   var out: String?
 
@@ -245,14 +252,20 @@ struct Sample: ParsableCommand {
       throw ExitCode(1)
     }
     let shape = trainer.checked.data.shape
+    let given = try givenInputs(trainer)
+    let n = given.noise.map { $0.count / trainer.checked.spec.latent.size } ?? self.n
     // (An image grid draws its own, one row per class when conditional.)
-    let samples = format == .png && shape.count == 3 ? [] : try trainer.generate(count: n, noiseSeed: seed + 1)
+    let samples =
+      format == .png && shape.count == 3 && given.noise == nil && given.labels == nil
+      ? [] : try trainer.generate(count: n, noiseSeed: seed + 1, noise: given.noise, labels: given.labels)
     let path = out ?? "\(run)/samples-\(n).\(format.rawValue)"
     do {
       switch format {
       case .png:
-        if shape.count == 3 {
+        if shape.count == 3 && samples.isEmpty {
           try trainer.sampleGrid(count: n, noiseSeed: seed + 1).write(to: path)
+        } else if shape.count == 3 {
+          try Plots.imageGrid(samples, shape: shape, count: n, scale: shape[1] <= 32 ? 2 : 1, title: "step \(trainer.step)").write(to: path)
         } else if shape.reduce(1, *) >= 2 {
           let size = shape.reduce(1, *)
           let points = (0..<n).map { (Double(samples[$0 * size]), Double(samples[$0 * size + 1])) }
@@ -277,6 +290,42 @@ struct Sample: ParsableCommand {
       throw ExitCode(2)
     }
     Out.print("wrote \(n) samples to \(path)\n")
+  }
+}
+
+extension Sample {
+  /// The noise and labels of --noise and --labels, checked against the generator.
+  func givenInputs(_ trainer: Trainer) throws -> (noise: [Float]?, labels: [Float]?) {
+    let latent = trainer.checked.spec.latent.size
+    func read(_ path: String, _ size: Int) throws -> [Float] {
+      let stored = try NPY.read(path, sampleSize: size)
+      guard stored.header.descr != "|u1" else { throw DataError("\(path): bytes are read as pixels; save the array as float32 or int64") }
+      var values = [Float](repeating: 0, count: stored.count)
+      values.withUnsafeMutableBufferPointer { stored.copy(0, stored.count, into: $0.baseAddress!) }
+      return values
+    }
+    do {
+      let noise = try noise.map { try read($0, latent) }
+      if let noise, noise.isEmpty || noise.count / latent > 1_000_000 {
+        throw DataError("\(self.noise!): between 1 and 1000000 rows of \(latent) numbers are needed")
+      }
+      let count = noise.map { $0.count / latent } ?? n
+      guard let labels else { return (noise, nil) }
+      guard trainer.training.conditional, let classes = trainer.dataset.classes else {
+        throw DataError("--labels is for a conditional generator; \(trainer.checked.spec.name) is not conditional")
+      }
+      let ids = try read(labels, 1)
+      guard ids.count == count else { throw DataError("\(labels): \(ids.count) labels for \(count) samples") }
+      if let bad = ids.firstIndex(where: { $0 != $0.rounded() || $0 < 0 || Int($0) >= classes }) {
+        throw DataError("\(labels): label \(ids[bad]) at \(bad) is not a class id in 0..<\(classes)")
+      }
+      return (noise, ids)
+    } catch let e as ExitCode {
+      throw e
+    } catch {
+      Out.error("ganc: error: \(error)\n")
+      throw ExitCode(2)
+    }
   }
 }
 

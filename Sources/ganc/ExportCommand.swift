@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import GANTrainer
+
+/// `ganc export`: the trained generator for other tools.
+struct Export: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Write a run's generator as an ONNX model (opset 17, symbolic batch) or as safetensors (its weights alone).",
+    discussion: """
+      ONNX: inputs z [batch, latent] float32 (and label [batch] int64 for a
+      conditional generator), output samples [batch, data shape] in the data's
+      units; EMA weights when the run kept them, batch norm from its running
+      statistics, spectral norm applied with the stored u and v. Run it with
+      onnxruntime: session.run(None, {"z": z}).
+      safetensors: the generator's tensors under their own names (EMA weights
+      in place of the live ones), as PyTorch's safetensors.torch.load_file reads them.
+      """)
+
+  enum Format: String, ExpressibleByArgument, CaseIterable { case onnx, safetensors }
+
+  @Argument(help: "The run folder.")
+  var runFolder: String
+
+  @Option(help: "onnx or safetensors.")
+  var format: Format = .onnx
+
+  @Option(help: "The output file (default: RUN/generator.onnx or RUN/generator.safetensors).")
+  var out: String?
+
+  @Option(help: "A checkpoint file (default: the run's checkpoint.safetensors).")
+  var checkpoint: String?
+
+  @Option(help: "The kept checkpoint of this step (<output keep=\"N\">), instead of the latest.")
+  var step: Int?
+
+  @Option(help: "Colour for diagnostics: auto, always or never.")
+  var color: ColourChoice = .auto
+
+  @OptionGroup var includes: IncludeOptions
+
+  func run() throws {
+    let trainer = try openRun(runFolder, checkpoint: checkpoint, step: step, colour: color, threads: 1, includes: includes)
+    guard !trainer.isClassifier else {
+      Out.error("ganc: error: \(runFolder) is a classifier run (a <classifier> spec): it has no generator to export\n")
+      throw ExitCode(1)
+    }
+    let path = out ?? "\(runFolder)/generator.\(format.rawValue)"
+    do {
+      switch format {
+      case .onnx:
+        let (bytes, signature) = try GeneratorExport.onnx(trainer)
+        try writeAtomically(Data(bytes), to: path, what: "the model")
+        Out.print(
+          "wrote the generator of step \(trainer.step) (\(signature.parameters) parameters\(trainer.training.ema != nil ? ", EMA weights" : "")) to \(path)\n"
+            + "  inputs: \(signature.inputs.joined(separator: ", "))\n  output: \(signature.output)\n")
+      case .safetensors:
+        let tensors = try GeneratorExport.generatorTensors(trainer)
+        let metadata = ["ganc.spec": trainer.checked.spec.name, "ganc.step": String(trainer.step), "ganc.ema": String(trainer.training.ema != nil)]
+        try writeAtomically(Checkpoint(tensors: tensors, metadata: metadata).encoded(), to: path, what: "the weights")
+        Out.print("wrote the generator's \(tensors.count) tensors (\(tensors.reduce(0) { $0 + $1.values.count }) numbers) of step \(trainer.step) to \(path)\n")
+      }
+    } catch {
+      Out.error("ganc: error: \(error)\n")
+      throw ExitCode(2)
+    }
+  }
+}
