@@ -6,7 +6,7 @@
 # fuzzing the spec front end with leak detection on (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --test
 # The code follows the formatter's configuration (.swift-format).
 swift format lint --strict -r Sources Tests Fuzz Examples
 swift build --build-tests
@@ -17,4 +17,6 @@ python=$(bash Benchmarks/parity/setup.sh)
 "$python" scripts/check-tensorboard.py --ganc .build/debug/ganc
 # Every shipped generator exported, read back by onnx.checker, onnxruntime and PyTorch.
 "$python" scripts/check-export.py --ganc .build/debug/ganc --steps 2
+# A run's report.html rendered by headless Chromium, and its command rerun.
+"$python" scripts/check-report.py --ganc .build/debug/ganc
 scripts/fuzz.sh "${GANC_FUZZ_SECONDS:-60}"

@@ -15,6 +15,8 @@ public enum DivergencePolicy: String, Sendable, CaseIterable {
 /// Command-line choices for a run.
 public struct TrainOptions: Sendable {
   public var out: String? = nil
+  /// The command line (without the program's name), kept in RUN/commands.txt for the report.
+  public var command: [String]? = nil
   public var threads: Int? = nil
   public var resume = false
   public var onDivergence = DivergencePolicy.stop
@@ -59,7 +61,7 @@ public final class Trainer {
   public let model: CompiledModel
   public let dataset: Dataset
   let options: TrainOptions
-  let specText: String
+  public let specText: String
   let specHash: String
   /// The hashes a checkpoint of this model may carry (today's, then earlier versions').
   let acceptedHashes: [String]
@@ -499,6 +501,7 @@ public final class Trainer {
       try specText.write(toFile: runFolder + "/spec.xml", atomically: true, encoding: .utf8)
       // The copy's relative paths (data files, src= layers) stay relative to the original's folder.
       try (canonicalPath(checked.spec.directory) + "\n").write(toFile: runFolder + "/spec-origin.txt", atomically: true, encoding: .utf8)
+      if let command = options.command { RunReport.recordCommand(command, run: runFolder) }
       if !options.resume || !fm.fileExists(atPath: metricsPath) {
         try metricsHeader.write(toFile: metricsPath, atomically: true, encoding: .utf8)
       }
@@ -597,7 +600,11 @@ public final class Trainer {
       // Every rank stops at the same step when any was interrupted.
       if cluster.map({ $0.any(interruptRequested != 0) }) ?? (interruptRequested != 0) {
         flush(pending)
-        if writes { try saveCheckpoint() }
+        if writes {
+          try saveCheckpoint()
+          try writeCurves()
+          try RunReport.write(self)
+        }
         if options.liveProgress && !options.quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         if writes { log("interrupted at step \(step); saved \(checkpointPath). Continue with: ganc train --resume \(runFolder)") }
         return .interrupted
@@ -609,6 +616,7 @@ public final class Trainer {
     try saveCheckpoint()
     if !isClassifier { try writeSamples(label: "final") }
     try writeCurves()
+    try RunReport.write(self)
     return .finished
   }
 

@@ -115,6 +115,7 @@ struct Train: ParsableCommand {
     options.onDivergence = DivergencePolicy(rawValue: onDivergence)!
     options.quiet = quiet
     options.trace = trace
+    options.command = Array(CommandLine.arguments.dropFirst())
     options.liveProgress = isatty(STDERR_FILENO) != 0 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     let trainer: Trainer
     do {
@@ -149,7 +150,7 @@ struct Train: ParsableCommand {
     if trainer.isClassifier || checked.spec.training.loss == .semiSupervised {
       // A net that classifies is scored on held-out data, and the score kept beside the run.
       do {
-        try writeEvalReport(try classificationReport(trainer, log: quiet ? { _ in } : log), run: trainer.runFolder)
+        try writeEvalReport(try classificationReport(trainer, log: quiet ? { _ in } : log), trainer: trainer)
       } catch {
         Out.error("ganc: error: \(error)\n")
         throw ExitCode(1)
@@ -371,7 +372,7 @@ struct Eval: ParsableCommand {
       do {
         var report = try classificationReport(trainer) { Out.print($0 + "\n") }
         if trainer.checked.data.shape.count == 3 { report.merge(try referencePoints(judge: trainer)) { _, new in new } }
-        try writeEvalReport(report, run: run)
+        try writeEvalReport(report, trainer: trainer)
       } catch {
         Out.error("ganc: error: \(error)\n")
         throw ExitCode(1)
@@ -443,7 +444,7 @@ struct Eval: ParsableCommand {
         throw ExitCode(1)
       }
     }
-    try? writeEvalReport(report, run: run)
+    try? writeEvalReport(report, trainer: trainer)
     Out.print(text)
   }
 
@@ -542,8 +543,10 @@ func classificationReport(_ trainer: Trainer, log: (String) -> Void) throws -> [
   return report
 }
 
-/// Writes RUN/eval.json (atomically, keys sorted): the one writer of every report.
-func writeEvalReport(_ report: [String: Any], run: String) throws {
+/// Writes RUN/eval.json (atomically, keys sorted), the one writer of every
+/// evaluation, then RUN/report.html again so the page shows it.
+func writeEvalReport(_ report: [String: Any], trainer: Trainer) throws {
   let json = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
-  try json.write(to: URL(fileURLWithPath: run + "/eval.json"), options: .atomic)
+  try json.write(to: URL(fileURLWithPath: trainer.runFolder + "/eval.json"), options: .atomic)
+  try RunReport.write(trainer)
 }

@@ -53,4 +53,28 @@ struct RunArtefactTests {
     #expect(runGanc(["train", "--resume", run, "--steps", "70", "-q"]).code == 0)
     #expect(Trainer.history(ofRun: run).map(\.step) == [50, 60, 70])
   }
+
+  @Test("report.html: the commands of each invocation, the escaped spec, the curves and at most 16 sample pictures, the last one final")
+  func report() throws {
+    let folder = temporaryFolder()
+    let text = ringSpec(steps: 100, threads: 1, checkpointEvery: 50).replacingOccurrences(of: "samples-every=\"0\"", with: "samples-every=\"5\"")
+    let spec = write(text, to: "spec.xml", in: folder)
+    let run = folder.appendingPathComponent("run").path
+    #expect(runGanc(["train", spec, "--out", run, "-q", "--steps", "60"], directory: folder).code == 0)
+    #expect(runGanc(["train", "--resume", run, "--steps", "100", "-q"], directory: folder).code == 0)
+    let commands = try String(contentsOfFile: run + "/commands.txt", encoding: .utf8).split(separator: "\n")
+    #expect(commands.count == 2)
+    #expect(commands.allSatisfy { $0.hasPrefix("cd \(folder.path) && ganc train ") }, "\(commands)")
+    let html = try String(contentsOfFile: run + "/report.html", encoding: .utf8)
+    // Twenty pictures (steps 5...100) thinned to 15 and the final one, plus the loss curves.
+    #expect(html.components(separatedBy: "<img ").count - 1 == 1 + 16)
+    #expect(html.contains("samples, step 5\"") && html.contains("samples, step 100\"") && html.contains("samples, end of training"))
+    #expect(html.contains("&lt;gan name=&quot;small-ring&quot;") || html.contains("&lt;gan name=\"small-ring\""))
+    #expect(!html.contains("<gan "))
+    #expect(html.contains("--resume"))
+    #expect(html.contains("Not evaluated yet"))
+    #expect(runGanc(["eval", run]).code == 0)
+    let evaluated = try String(contentsOfFile: run + "/report.html", encoding: .utf8)
+    #expect(evaluated.contains("modes_covered") && !evaluated.contains("Not evaluated yet"))
+  }
 }
