@@ -27,11 +27,7 @@ struct Export: ParsableCommand {
   @Option(help: "The output file (default: RUN/generator.onnx or RUN/generator.safetensors).")
   var out: String?
 
-  @Option(help: "A checkpoint file (default: the run's checkpoint.safetensors).")
-  var checkpoint: String?
-
-  @Option(help: "The kept checkpoint of this step (<output keep=\"N\">), instead of the latest.")
-  var step: Int?
+  @OptionGroup var which: CheckpointChoice
 
   @Option(help: "Colour for diagnostics: auto, always or never.")
   var color: ColourChoice = .auto
@@ -39,7 +35,7 @@ struct Export: ParsableCommand {
   @OptionGroup var includes: IncludeOptions
 
   func run() throws {
-    let trainer = try openRun(runFolder, checkpoint: checkpoint, step: step, colour: color, threads: 1, includes: includes)
+    let trainer = try openRun(runFolder, checkpoint: which.checkpoint, step: which.step, colour: color, threads: 1, includes: includes)
     guard !trainer.isClassifier else {
       Out.error("ganc: error: \(runFolder) is a classifier run (a <classifier> spec): it has no generator to export\n")
       throw ExitCode(1)

@@ -9,3 +9,12 @@ struct IncludeOptions: ParsableArguments {
       valueName: "dir"))
   var allowInclude: [String] = []
 }
+
+/// Which of a run's checkpoints a command opens: the latest, a kept step, or a file.
+struct CheckpointChoice: ParsableArguments {
+  @Option(help: "A checkpoint file (default: the run's checkpoint.safetensors).")
+  var checkpoint: String?
+
+  @Option(help: "The kept checkpoint of this step (<output keep=\"N\">), instead of the latest.")
+  var step: Int?
+}

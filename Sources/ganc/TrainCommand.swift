@@ -217,11 +217,7 @@ struct Sample: ParsableCommand {
   @Option(help: "Seed for the noise.")
   var seed: Int = 1
 
-  @Option(help: "A checkpoint file (default: the run's checkpoint.safetensors).")
-  var checkpoint: String?
-
-  @Option(help: "The kept checkpoint of this step (<output keep=\"N\">), instead of the latest.")
-  var step: Int?
+  @OptionGroup var which: CheckpointChoice
 
   @Option(help: ArgumentHelp("Noise to use instead of drawing it: a .npy of [n, latent] numbers (n sets -n).", valueName: "npy"))
   var noise: String?
@@ -247,7 +243,7 @@ struct Sample: ParsableCommand {
 
   func run() throws {
     let run = runFolder
-    let trainer = try openRun(run, checkpoint: checkpoint, step: step, colour: color, threads: threads, includes: includes)
+    let trainer = try openRun(run, checkpoint: which.checkpoint, step: which.step, colour: color, threads: threads, includes: includes)
     guard !trainer.isClassifier else {
       Out.error("ganc: error: \(run) is a classifier run (a <classifier> spec): it has no generator to sample from; `ganc eval \(run)` reports its accuracy\n")
       throw ExitCode(1)
@@ -346,8 +342,7 @@ struct Eval: ParsableCommand {
   @Option(help: "A judge's run folder (a trained <classifier>, such as `ganc train specs/fashion-judge.xml`): FD, KID, precision/recall, density/coverage on its features.")
   var judge: String?
 
-  @Option(help: "The kept checkpoint of this step (<output keep=\"N\">), instead of the latest.")
-  var step: Int?
+  @OptionGroup var which: CheckpointChoice
 
   @Option(help: "Worker threads.")
   var threads: Int?
@@ -366,7 +361,7 @@ struct Eval: ParsableCommand {
 
   func run() throws {
     let run = runFolder
-    let trainer = try openRun(run, checkpoint: nil, step: step, colour: color, threads: threads, includes: includes)
+    let trainer = try openRun(run, checkpoint: which.checkpoint, step: which.step, colour: color, threads: threads, includes: includes)
     if trainer.isClassifier {
       if judge != nil { Out.error("ganc: note: \(run) is a classifier; --judge measures generators and is ignored\n") }
       do {

@@ -142,3 +142,12 @@ public func assertSnapshot(_ text: String, named name: String, in folder: String
   let expected = (try? String(contentsOf: url, encoding: .utf8)) ?? "<no snapshot \(name)>"
   #expect(text == expected, "snapshot \(name) differs; rerun with GANC_RECORD_SNAPSHOTS=1 and review the diff", sourceLocation: sourceLocation)
 }
+
+/// Trains `specText` (written as spec.xml in a new folder) into `folder/run`
+/// with `arguments` added; returns both, the training's exit code checked by the caller.
+public func trainedRun(_ specText: String, arguments: [String] = []) -> (folder: URL, run: String, code: Int32) {
+  let folder = temporaryFolder()
+  let spec = write(specText, to: "spec.xml", in: folder)
+  let run = folder.appendingPathComponent("run").path
+  return (folder, run, runGanc(["train", spec, "--out", run, "-q"] + arguments, directory: folder).code)
+}

@@ -39,10 +39,8 @@ private func text(_ b: ArraySlice<UInt8>) -> String { String(decoding: b, as: UT
 struct ExportTests {
   @Test("the ONNX model says opset 17, IR 8, input z [batch, latent], output samples [batch, 2], and only ONNX operators")
   func onnxStructure() throws {
-    let folder = temporaryFolder()
-    let spec = write(ringSpec(steps: 10, threads: 1, checkpointEvery: 10), to: "spec.xml", in: folder)
-    let run = folder.appendingPathComponent("run").path
-    #expect(runGanc(["train", spec, "--out", run, "-q"]).code == 0)
+    let (folder, run, code) = trainedRun(ringSpec(steps: 10, threads: 1, checkpointEvery: 10))
+    #expect(code == 0)
     let exported = runGanc(["export", run])
     #expect(exported.code == 0, "\(exported.err)")
     #expect(exported.out.contains("inputs: z [batch, 4] float32") && exported.out.contains("output: samples [batch, 2] float32"), "\(exported.out)")
@@ -75,11 +73,9 @@ struct ExportTests {
 
   @Test("safetensors export: G's state_dict names, EMA weights in place of the live ones, --step picks a kept checkpoint")
   func safetensors() throws {
-    let folder = temporaryFolder()
     let text = ringSpec(steps: 20, extra: "ema=\"0.9\"", threads: 1, checkpointEvery: 10).replacingOccurrences(of: "<output ", with: "<output keep=\"2\" ")
-    let spec = write(text, to: "spec.xml", in: folder)
-    let run = folder.appendingPathComponent("run").path
-    #expect(runGanc(["train", spec, "--out", run, "-q"]).code == 0)
+    let (folder, run, code) = trainedRun(text)
+    #expect(code == 0)
     let at10 = folder.appendingPathComponent("g10.safetensors").path, at20 = folder.appendingPathComponent("g20.safetensors").path
     #expect(runGanc(["export", run, "--format", "safetensors", "--step", "10", "--out", at10]).code == 0)
     #expect(runGanc(["export", run, "--format", "safetensors", "--out", at20]).code == 0)
@@ -98,10 +94,8 @@ struct ExportTests {
 
   @Test("ganc sample --noise uses the given noise (the same rows give the same samples); bad noise or labels are errors")
   func givenNoise() throws {
-    let folder = temporaryFolder()
-    let spec = write(ringSpec(steps: 10, threads: 1, checkpointEvery: 10), to: "spec.xml", in: folder)
-    let run = folder.appendingPathComponent("run").path
-    #expect(runGanc(["train", spec, "--out", run, "-q"]).code == 0)
+    let (folder, run, code) = trainedRun(ringSpec(steps: 10, threads: 1, checkpointEvery: 10))
+    #expect(code == 0)
     let z: [Float] = (0..<12).map { Float($0) / 6 - 1 }
     let noise = folder.appendingPathComponent("z.npy").path
     try NPYWriter.write(z + z, shape: [6, 4], to: noise)

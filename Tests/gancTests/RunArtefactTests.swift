@@ -8,10 +8,8 @@ import Testing
 struct RunArtefactTests {
   @Test("the event file's records are framed and checksummed as TFRecord says, one scalar event per step")
   func eventRecords() throws {
-    let folder = temporaryFolder()
-    let spec = write(ringSpec(steps: 30, threads: 1, checkpointEvery: 10), to: "spec.xml", in: folder)
-    let run = folder.appendingPathComponent("run").path
-    #expect(runGanc(["train", spec, "--out", run, "-q"]).code == 0)
+    let (_, run, code) = trainedRun(ringSpec(steps: 30, threads: 1, checkpointEvery: 10))
+    #expect(code == 0)
     let names = try FileManager.default.contentsOfDirectory(atPath: run).filter { $0.hasPrefix("events.out.tfevents.") }
     #expect(names.count == 1)
     let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: run + "/" + names[0])))
@@ -33,11 +31,9 @@ struct RunArtefactTests {
 
   @Test("keep=3 keeps the last three checkpoints; sample and eval take --step, and name the steps there are")
   func history() throws {
-    let folder = temporaryFolder()
     let text = ringSpec(steps: 50, threads: 1, checkpointEvery: 10).replacingOccurrences(of: "<output ", with: "<output keep=\"3\" ")
-    let spec = write(text, to: "spec.xml", in: folder)
-    let run = folder.appendingPathComponent("run").path
-    #expect(runGanc(["train", spec, "--out", run, "-q"]).code == 0)
+    let (folder, run, code) = trainedRun(text)
+    #expect(code == 0)
     #expect(Trainer.history(ofRun: run).map(\.step) == [30, 40, 50])
     let c = try Checkpoint.read(Trainer.historyPath(run: run, step: 40))
     #expect(c.metadata["ganc.step"] == "40")
@@ -56,11 +52,9 @@ struct RunArtefactTests {
 
   @Test("report.html: the commands of each invocation, the escaped spec, the curves and at most 16 sample pictures, the last one final")
   func report() throws {
-    let folder = temporaryFolder()
     let text = ringSpec(steps: 100, threads: 1, checkpointEvery: 50).replacingOccurrences(of: "samples-every=\"0\"", with: "samples-every=\"5\"")
-    let spec = write(text, to: "spec.xml", in: folder)
-    let run = folder.appendingPathComponent("run").path
-    #expect(runGanc(["train", spec, "--out", run, "-q", "--steps", "60"], directory: folder).code == 0)
+    let (folder, run, code) = trainedRun(text, arguments: ["--steps", "60"])
+    #expect(code == 0)
     #expect(runGanc(["train", "--resume", run, "--steps", "100", "-q"], directory: folder).code == 0)
     let commands = try String(contentsOfFile: run + "/commands.txt", encoding: .utf8).split(separator: "\n")
     #expect(commands.count == 2)
