@@ -43,8 +43,7 @@ public enum GeneratorExport {
       let source = averaged && p.trainable ? TrainingGraphBuilder.averageName(p.name) : p.name
       guard let buffer = trainer.runtime.persistent(source) else { throw ExportError("the checkpoint lacks \(source)") }
       // G's own state_dict names: what `G.load_state_dict(load_file(path))` expects.
-      let name = p.name.hasPrefix("generator.") ? String(p.name.dropFirst("generator.".count)) : p.name
-      out.append((name, p.shape, Array(buffer)))
+      out.append((Translation.ownName(p.name), p.shape, Array(buffer)))
     }
     guard !out.isEmpty else { throw ExportError("\(trainer.checked.spec.name) has no generator") }
     return out
@@ -107,7 +106,7 @@ public enum GeneratorExport {
   }
 
   /// An axis of a value: a fixed size, or `multiple` times the batch.
-  enum Dimension: Equatable {
+  enum Dimension: Hashable {
     case fixed(Int)
     case batch(multiple: Int)
   }
@@ -138,6 +137,10 @@ struct ONNXGraphBuilder {
   var parameterCount = 0
   private var counter = 0
   private var names: Set<String> = []
+  /// Int64 constants already written, by value (shapes and axes repeat).
+  private var int64Names: [[Int]: String] = [:]
+  /// Shape tensors already built, by the dimensions they say.
+  var shapes: [[GeneratorExport.Dimension]: String] = [:]
 
   /// A name not used yet, from `base`.
   mutating func fresh(_ base: String) -> String {
@@ -173,10 +176,12 @@ struct ONNXGraphBuilder {
 
   /// An int64 initializer (shapes, axes, slice bounds).
   mutating func int64s(_ values: [Int], scalar: Bool = false) -> String {
+    if !scalar, let known = int64Names[values] { return known }
     let name = fresh("i64_" + values.map { $0 < 0 ? "m\(-$0)" : String($0) }.joined(separator: "_"))
     let raw = values.flatMap { Proto.littleEndian(Int64($0)) }
     let dims = scalar ? [] : Proto.int(1, values.count)
     initializers.append(dims + Proto.varint(2, UInt64(Self.int64)) + Proto.string(8, name) + Proto.bytes(9, raw))
+    if !scalar { int64Names[values] = name }
     return name
   }
 
@@ -227,7 +232,8 @@ struct Translation {
     var batch: String? = nil
     let paramNames = Dictionary(
       uniqueKeysWithValues: g.nodes.enumerated().compactMap { id, n -> (ValueID, String)? in
-        if case .parameter(let p) = n.op { return (id, p.hasPrefix("ema.") ? String(p.dropFirst(4)) : p) }
+        // G's own names, as in the safetensors export (`ema.generator.0.weight` is `0.weight`).
+        if case .parameter(let p) = n.op { return (id, Self.ownName(p)) }
         return nil
       })
 
@@ -243,6 +249,7 @@ struct Translation {
       guard d.contains(where: { if case .batch = $0 { return true } else { return false } }) else {
         return b.int64s(d.map { if case .fixed(let n) = $0 { return n } else { return 0 } })
       }
+      if let known = b.shapes[d] { return known }
       var pieces: [String] = []
       for x in d {
         switch x {
@@ -250,7 +257,9 @@ struct Translation {
         case .batch(let k): pieces.append(k == 1 ? batchSize(&b) : b.node("Mul", [batchSize(&b), b.int64s([k])]))
         }
       }
-      return b.node("Concat", pieces, [ONNXGraphBuilder.int("axis", 0)])
+      let shape = b.node("Concat", pieces, [ONNXGraphBuilder.int("axis", 0)])
+      b.shapes[d] = shape
+      return shape
     }
     func materialize(_ id: ValueID, _ b: inout ONNXGraphBuilder) -> String {
       guard compact.contains(id) else { return name[id]! }
@@ -388,19 +397,33 @@ struct Translation {
     return b.node("Identity", [result], output: "samples")
   }
 
-  /// A folded value's initializer name: after the first weight it reads
-  /// (`weight_orig` becomes `weight`: spectral norm applied).
+  /// A generator parameter's name in G's own `state_dict`.
+  static func ownName(_ name: String) -> String {
+    var n = Substring(name)
+    if n.hasPrefix("ema.") { n = n.dropFirst(4) }
+    if n.hasPrefix("generator.") { n = n.dropFirst("generator.".count) }
+    return String(n)
+  }
+
+  /// A folded value's initializer name, from the parameters it reads: a
+  /// parameter only reshaped or broadcast keeps its name, a spectrally normalised weight is
+  /// `LAYER.weight` (from `weight_orig`), anything else `LAYER.folded`.
   static func foldedName(_ id: ValueID, _ g: Graph, _ params: [ValueID: String]) -> String {
-    var stack = [id], seen: Set<ValueID> = []
-    var first: String? = nil
-    while let v = stack.popLast(), first == nil {
+    var stack = [id], seen: Set<ValueID> = [], read: [String] = [], computed = false
+    while let v = stack.popLast() {
       if !seen.insert(v).inserted { continue }
-      if let p = params[v] { first = p; break }
+      switch g.nodes[v].op {
+      case .parameter: read.append(params[v]!)
+      case .reshape, .broadcast, .convert, .stopGradient: break
+      default: computed = true
+      }
       stack += g.nodes[v].inputs.reversed()
     }
-    guard let first else { return "const" }
-    if first.hasSuffix("_orig") { return String(first.dropLast(5)) }
-    return first + ".folded"
+    guard let first = read.first else { return "const" }
+    if read.count == 1 && !computed { return first }
+    if let orig = read.first(where: { $0.hasSuffix("weight_orig") }) { return String(orig.dropLast(5)) }
+    let layer = first.split(separator: ".").dropLast().joined(separator: ".")
+    return (layer.isEmpty ? first : layer) + ".folded"
   }
 
   /// Drops every axis along which the value does not change (to size 1),
