@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the main job: training the default spec
-# (specs/ring.xml, built-in data) into runs/ring, then evaluating it.
+# (specs/ring.xml, built-in data) into runs/ring, then evaluating it and
+# exporting its generator as ONNX; RUN/report.html shows it all.
 # Usage: bash scripts/run.sh [SPEC] [extra ganc train options]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,3 +17,5 @@ if [ -e "$out/checkpoint.safetensors" ]; then
 fi
 .build/release/ganc train "$spec" --out "$out" "$@"
 .build/release/ganc eval "$out"
+.build/release/ganc export "$out"
+echo "the run's report: $out/report.html"

@@ -159,6 +159,7 @@ public enum RunReport {
       th { background: #f6f8fa; font-weight: normal; font-family: monospace; }
       figure { display: inline-block; margin: 0.5em; vertical-align: top; } figcaption { text-align: center; color: #555; font-size: 0.9em; }
       img { max-width: 100%; image-rendering: pixelated; }
+      .grid { display: flex; flex-wrap: wrap; align-items: flex-start; }
       </style>
       </head>
       <body>

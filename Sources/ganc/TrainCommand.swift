@@ -160,7 +160,7 @@ struct Train: ParsableCommand {
       if !quiet {
         log(
           String(
-            format: "done in %.1f s: loss %.4f; wrote %@/{metrics.csv,loss.png,checkpoint.safetensors,eval.json}", Date().timeIntervalSince(start),
+            format: "done in %.1f s: loss %.4f; wrote %@/{metrics.csv,loss.png,checkpoint.safetensors,eval.json,report.html}", Date().timeIntervalSince(start),
             trainer.history.last?.dLoss ?? .nan, trainer.runFolder))
       }
       return
@@ -173,7 +173,7 @@ struct Train: ParsableCommand {
       let last = trainer.history.last
       log(
         String(
-          format: "done in %.1f s: D loss %.4f, G loss %.4f; wrote %@/{metrics.csv,loss.png,samples/,checkpoint.safetensors}",
+          format: "done in %.1f s: D loss %.4f, G loss %.4f; wrote %@/{metrics.csv,loss.png,samples/,checkpoint.safetensors,report.html}",
           Date().timeIntervalSince(start), last?.dLoss ?? .nan, last?.gLoss ?? .nan, trainer.runFolder))
     }
   }
