@@ -89,7 +89,7 @@ public enum RunReport {
     var body = "<h1>\(escaped(spec.name))</h1>\n"
     let kind = trainer.isClassifier ? "classifier" : "GAN"
     body +=
-      "<p class=\"meta\">\(kind) run <code>\(escaped(run))</code>, at step \(trainer.step) of \(spec.training.steps); report written "
+      "<p class=\"meta\">\(kind) run <code>\(escaped(run))</code>, at step \(trainer.step); report written "
       + "\(escaped(ISO8601DateFormatter().string(from: Date()))) by \(escaped(Trainer.compilerVersion)).</p>\n"
 
     body += "<h2>Reproduce</h2>\n"
