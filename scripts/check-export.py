@@ -1,4 +1,5 @@
-"""Exports the generator of every shipped GAN spec and reads it back with the
+"""Exports the generator of every shipped GAN spec (and the net of each
+classifier spec, checked against PyTorch's own net) and reads it back with the
 tools its users have: `onnx.checker` (full check, with shape inference) and
 onnxruntime run the ONNX model at two batch sizes on the same noise (and
 labels) as `ganc sample --noise --labels`; PyTorch loads the safetensors
@@ -99,6 +100,40 @@ def check(spec_path, ganc, steps, folder, tolerance):
     return problems
 
 
+def check_classifier(spec_path, ganc, steps, folder, tolerance):
+    """A classifier run (a judge): its ONNX logits against PyTorch's own net with the safetensors weights."""
+    name = os.path.splitext(os.path.basename(spec_path))[0]
+    run = os.path.join(folder, name)
+    subprocess.run([ganc, "train", spec_path, "--steps", str(steps), "--out", run, "-q", "--threads", "2"], check=True)
+    subprocess.run([ganc, "export", run], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([ganc, "export", run, "--format", "safetensors"], check=True, stdout=subprocess.DEVNULL)
+    model_path = os.path.join(run, "classifier.onnx")
+    model = onnx.load(model_path)
+    onnx.checker.check_model(model, full_check=True)
+    session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    spec = ganspec.load(spec_path)
+    net = torchgan.Net(spec.discriminator, torchgan.Draws())
+    missing, unexpected = net.load_state_dict(load_file(os.path.join(run, "classifier.safetensors")), strict=False)
+    problems = []
+    if [m for m in missing if not m.endswith("num_batches_tracked")] or unexpected:
+        problems.append(f"safetensors: missing {missing}, unexpected {unexpected}")
+    net.eval()
+    rng = np.random.default_rng(7)
+    worst = 0.0
+    for n in (5, 1):
+        x = rng.uniform(-1, 1, (n,) + tuple(spec.data_shape)).astype(np.float32)
+        logits, features = session.run(["logits", "features"], {"x": x})
+        with torch.no_grad():
+            ref = net(torch.from_numpy(x)).numpy()
+        error = float(np.abs(logits - ref).max()) / max(1.0, float(np.abs(ref).max()))
+        worst = max(worst, error)
+        if logits.shape != ref.shape or features.shape[0] != n or not error <= tolerance:
+            problems.append(f"batch {n}: onnxruntime logits {logits.shape} vs PyTorch {ref.shape}, error {error:.2e}")
+    print(f"{name} (classifier): onnx {os.path.getsize(model_path) / 1e6:.2f} MB, {len(model.graph.node)} nodes: "
+          + ("ok" if not problems else "; ".join(problems)) + f" (worst logit error against PyTorch {worst:.1e})")
+    return problems
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ganc", default=".build/debug/ganc")
@@ -126,14 +161,13 @@ def main():
     failed = []
     for path in specs:
         with open(path) as f:
-            if "<classifier" in f.read():
-                continue
-        if check(path, args.ganc, args.steps, folder, args.tolerance):
+            classifier = "<classifier" in f.read()
+        if (check_classifier if classifier else check)(path, args.ganc, args.steps, folder, args.tolerance):
             failed.append(path)
     if failed:
         print(f"check-export: {len(failed)} specs differ: {', '.join(failed)}")
         sys.exit(1)
-    print("check-export: every shipped generator reads back in onnxruntime and PyTorch")
+    print("check-export: every exported generator and classifier reads back in onnxruntime and PyTorch")
 
 
 if __name__ == "__main__":

@@ -44,11 +44,11 @@ public enum Compiler {
   public static let sampleBatch = 64
 
   /// The generator's inference program at `batch` (EMA weights when `ema`),
-  /// lowered and simplified but not fused, laid out or planned: the portable
-  /// form `ganc export` translates.
-  public static func generatorProgram(_ spec: CheckedSpec, batch: Int, ema: Bool) throws -> Program {
+  /// or a classifier's (logits and features), lowered and simplified but not
+  /// fused, laid out or planned: the portable form `ganc export` translates.
+  public static func exportedProgram(_ spec: CheckedSpec, batch: Int, ema: Bool) throws -> Program {
     var builder = TrainingGraphBuilder(spec: spec)
-    var program = try builder.sampler(batch: batch, ema: ema)
+    var program = spec.spec.kind == .classifier ? try builder.inference(batch: batch) : try builder.sampler(batch: batch, ema: ema)
     for pass in [Simplify.run, CommonSubexpressions.run, DeadCodeElimination.run] {
       program.graph = pass(program.graph)
       try program.graph.verify()

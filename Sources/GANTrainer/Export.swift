@@ -1,6 +1,7 @@
 import Foundation
 import GANCompiler
 import GANIR
+import GANSpec
 
 /// A generator that cannot be written in the asked format.
 public struct ExportError: Error, CustomStringConvertible, Sendable {
@@ -8,7 +9,8 @@ public struct ExportError: Error, CustomStringConvertible, Sendable {
   public init(_ description: String) { self.description = description }
 }
 
-/// `ganc export`: the trained generator for other tools.
+/// `ganc export`: the trained generator (a classifier run: the classifier)
+/// for other tools.
 ///
 /// ONNX: the generator's inference program (EMA weights when the run kept
 /// them, batch norm from its running statistics, spectral norm from the
@@ -21,6 +23,8 @@ public struct ExportError: Error, CustomStringConvertible, Sendable {
 /// `batch` (a multiple of it in reshapes). Inputs: `z` [batch, latent] float32
 /// and, for a conditional generator, `label` [batch] int64; output `samples`
 /// [batch, data shape] in the data's original units (a table's standardisation undone).
+/// A classifier run (a judge) exports its net: input `x` [batch, data shape],
+/// outputs `logits` and `features` (what a judge measures generators with).
 public enum GeneratorExport {
   /// ONNX's opset and the IR version that goes with it.
   public static let opset = 17
@@ -33,13 +37,15 @@ public enum GeneratorExport {
     public var parameters: Int
   }
 
-  /// The generator's learned tensors and buffers under their own names
-  /// (EMA weights in place of the live ones when kept): a PyTorch
-  /// `state_dict` of G, as `safetensors.torch.load_file` reads it.
-  public static func generatorTensors(_ trainer: Trainer) throws -> [(name: String, shape: [Int], values: [Float])] {
+  /// The generator's (a classifier run: the classifier's) learned tensors
+  /// and buffers under their own names (EMA weights in place of the live
+  /// ones when kept): a PyTorch `state_dict` of the net, as
+  /// `safetensors.torch.load_file` reads it.
+  public static func netTensors(_ trainer: Trainer) throws -> [(name: String, shape: [Int], values: [Float])] {
     let averaged = trainer.training.ema != nil
+    let net: NetworkRole = trainer.isClassifier ? .classifier : .generator
     var out: [(name: String, shape: [Int], values: [Float])] = []
-    for p in trainer.model.persistent where p.net == .generator && p.role == .network {
+    for p in trainer.model.persistent where p.net == net && p.role == .network {
       let source = averaged && p.trainable ? TrainingGraphBuilder.averageName(p.name) : p.name
       guard let buffer = trainer.runtime.persistent(source) else { throw ExportError("the checkpoint lacks \(source)") }
       // G's own state_dict names: what `G.load_state_dict(load_file(path))` expects.
@@ -51,35 +57,50 @@ public enum GeneratorExport {
 
   /// The ONNX model's bytes and what it takes and gives.
   public static func onnx(_ trainer: Trainer) throws -> (bytes: [UInt8], signature: Signature) {
-    guard !trainer.isClassifier else { throw ExportError("\(trainer.runFolder) is a classifier run: it has no generator to export") }
     let spec = trainer.checked, averaged = trainer.training.ema != nil
-    let two = try Compiler.generatorProgram(spec, batch: 2, ema: averaged)
-    let three = try Compiler.generatorProgram(spec, batch: 3, ema: averaged)
+    let two = try Compiler.exportedProgram(spec, batch: 2, ema: averaged)
+    let three = try Compiler.exportedProgram(spec, batch: 3, ema: averaged)
     let dims = try batchAxes(two.graph, three.graph)
     var builder = ONNXGraphBuilder()
     let translation = try Translation(program: two, dims: dims, trainer: trainer)
-    let output = try translation.emit(into: &builder)
+    let results = try translation.emit(into: &builder)
     let latent = spec.spec.latent
-    var inputs = [valueInfo("z", elementType: ONNXGraphBuilder.float, dims: [.batch(multiple: 1), .fixed(latent.size)])]
-    if spec.spec.training.conditional { inputs.append(valueInfo("label", elementType: ONNXGraphBuilder.int64, dims: [.batch(multiple: 1)])) }
-    let outputs = [valueInfo(output, elementType: ONNXGraphBuilder.float, dims: [.batch(multiple: 1)] + spec.data.shape.map { .fixed($0) })]
+    func text(_ d: [Dimension]) -> String {
+      "[" + d.map { if case .fixed(let n) = $0 { return String(n) } else { return "batch" } }.joined(separator: ", ") + "]"
+    }
+    let data: [Dimension] = [.batch(multiple: 1)] + spec.data.shape.map { .fixed($0) }
+    var inputs: [(name: String, type: Int, dims: [Dimension])] = []
+    for input in two.inputs {
+      switch input.kind {
+      case .latent: inputs.append(("z", ONNXGraphBuilder.float, [.batch(multiple: 1), .fixed(latent.size)]))
+      case .generatedLabels: inputs.append(("label", ONNXGraphBuilder.int64, [.batch(multiple: 1)]))
+      default: inputs.append(("x", ONNXGraphBuilder.float, data))
+      }
+    }
+    let outputs = results.map { ($0.name, ONNXGraphBuilder.float, $0.dims) }
+    let units = spec.data.shape.count == 3 ? "the data's units ([-1, 1] pixels)" : "the data's units"
     let doc =
-      "The generator of \(spec.spec.name), step \(trainer.step)\(averaged ? " (EMA weights)" : ""), exported by ganc. "
-      + "z: [batch, \(latent.size)] \(latent.distribution == .uniform ? "uniform in [-1, 1]" : "standard normal") noise"
-      + (spec.spec.training.conditional ? "; label: [batch] class ids in 0..<\(trainer.dataset.classes ?? 1)" : "")
-      + "; samples: [batch, \(spec.data.shape.map(String.init).joined(separator: ", "))] in the data's units"
-      + (spec.data.shape.count == 3 ? " ([-1, 1] pixels)" : "") + "."
+      trainer.isClassifier
+      ? "The classifier \(spec.spec.name), step \(trainer.step), exported by ganc. x: \(text(data)) samples in \(units); "
+        + "logits: [batch, classes] (softmax gives the class probabilities); features: the layer before the last, as a judge uses them."
+      : "The generator of \(spec.spec.name), step \(trainer.step)\(averaged ? " (EMA weights)" : ""), exported by ganc. "
+        + "z: [batch, \(latent.size)] \(latent.distribution == .uniform ? "uniform in [-1, 1]" : "standard normal") noise"
+        + (spec.spec.training.conditional ? "; label: [batch] class ids in 0..<\(trainer.dataset.classes ?? 1)" : "")
+        + "; samples: \(text(data)) in \(units)."
     var graph: [UInt8] = builder.nodes.flatMap { Proto.bytes(1, $0) }
     graph += Proto.string(2, spec.spec.name)
     graph += builder.initializers.flatMap { Proto.bytes(5, $0) }
     graph += Proto.string(10, doc)
-    graph += inputs.flatMap { Proto.bytes(11, $0) }
-    graph += outputs.flatMap { Proto.bytes(12, $0) }
-    let metadata: [(String, String)] = [
-      ("ganc.spec", spec.spec.name), ("ganc.step", String(trainer.step)), ("ganc.ema", String(averaged)),
-      ("ganc.latent", "\(latent.size) \(latent.distribution == .uniform ? "uniform" : "normal")"),
-      ("ganc.classes", String(spec.spec.training.conditional ? trainer.dataset.classes ?? 1 : 0)),
-    ]
+    graph += inputs.flatMap { Proto.bytes(11, valueInfo($0.name, elementType: $0.type, dims: $0.dims)) }
+    graph += outputs.flatMap { Proto.bytes(12, valueInfo($0.0, elementType: $0.1, dims: $0.2)) }
+    let metadata: [(String, String)] =
+      [("ganc.spec", spec.spec.name), ("ganc.step", String(trainer.step)), ("ganc.ema", String(averaged))]
+      + (trainer.isClassifier
+        ? [("ganc.classes", String(trainer.dataset.classes ?? 0))]
+        : [
+          ("ganc.latent", "\(latent.size) \(latent.distribution == .uniform ? "uniform" : "normal")"),
+          ("ganc.classes", String(spec.spec.training.conditional ? trainer.dataset.classes ?? 1 : 0)),
+        ])
     var model = Proto.varint(1, UInt64(irVersion)) + Proto.string(2, "ganc") + Proto.string(3, "1")
     model += Proto.string(6, doc) + Proto.bytes(7, graph)
     model += Proto.bytes(8, Proto.string(1, "") + Proto.varint(2, UInt64(opset)))
@@ -88,8 +109,8 @@ public enum GeneratorExport {
     return (
       model,
       Signature(
-        inputs: ["z [batch, \(latent.size)] float32"] + (spec.spec.training.conditional ? ["label [batch] int64"] : []),
-        output: "samples [batch, \(spec.data.shape.map(String.init).joined(separator: ", "))] float32", parameters: parameters)
+        inputs: inputs.map { "\($0.name) \(text($0.dims)) \($0.type == ONNXGraphBuilder.int64 ? "int64" : "float32")" },
+        output: outputs.map { "\($0.0) \(text($0.2)) float32" }.joined(separator: ", "), parameters: parameters)
     )
   }
 
@@ -223,8 +244,8 @@ struct Translation {
     for (id, new) in map { constants[id] = values[new] }
   }
 
-  /// Emits every node the output needs; returns the output's name.
-  func emit(into b: inout ONNXGraphBuilder) throws -> String {
+  /// Emits every node the outputs need; returns the outputs' names and axes.
+  func emit(into b: inout ONNXGraphBuilder) throws -> [(name: String, dims: [Dimension])] {
     let g = program.graph
     // ONNX name of each value, and whether it may be smaller than its IR shape (a broadcast left to ONNX).
     var name: [ValueID: String] = [:]
@@ -239,12 +260,13 @@ struct Translation {
 
     func batchSize(_ b: inout ONNXGraphBuilder) -> String {
       if let batch { return batch }
-      let shape = b.node("Shape", ["z"])
+      // The batch comes from the first input: z for a generator, x for a classifier.
+      let shape = b.node("Shape", [program.inputs.first?.kind == .data ? "x" : "z"])
       let s = b.node("Slice", [shape, b.int64s([0]), b.int64s([1])], output: "batch_size")
       batch = s
       return s
     }
-    /// The IR shape of `id` as a tensor (the batch read from z).
+    /// The IR shape of `id` as a tensor (the batch read from the first input).
     func shapeTensor(_ d: [Dimension], _ b: inout ONNXGraphBuilder) -> String {
       guard d.contains(where: { if case .batch = $0 { return true } else { return false } }) else {
         return b.int64s(d.map { if case .fixed(let n) = $0 { return n } else { return 0 } })
@@ -287,6 +309,13 @@ struct Translation {
         guard let input = program.inputs.first(where: { g.nodes[id].op == .input($0.name) }) else { throw ExportError("unknown input") }
         switch input.kind {
         case .latent: name[id] = "z"
+        case .data:
+          // A table's columns are standardised before the net sees them.
+          name[id] = "x"
+          if let mean = trainer.dataset.columnMean, let std = trainer.dataset.columnStd {
+            let centred = b.node("Sub", ["x", b.floats("data_mean", [mean.count], mean)])
+            name[id] = b.node("Div", [centred, b.floats("data_std", [std.count], std)])
+          }
         case .generatedLabels:
           let f = b.node("Cast", ["label"], [ONNXGraphBuilder.int("to", ONNXGraphBuilder.float)])
           name[id] = b.node("Reshape", [f, shapeTensor(dims[id], &b)])
@@ -388,20 +417,25 @@ struct Translation {
         throw ExportError("the generator's inference program holds \(node.op.mnemonic), which ONNX export does not translate")
       }
     }
-    guard let out = g.outputs.first else { throw ExportError("the generator has no output") }
-    var result = materialize(out, &b)
-    if let mean = trainer.dataset.columnMean, let std = trainer.dataset.columnStd {
-      result = b.node("Mul", [result, b.floats("data_std", [std.count], std)])
-      result = b.node("Add", [result, b.floats("data_mean", [mean.count], mean)])
+    guard !g.outputs.isEmpty else { throw ExportError("the net has no output") }
+    var results: [(name: String, dims: [Dimension])] = []
+    for out in g.outputs {
+      let label = g.outputNames[out] ?? "output"
+      var result = materialize(out, &b)
+      if label == "samples", let mean = trainer.dataset.columnMean, let std = trainer.dataset.columnStd {
+        result = b.node("Mul", [result, b.floats("data_std", [std.count], std)])
+        result = b.node("Add", [result, b.floats("data_mean", [mean.count], mean)])
+      }
+      results.append((b.node("Identity", [result], output: label), dims[out]))
     }
-    return b.node("Identity", [result], output: "samples")
+    return results
   }
 
   /// A generator parameter's name in G's own `state_dict`.
   static func ownName(_ name: String) -> String {
     var n = Substring(name)
     if n.hasPrefix("ema.") { n = n.dropFirst(4) }
-    if n.hasPrefix("generator.") { n = n.dropFirst("generator.".count) }
+    for net in ["generator.", "classifier."] where n.hasPrefix(net) { n = n.dropFirst(net.count) }
     return String(n)
   }
 

@@ -5,7 +5,7 @@ import GANTrainer
 /// `ganc export`: the trained generator for other tools.
 struct Export: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Write a run's generator as an ONNX model (opset 17, symbolic batch) or as safetensors (its weights alone).",
+    abstract: "Write a run's generator (or a classifier run's net) as an ONNX model (opset 17, symbolic batch) or as safetensors (its weights alone).",
     discussion: """
       ONNX: inputs z [batch, latent] float32 (and label [batch] int64 for a
       conditional generator), output samples [batch, data shape] in the data's
@@ -14,6 +14,9 @@ struct Export: ParsableCommand {
       onnxruntime: session.run(None, {"z": z}).
       safetensors: the generator's tensors under their own names (EMA weights
       in place of the live ones), as PyTorch's safetensors.torch.load_file reads them.
+      A classifier run (a <classifier> spec, such as a judge) exports its net:
+      input x [batch, data shape], outputs logits [batch, classes] and
+      features (the layer a judge measures generators on).
       """)
 
   enum Format: String, ExpressibleByArgument, CaseIterable { case onnx, safetensors }
@@ -24,7 +27,7 @@ struct Export: ParsableCommand {
   @Option(help: "onnx or safetensors.")
   var format: Format = .onnx
 
-  @Option(help: "The output file (default: RUN/generator.onnx or RUN/generator.safetensors).")
+  @Option(help: "The output file (default: RUN/generator.onnx or RUN/generator.safetensors; RUN/classifier.* for a classifier run).")
   var out: String?
 
   @OptionGroup var which: CheckpointChoice
@@ -36,24 +39,21 @@ struct Export: ParsableCommand {
 
   func run() throws {
     let trainer = try openRun(runFolder, checkpoint: which.checkpoint, step: which.step, colour: color, threads: 1, includes: includes)
-    guard !trainer.isClassifier else {
-      Out.error("ganc: error: \(runFolder) is a classifier run (a <classifier> spec): it has no generator to export\n")
-      throw ExitCode(1)
-    }
-    let path = out ?? "\(runFolder)/generator.\(format.rawValue)"
+    let path = out ?? "\(runFolder)/\(trainer.isClassifier ? "classifier" : "generator").\(format.rawValue)"
     do {
       switch format {
       case .onnx:
         let (bytes, signature) = try GeneratorExport.onnx(trainer)
         try writeAtomically(Data(bytes), to: path, what: "the model")
         Out.print(
-          "wrote the generator of step \(trainer.step) (\(signature.parameters) parameters\(trainer.training.ema != nil ? ", EMA weights" : "")) to \(path)\n"
-            + "  inputs: \(signature.inputs.joined(separator: ", "))\n  output: \(signature.output)\n")
+          "wrote the \(trainer.isClassifier ? "classifier" : "generator") of step \(trainer.step) (\(signature.parameters) parameters\(trainer.training.ema != nil ? ", EMA weights" : "")) to \(path)\n"
+            + "  inputs: \(signature.inputs.joined(separator: ", "))\n  outputs: \(signature.output)\n")
       case .safetensors:
-        let tensors = try GeneratorExport.generatorTensors(trainer)
+        let tensors = try GeneratorExport.netTensors(trainer)
         let metadata = ["ganc.spec": trainer.checked.spec.name, "ganc.step": String(trainer.step), "ganc.ema": String(trainer.training.ema != nil)]
         try writeAtomically(Checkpoint(tensors: tensors, metadata: metadata).encoded(), to: path, what: "the weights")
-        Out.print("wrote the generator's \(tensors.count) tensors (\(tensors.reduce(0) { $0 + $1.values.count }) numbers) of step \(trainer.step) to \(path)\n")
+        Out.print(
+          "wrote the \(trainer.isClassifier ? "classifier" : "generator")'s \(tensors.count) tensors (\(tensors.reduce(0) { $0 + $1.values.count }) numbers) of step \(trainer.step) to \(path)\n")
       }
     } catch {
       Out.error("ganc: error: \(error)\n")

@@ -43,7 +43,7 @@ struct ExportTests {
     #expect(code == 0)
     let exported = runGanc(["export", run])
     #expect(exported.code == 0, "\(exported.err)")
-    #expect(exported.out.contains("inputs: z [batch, 4] float32") && exported.out.contains("output: samples [batch, 2] float32"), "\(exported.out)")
+    #expect(exported.out.contains("inputs: z [batch, 4] float32") && exported.out.contains("outputs: samples [batch, 2] float32"), "\(exported.out)")
     let model = [UInt8](try Data(contentsOf: URL(fileURLWithPath: run + "/generator.onnx")))[...]
     let top = fields(model)
     #expect(top.first { $0.field == 1 }?.varint == 8)
