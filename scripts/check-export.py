@@ -35,19 +35,23 @@ import generate  # noqa: E402
 import torchgan  # noqa: E402
 
 
-def check(spec_path, ganc, steps, folder, tolerance):
+def train_and_export(spec_path, ganc, steps, folder, stem):
+    """Trains a few steps, exports both formats (RUN/STEM.onnx, RUN/STEM.safetensors), checks the model."""
     name = os.path.splitext(os.path.basename(spec_path))[0]
     run = os.path.join(folder, name)
     subprocess.run([ganc, "train", spec_path, "--steps", str(steps), "--out", run, "-q", "--threads", "2"], check=True)
-    model_path = os.path.join(run, "generator.onnx")
-    subprocess.run([ganc, "export", run, "--out", model_path], check=True, stdout=subprocess.DEVNULL)
-    weights_path = os.path.join(run, "generator.safetensors")
-    subprocess.run([ganc, "export", run, "--format", "safetensors", "--out", weights_path], check=True, stdout=subprocess.DEVNULL)
-
+    subprocess.run([ganc, "export", run], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([ganc, "export", run, "--format", "safetensors"], check=True, stdout=subprocess.DEVNULL)
+    model_path = os.path.join(run, stem + ".onnx")
     model = onnx.load(model_path)
     onnx.checker.check_model(model, full_check=True)
     assert model.opset_import[0].version == 17, model.opset_import
     session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    return name, run, model_path, model, session, os.path.join(run, stem + ".safetensors")
+
+
+def check(spec_path, ganc, steps, folder, tolerance):
+    name, run, model_path, model, session, weights_path = train_and_export(spec_path, ganc, steps, folder, "generator")
     inputs = {i.name: i for i in session.get_inputs()}
     assert inputs["z"].shape[0] == "batch", inputs["z"].shape
     latent = inputs["z"].shape[1]
@@ -102,18 +106,10 @@ def check(spec_path, ganc, steps, folder, tolerance):
 
 def check_classifier(spec_path, ganc, steps, folder, tolerance):
     """A classifier run (a judge): its ONNX logits against PyTorch's own net with the safetensors weights."""
-    name = os.path.splitext(os.path.basename(spec_path))[0]
-    run = os.path.join(folder, name)
-    subprocess.run([ganc, "train", spec_path, "--steps", str(steps), "--out", run, "-q", "--threads", "2"], check=True)
-    subprocess.run([ganc, "export", run], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([ganc, "export", run, "--format", "safetensors"], check=True, stdout=subprocess.DEVNULL)
-    model_path = os.path.join(run, "classifier.onnx")
-    model = onnx.load(model_path)
-    onnx.checker.check_model(model, full_check=True)
-    session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    name, run, model_path, model, session, weights_path = train_and_export(spec_path, ganc, steps, folder, "classifier")
     spec = ganspec.load(spec_path)
     net = torchgan.Net(spec.discriminator, torchgan.Draws())
-    missing, unexpected = net.load_state_dict(load_file(os.path.join(run, "classifier.safetensors")), strict=False)
+    missing, unexpected = net.load_state_dict(load_file(weights_path), strict=False)
     problems = []
     if [m for m in missing if not m.endswith("num_batches_tracked")] or unexpected:
         problems.append(f"safetensors: missing {missing}, unexpected {unexpected}")
