@@ -10,10 +10,11 @@ public enum RunReport {
   /// The sample grids shown at most (evenly spaced over the run, the last always).
   static let maxSamplePictures = 16
 
-  /// Appends one invocation to `RUN/commands.txt` (the folder it ran in, then the command).
-  public static func recordCommand(_ arguments: [String], run: String) {
+  /// Appends one invocation to `RUN/commands.txt` (the folder it ran in,
+  /// then the command's words, `ganc` or `mpirun -np N ganc` first).
+  public static func recordCommand(_ words: [String], run: String) {
     let directory = FileManager.default.currentDirectoryPath
-    let line = "cd \(shellQuoted(directory)) && ganc " + arguments.map(shellQuoted).joined(separator: " ") + "\n"
+    let line = "cd \(shellQuoted(directory)) && " + words.map(shellQuoted).joined(separator: " ") + "\n"
     let path = run + "/commands.txt"
     if let handle = FileHandle(forWritingAtPath: path) {
       handle.seekToEndOfFile()
@@ -94,7 +95,7 @@ public enum RunReport {
 
     body += "<h2>Reproduce</h2>\n"
     let commands = (try? String(contentsOfFile: run + "/commands.txt", encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
-    let training = commands.filter { $0.contains(" && ganc train ") }
+    let training = commands.filter { $0.contains(" ganc train ") }
     if training.isEmpty {
       body += "<pre>ganc train \(escaped(shellQuoted(run + "/spec.xml"))) --steps \(trainer.step) --out NEW-RUN</pre>\n"
     } else {

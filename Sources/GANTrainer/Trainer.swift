@@ -15,7 +15,7 @@ public enum DivergencePolicy: String, Sendable, CaseIterable {
 /// Command-line choices for a run.
 public struct TrainOptions: Sendable {
   public var out: String? = nil
-  /// The command line (without the program's name), kept in RUN/commands.txt for the report.
+  /// The command line (`ganc train ...`, or `mpirun -np N ganc train ...`), kept in RUN/commands.txt for the report.
   public var command: [String]? = nil
   public var threads: Int? = nil
   public var resume = false

@@ -115,7 +115,9 @@ struct Train: ParsableCommand {
     options.onDivergence = DivergencePolicy(rawValue: onDivergence)!
     options.quiet = quiet
     options.trace = trace
-    options.command = Array(CommandLine.arguments.dropFirst())
+    // The report's reproducing command: a data-parallel run is only reproduced by as many ranks.
+    let launcher = cluster.map { $0.size > 1 ? ["mpirun", "-np", String($0.size)] : [] } ?? []
+    options.command = launcher + ["ganc"] + CommandLine.arguments.dropFirst()
     options.liveProgress = isatty(STDERR_FILENO) != 0 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     let trainer: Trainer
     do {

@@ -78,6 +78,9 @@ struct DataParallelTests {
     #expect(try Data(contentsOf: URL(fileURLWithPath: runs[0])) == Data(contentsOf: URL(fileURLWithPath: runs[1])))
     let c = try Checkpoint.read(runs[0])
     #expect(c.metadata["ganc.ranks"] == String(ranks) && c.metadata["ganc.batch"] == "96")
+    // The report's command says how many ranks reproduce the run (rank 0 alone writes it).
+    let commands = try String(contentsOfFile: folder.appendingPathComponent("ranks-0/commands.txt").path, encoding: .utf8)
+    #expect(commands.split(separator: "\n").count == 1 && commands.contains(" && mpirun -np \(ranks) ganc train "), "\(commands)")
     // The losses are the means over ranks: the same numbers one process logs.
     let rows = { (p: String) in try String(contentsOfFile: p + "/metrics.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").dropLast() } }
     #expect(try rows(one).count == rows(runs[0].replacingOccurrences(of: "/checkpoint.safetensors", with: "")).count)
