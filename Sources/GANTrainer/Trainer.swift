@@ -364,11 +364,21 @@ public final class Trainer {
   /// `noise` ([count, latent] values) and `labels` (count class ids), when
   /// given, replace the drawn ones (`ganc sample --noise --labels`).
   public func generate(count: Int, noiseSeed: Int = 0, perClass: Int = 1, noise: [Float]? = nil, labels: [Float]? = nil) throws -> [Float] {
+    try generateWithInputs(count: count, noiseSeed: noiseSeed, perClass: perClass, noise: noise, labels: labels).samples
+  }
+
+  /// `generate`, also returning the noise ([count, latent]) and class ids
+  /// (count, empty when not conditional) it fed (`ganc sample --save-noise`).
+  public func generateWithInputs(
+    count: Int, noiseSeed: Int = 0, perClass: Int = 1, noise: [Float]? = nil, labels: [Float]? = nil
+  ) throws
+    -> (samples: [Float], noise: [Float], labels: [Float])
+  {
     precondition(noiseSeed >= 0 && noiseSeed < Self.noiseSeeds, "noise seed \(noiseSeed) out of range")
     guard let program = runtime.program(.sampler(averaged: training.ema != nil)),
       let batch = model.program(program.kind)?.inputs.first?.shape.first
     else { throw RuntimeError(isClassifier ? "\(checked.spec.name) is a classifier: it has no generator to sample from" : "the compiled model lacks a sampler") }
-    var out: [Float] = []
+    var out: [Float] = [], fedNoise: [Float] = [], fedLabels: [Float] = []
     var k = 0
     while out.count < count * dataset.sampleSize {
       for (input, buffer) in program.inputs {
@@ -380,11 +390,13 @@ public final class Trainer {
           } else {
             feeder.fillNoise(buffer, stream: RandomStream(.sampleNoise, noiseSeed << 24 | k))
           }
+          fedNoise += buffer
         case .generatedLabels:
           for i in 0..<buffer.count {
             if let labels { buffer[i] = k * batch + i < labels.count ? labels[k * batch + i] : 0; continue }
             buffer[i] = Float((k * batch + i) / max(perClass, 1) % max(dataset.classes ?? 1, 1))
           }
+          fedLabels += buffer
         default: break
         }
       }
@@ -393,7 +405,8 @@ public final class Trainer {
       out += samples
       k += 1
     }
-    return Array(out.prefix(count * dataset.sampleSize))
+    let latent = checked.spec.latent.size
+    return (Array(out.prefix(count * dataset.sampleSize)), Array(fedNoise.prefix(count * latent)), Array(fedLabels.prefix(count)))
   }
 
   /// A grid of generated images, titled with the step; a conditional

@@ -227,6 +227,12 @@ struct Sample: ParsableCommand {
   @Option(help: ArgumentHelp("Class ids for a conditional generator: a .npy of n integers (default: the classes in turn).", valueName: "npy"))
   var labels: String?
 
+  @Option(help: ArgumentHelp("Also write the noise fed to the generator, [n, latent] float32 (to feed an exported model the same).", valueName: "npy"))
+  var saveNoise: String?
+
+  @Option(help: ArgumentHelp("Also write the class ids fed to a conditional generator, n int64.", valueName: "npy"))
+  var saveLabels: String?
+
   @Option(help: "The output file (default: RUN/samples-N.FORMAT).")
   var out: String?
 
@@ -254,9 +260,15 @@ struct Sample: ParsableCommand {
     let given = try givenInputs(trainer)
     let n = given.noise.map { $0.count / trainer.checked.spec.latent.size } ?? self.n
     // (An image grid draws its own, one row per class when conditional.)
-    let samples =
-      format == .png && shape.count == 3 && given.noise == nil && given.labels == nil
-      ? [] : try trainer.generate(count: n, noiseSeed: seed + 1, noise: given.noise, labels: given.labels)
+    if saveLabels != nil && !trainer.training.conditional {
+      Out.error("ganc: error: --save-labels is for a conditional generator; \(trainer.checked.spec.name) is not conditional\n")
+      throw ExitCode(2)
+    }
+    let saving = saveNoise != nil || saveLabels != nil
+    let drawn: (samples: [Float], noise: [Float], labels: [Float]) =
+      format == .png && shape.count == 3 && given.noise == nil && given.labels == nil && !saving
+      ? ([], [], []) : try trainer.generateWithInputs(count: n, noiseSeed: seed + 1, noise: given.noise, labels: given.labels)
+    let samples = drawn.samples
     let path = out ?? "\(run)/samples-\(n).\(format.rawValue)"
     do {
       switch format {
@@ -282,6 +294,10 @@ struct Sample: ParsableCommand {
       case .npy:
         try NPYWriter.write(trainer.dataset.toOriginalUnits(samples), shape: [n] + shape, to: path)
       }
+      if let saveNoise {
+        try writeAtomically(NPYWriter.encode(drawn.noise, shape: [n, trainer.checked.spec.latent.size]), to: saveNoise, what: "the noise")
+      }
+      if let saveLabels { try writeAtomically(NPYWriter.encode(drawn.labels.map { Int64($0) }, shape: [n]), to: saveLabels, what: "the labels") }
     } catch let e as ExitCode {
       throw e
     } catch {

@@ -92,7 +92,7 @@ struct ExportTests {
     #expect(missing.code != 0 && missing.err.contains("10, 20"), "\(missing.err)")
   }
 
-  @Test("ganc sample --noise uses the given noise (the same rows give the same samples); bad noise or labels are errors")
+  @Test("ganc sample --noise uses the given noise (the same rows give the same samples), --save-noise writes what it drew; bad noise or labels are errors")
   func givenNoise() throws {
     let (folder, run, code) = trainedRun(ringSpec(steps: 10, threads: 1, checkpointEvery: 10))
     #expect(code == 0)
@@ -110,6 +110,13 @@ struct ExportTests {
     try NPYWriter.write(z, shape: [4, 3], to: narrow)
     let bad = runGanc(["sample", run, "--noise", narrow, "--format", "npy"])
     #expect(bad.code == 2 && bad.err.contains("narrow.npy") && bad.err.contains("sample size 4"), "\(bad.err)")
+    // --save-noise writes the drawn noise; fed back with --noise it gives the same samples.
+    let saved = folder.appendingPathComponent("saved.npy").path, drawn = folder.appendingPathComponent("drawn.csv").path
+    let again = folder.appendingPathComponent("again.csv").path
+    #expect(runGanc(["sample", run, "-n", "70", "--seed", "4", "--format", "csv", "--out", drawn, "--save-noise", saved]).code == 0)
+    #expect(try NPY.read(saved, sampleSize: 4).header.shape == [70, 4])
+    #expect(runGanc(["sample", run, "--noise", saved, "--format", "csv", "--out", again]).code == 0)
+    #expect(try String(contentsOfFile: drawn, encoding: .utf8) == String(contentsOfFile: again, encoding: .utf8))
     let labels = runGanc(["sample", run, "--noise", noise, "--labels", noise])
     #expect(labels.code == 2 && labels.err.contains("not conditional"), "\(labels.err)")
   }
