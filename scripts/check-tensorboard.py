@@ -1,7 +1,7 @@
 """Trains specs/ring.xml briefly and reads the run's TensorBoard event file
 back with TensorBoard's own reader (EventAccumulator): every scalar of
-metrics.csv at every step, both learning rates, and the sample images as
-PNGs of the right size. Exits non-zero on any difference.
+metrics.csv at every step, both learning rates, the sample images as
+PNGs of the right size, and the spec and command as text summaries. Exits non-zero on any difference.
 
 Usage: python scripts/check-tensorboard.py [--ganc .build/debug/ganc]
 """
@@ -65,10 +65,19 @@ def main():
         width, height = struct.unpack(">II", png[16:24])
         if png[:8] != b"\x89PNG\r\n\x1a\n" or (width, height) != (i.width, i.height):
             problems.append(f"image at step {i.step}: not a {i.width}x{i.height} PNG")
+    # The spec and the command in the Text tab (the text plugin's string tensors).
+    texts = acc.PluginTagToContent("text")
+    if sorted(texts) != ["command", "spec"]:
+        problems.append(f"text summaries {sorted(texts)}, expected command and spec")
+    else:
+        spec_text = acc.Tensors("spec")[0].tensor_proto.string_val[0].decode()
+        command = acc.Tensors("command")[0].tensor_proto.string_val[0].decode()
+        if '<gan name="ring"' not in spec_text or "ganc train" not in command or "--steps" not in command:
+            problems.append(f"text summaries: spec {spec_text[:60]!r}, command {command!r}")
     if problems:
         print("TensorBoard check FAILED:\n  " + "\n  ".join(problems), file=sys.stderr)
         raise SystemExit(1)
-    print(f"TensorBoard reads {files[0]}: {len(rows)} steps of {len(tags['scalars'])} scalars match metrics.csv, {len(images)} sample images")
+    print(f"TensorBoard reads {files[0]}: {len(rows)} steps of {len(tags['scalars'])} scalars match metrics.csv, {len(images)} sample images, the spec and the command as text")
 
 
 if __name__ == "__main__":

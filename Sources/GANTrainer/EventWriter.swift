@@ -4,7 +4,8 @@ import GANData
 /// A TensorBoard event file (`events.out.tfevents.*`), written by hand: each
 /// record is its length (8 bytes), the masked CRC-32C of those, a serialised
 /// `Event` protocol buffer and the masked CRC-32C of it. Events carry scalar
-/// summaries (the metrics) and PNG image summaries (the sample grids).
+/// summaries (the metrics), PNG image summaries (the sample grids) and text
+/// (the spec and the command, in the Text tab).
 /// `tensorboard --logdir runs` reads every run's files; a resumed run starts
 /// a new file (TensorBoard joins them by step).
 public final class EventWriter {
@@ -39,6 +40,15 @@ public final class EventWriter {
   public func image(step: Int, tag: String, png: Data, width: Int, height: Int) {
     let image = Proto.varint(1, UInt64(height)) + Proto.varint(2, UInt64(width)) + Proto.varint(3, 3) + Proto.bytes(4, Array(png))
     event(step: step, summary: Proto.bytes(1, Proto.bytes(1, Array(tag.utf8)) + Proto.bytes(4, image)))
+  }
+
+  /// Markdown text at `step`, shown in TensorBoard's Text tab (a string
+  /// tensor summary for the `text` plugin).
+  public func text(step: Int, tag: String, _ markdown: String) {
+    let metadata = Proto.bytes(1, Proto.string(1, "text"))
+    // TensorProto: dtype DT_STRING (7), an empty (scalar) shape, one string value.
+    let tensor = Proto.varint(1, 7) + Proto.bytes(2, []) + Proto.bytes(8, Array(markdown.utf8))
+    event(step: step, summary: Proto.bytes(1, Proto.string(1, tag) + Proto.bytes(9, metadata) + Proto.bytes(8, tensor)))
   }
 
   public func flush() { try? handle.synchronize() }

@@ -525,6 +525,10 @@ public final class Trainer {
     }
     defer { try? metricsFile?.close() }
     events = writes ? try EventWriter(folder: runFolder) : nil
+    // The spec and the command in TensorBoard's Text tab (indented: markdown code).
+    let indented = { (text: String) in text.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(separator: "\n") }
+    events?.text(step: step, tag: "spec", indented(specText))
+    if let command = options.command { events?.text(step: step, tag: "command", indented(command.map(RunReport.shellQuoted).joined(separator: " "))) }
     defer {
       events?.flush()
       events = nil

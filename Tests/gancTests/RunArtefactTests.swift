@@ -25,8 +25,8 @@ struct RunArtefactTests {
       records += 1
     }
     #expect(offset == bytes.count)
-    // The version event, 30 scalar events, and the final samples picture.
-    #expect(records == 1 + 30 + 1)
+    // The version event, the spec and the command as text, 30 scalar events, and the final samples picture.
+    #expect(records == 1 + 2 + 30 + 1)
   }
 
   @Test("keep=3 keeps the last three checkpoints; sample and eval take --step, and name the steps there are")
