@@ -61,3 +61,31 @@ struct Export: ParsableCommand {
     }
   }
 }
+
+/// `ganc report`: RUN/report.html again (a run from an earlier ganc, or after new files).
+struct Report: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Write RUN/report.html again: one self-contained page with the run's commands, curves, samples over time, evaluation, spec and compile summary.",
+    discussion: "ganc train writes the page at the end of a run and ganc eval rewrites it; this writes it for a run made by an earlier ganc, or at a kept step.")
+
+  @Argument(help: "The run folder.")
+  var runFolder: String
+
+  @OptionGroup var which: CheckpointChoice
+
+  @Option(help: "Colour for diagnostics: auto, always or never.")
+  var color: ColourChoice = .auto
+
+  @OptionGroup var includes: IncludeOptions
+
+  func run() throws {
+    let trainer = try openRun(runFolder, checkpoint: which.checkpoint, step: which.step, colour: color, threads: 1, includes: includes)
+    do {
+      try RunReport.write(trainer)
+    } catch {
+      Out.error("ganc: error: \(error)\n")
+      throw ExitCode(2)
+    }
+    Out.print("wrote \(runFolder)/report.html (step \(trainer.step))\n")
+  }
+}

@@ -13,7 +13,7 @@ struct Ganc: ParsableCommand {
       Exit codes: 0 success (warnings allowed), 1 errors in a spec, 2 usage or I/O errors.
       """,
     version: GancVersion.string,
-    subcommands: [Lint.self, Compile.self, Train.self, Sample.self, Eval.self, Export.self, Bench.self, Schema.self])
+    subcommands: [Lint.self, Compile.self, Train.self, Sample.self, Eval.self, Export.self, Report.self, Bench.self, Schema.self])
 }
 
 enum GancVersion {

@@ -70,5 +70,9 @@ struct RunArtefactTests {
     #expect(runGanc(["eval", run]).code == 0)
     let evaluated = try String(contentsOfFile: run + "/report.html", encoding: .utf8)
     #expect(evaluated.contains("modes_covered") && !evaluated.contains("Not evaluated yet"))
+    // ganc report writes it again (for a run an earlier ganc made).
+    try FileManager.default.removeItem(atPath: run + "/report.html")
+    #expect(runGanc(["report", run]).code == 0)
+    #expect(try String(contentsOfFile: run + "/report.html", encoding: .utf8).contains("modes_covered"))
   }
 }
