@@ -21,8 +21,7 @@ struct Export: ParsableCommand {
 
   enum Format: String, ExpressibleByArgument, CaseIterable { case onnx, safetensors }
 
-  @Argument(help: "The run folder.")
-  var runFolder: String
+  @OptionGroup var chosen: RunChoice
 
   @Option(help: "onnx or safetensors.")
   var format: Format = .onnx
@@ -30,15 +29,9 @@ struct Export: ParsableCommand {
   @Option(help: "The output file (default: RUN/generator.onnx or RUN/generator.safetensors; RUN/classifier.* for a classifier run).")
   var out: String?
 
-  @OptionGroup var which: CheckpointChoice
-
-  @Option(help: "Colour for diagnostics: auto, always or never.")
-  var color: ColourChoice = .auto
-
-  @OptionGroup var includes: IncludeOptions
-
   func run() throws {
-    let trainer = try openRun(runFolder, checkpoint: which.checkpoint, step: which.step, colour: color, threads: 1, includes: includes)
+    let trainer = try chosen.open()
+    let runFolder = chosen.runFolder
     let path = out ?? "\(runFolder)/\(trainer.isClassifier ? "classifier" : "generator").\(format.rawValue)"
     do {
       switch format {
@@ -68,6 +61,23 @@ struct Report: ParsableCommand {
     abstract: "Write RUN/report.html again: one self-contained page with the run's commands, curves, samples over time, evaluation, spec and compile summary.",
     discussion: "ganc train writes the page at the end of a run and ganc eval rewrites it; this writes it for a run made by an earlier ganc, or at a kept step.")
 
+  @OptionGroup var chosen: RunChoice
+
+  func run() throws {
+    let trainer = try chosen.open()
+    let runFolder = chosen.runFolder
+    do {
+      try RunReport.write(trainer)
+    } catch {
+      Out.error("ganc: error: \(error)\n")
+      throw ExitCode(2)
+    }
+    Out.print("wrote \(runFolder)/report.html (step \(trainer.step))\n")
+  }
+}
+
+/// A run folder and which of its checkpoints to open (export, report).
+struct RunChoice: ParsableArguments {
   @Argument(help: "The run folder.")
   var runFolder: String
 
@@ -78,14 +88,8 @@ struct Report: ParsableCommand {
 
   @OptionGroup var includes: IncludeOptions
 
-  func run() throws {
-    let trainer = try openRun(runFolder, checkpoint: which.checkpoint, step: which.step, colour: color, threads: 1, includes: includes)
-    do {
-      try RunReport.write(trainer)
-    } catch {
-      Out.error("ganc: error: \(error)\n")
-      throw ExitCode(2)
-    }
-    Out.print("wrote \(runFolder)/report.html (step \(trainer.step))\n")
+  /// The run at the chosen checkpoint, on one thread (nothing here is heavy).
+  func open() throws -> Trainer {
+    try openRun(runFolder, checkpoint: which.checkpoint, step: which.step, colour: color, threads: 1, includes: includes)
   }
 }
