@@ -292,9 +292,9 @@ struct Translation {
     }
 
     // Constants read by computed values become initializers, kept as small as broadcasting allows.
-    for (id, node) in g.nodes.enumerated() where constants[id] != nil {
-      let consumed = g.nodes.indices.contains { j in constants[j] == nil && g.nodes[j].inputs.contains(id) } || g.outputs.contains(id)
-      guard consumed else { continue }
+    var consumed = Set(g.outputs)
+    for (id, node) in g.nodes.enumerated() where constants[id] == nil { consumed.formUnion(node.inputs) }
+    for (id, node) in g.nodes.enumerated() where constants[id] != nil && consumed.contains(id) {
       let (shape, values) = try Self.compress(constants[id]!, node.shape, batchAxes: dims[id])
       let base = paramNames[id] ?? Self.foldedName(id, g, paramNames)
       name[id] = b.floats(base, shape, values.map { Float($0) })
@@ -303,7 +303,6 @@ struct Translation {
 
     for (id, node) in g.nodes.enumerated() where constants[id] == nil {
       let ins = node.inputs
-      func attr(_ f: (inout ONNXGraphBuilder) -> String) { name[id] = f(&b) }
       switch node.op {
       case .input:
         guard let input = program.inputs.first(where: { g.nodes[id].op == .input($0.name) }) else { throw ExportError("unknown input") }

@@ -412,15 +412,19 @@ public final class Trainer {
   /// A grid of generated images, titled with the step; a conditional
   /// generator's has one row per class.
   public func sampleGrid(count: Int, noiseSeed: Int) throws -> Canvas {
-    let shape = checked.data.shape, scale = shape[1] <= 32 ? 2 : 1
-    let title = "step \(step)"
     guard training.conditional, let classes = dataset.classes, classes > 1 else {
-      return Plots.imageGrid(try generate(count: count, noiseSeed: noiseSeed), shape: shape, count: count, scale: scale, title: title)
+      return imageGrid(try generate(count: count, noiseSeed: noiseSeed), count: count)
     }
     let columns = max(1, count / classes)
-    return Plots.imageGrid(
-      try generate(count: count, noiseSeed: noiseSeed, perClass: columns), shape: shape, count: count, scale: scale, columns: columns,
-      title: title + ", a row per class")
+    return imageGrid(try generate(count: count, noiseSeed: noiseSeed, perClass: columns), count: count, rowPerClass: columns)
+  }
+
+  /// A grid of `count` generated images titled with the step (doubled when
+  /// small); `rowPerClass` columns when each row holds one class.
+  public func imageGrid(_ samples: [Float], count: Int, rowPerClass columns: Int? = nil) -> Canvas {
+    let shape = checked.data.shape, scale = shape[1] <= 32 ? 2 : 1
+    guard let columns else { return Plots.imageGrid(samples, shape: shape, count: count, scale: scale, title: "step \(step)") }
+    return Plots.imageGrid(samples, shape: shape, count: count, scale: scale, columns: columns, title: "step \(step), a row per class")
   }
 
   func writeSamples(label: String) throws {

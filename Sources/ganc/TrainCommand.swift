@@ -258,7 +258,7 @@ struct Sample: ParsableCommand {
     }
     let shape = trainer.checked.data.shape
     let given = try givenInputs(trainer)
-    let n = given.noise.map { $0.count / trainer.checked.spec.latent.size } ?? self.n
+    let n = given.count
     // (An image grid draws its own, one row per class when conditional.)
     if saveLabels != nil && !trainer.training.conditional {
       Out.error("ganc: error: --save-labels is for a conditional generator; \(trainer.checked.spec.name) is not conditional\n")
@@ -276,7 +276,7 @@ struct Sample: ParsableCommand {
         if shape.count == 3 && samples.isEmpty {
           try trainer.sampleGrid(count: n, noiseSeed: seed + 1).write(to: path)
         } else if shape.count == 3 {
-          try Plots.imageGrid(samples, shape: shape, count: n, scale: shape[1] <= 32 ? 2 : 1, title: "step \(trainer.step)").write(to: path)
+          try trainer.imageGrid(samples, count: n).write(to: path)
         } else if shape.reduce(1, *) >= 2 {
           let size = shape.reduce(1, *)
           let points = (0..<n).map { (Double(samples[$0 * size]), Double(samples[$0 * size + 1])) }
@@ -310,7 +310,8 @@ struct Sample: ParsableCommand {
 
 extension Sample {
   /// The noise and labels of --noise and --labels, checked against the generator.
-  func givenInputs(_ trainer: Trainer) throws -> (noise: [Float]?, labels: [Float]?) {
+  /// `count` is the number of samples: the noise's rows, else -n.
+  func givenInputs(_ trainer: Trainer) throws -> (noise: [Float]?, labels: [Float]?, count: Int) {
     let latent = trainer.checked.spec.latent.size
     func read(_ path: String, _ size: Int) throws -> [Float] {
       let stored = try NPY.read(path, sampleSize: size)
@@ -325,7 +326,7 @@ extension Sample {
         throw DataError("\(self.noise!): between 1 and 1000000 rows of \(latent) numbers are needed")
       }
       let count = noise.map { $0.count / latent } ?? n
-      guard let labels else { return (noise, nil) }
+      guard let labels else { return (noise, nil, count) }
       guard trainer.training.conditional, let classes = trainer.dataset.classes else {
         throw DataError("--labels is for a conditional generator; \(trainer.checked.spec.name) is not conditional")
       }
@@ -334,7 +335,7 @@ extension Sample {
       if let bad = ids.firstIndex(where: { $0 != $0.rounded() || $0 < 0 || Int($0) >= classes }) {
         throw DataError("\(labels): label \(ids[bad]) at \(bad) is not a class id in 0..<\(classes)")
       }
-      return (noise, ids)
+      return (noise, ids, count)
     } catch let e as ExitCode {
       throw e
     } catch {
